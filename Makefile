@@ -1,0 +1,41 @@
+# edu-mlm: `make run` runs the whole pipeline on the sample, `make test` runs the tests.
+# Both set up .venv first when it is missing or when the pinned dependencies changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast bench lint clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies (only what changed)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned dependencies into $(VENV) (first time: a few minutes)"
+	$(PIP) --upgrade pip
+	# torch first and pinned exactly: the CPU wheel on disk, never a CUDA resolve.
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev]'
+	@touch $@
+
+test: $(STAMP) ## run the whole test suite (lint included)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP) ## the quick inner-loop tests (no slow end-to-end runs)
+	$(PY) -m pytest -q -m "not slow" -x
+
+bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
+	$(PY) bench/pretraining_data.py
+	$(PY) bench/train_step.py
+
+lint: $(STAMP) ## ruff over the Python code
+	$(VENV)/bin/ruff check components tests bench pipeline.py scripts
+
+clean: ## remove local run outputs (keeps .venv)
+	rm -rf runs/ build/ .pytest_cache

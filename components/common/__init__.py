@@ -1,0 +1,1 @@
+"""Pieces every stage shares: atomic artifact directories, user-facing errors, logging."""

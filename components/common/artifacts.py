@@ -1,0 +1,105 @@
+"""Artifact directories that are either complete or absent.
+
+Every stage writes its output directory under a temporary sibling name and renames it into place
+only after `manifest.json` (written last) is there. A reader refuses a directory without a
+manifest, so a half-written output can never be mistaken for a finished one.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+
+from components.common.errors import UserError
+
+MANIFEST = "manifest.json"
+
+
+def write_json_atomic(path, obj):
+    """Write JSON to `path` through a temporary file and a rename."""
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _check_writable_parent(path):
+    parent = os.path.dirname(os.path.abspath(path)) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the output's parent directory: {err.strerror}",
+                        where=parent, fix="choose an output directory you can write to") from err
+    if not os.access(parent, os.W_OK):
+        raise UserError("the output directory is not writable", where=parent,
+                        fix="choose an output directory you can write to")
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path, overwrite=True):
+    """Yield a temporary directory that becomes `path` on success and vanishes on failure.
+
+    An existing directory at `path` (the output of an earlier run) is replaced whole only when the
+    new one is complete, so a rerun never mixes old and new files. A directory that exists but is
+    empty (KFP creates output directories before the step runs) is simply replaced.
+    """
+    path = os.path.abspath(path)
+    _check_writable_parent(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError("the output path exists and is not a directory", where=path,
+                        fix="remove it or choose another --output_dir")
+    if os.path.isdir(path) and os.listdir(path) and not overwrite:
+        raise UserError("the output directory already exists", where=path,
+                        fix="remove it or choose another --output_dir")
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    os.makedirs(tmp)
+    try:
+        yield tmp
+        if not os.path.exists(os.path.join(tmp, MANIFEST)):
+            raise RuntimeError(f"stage finished without writing {MANIFEST} in {tmp}")
+        if os.path.isdir(path):
+            old = f"{path}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_manifest(directory, manifest):
+    """Write `manifest.json` into `directory`; call it last, after every other file is in place."""
+    write_json_atomic(os.path.join(directory, MANIFEST), manifest)
+
+
+def read_manifest(directory, kind=None):
+    """Read an artifact's manifest, refusing directories that are missing or incomplete."""
+    if not os.path.isdir(directory):
+        raise UserError("input directory does not exist", where=directory,
+                        fix="check the path, or run the stage that produces it first")
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.exists(path):
+        raise UserError(f"input directory has no {MANIFEST}, so it is incomplete or not an "
+                        "edu-mlm artifact", where=directory,
+                        fix="rerun the stage that produces it")
+    with open(path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    if kind is not None and manifest.get("kind") != kind:
+        raise UserError(f"expected a {kind!r} artifact, found {manifest.get('kind')!r}",
+                        where=directory, fix=f"pass the output directory of the {kind} stage")
+    return manifest
+
+
+def sha256_file(path, chunk=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,50 @@
+"""One error style for every stage: what went wrong, which input, what to do.
+
+A `UserError` is a problem with the user's input or parameters. The CLIs print it as one line
+(no traceback; the traceback goes to the debug log) and exit with `EXIT_USER_ERROR`.
+"""
+
+import functools
+import logging
+import sys
+
+EXIT_USER_ERROR = 2
+
+log = logging.getLogger(__name__)
+
+
+class UserError(Exception):
+    """An input or parameter problem the user can fix.
+
+    what:  what went wrong ("vocab has no [MASK] token")
+    where: which input ("--vocab_file data/vocab.txt, line 104")
+    fix:   what to do ("use the vocab.txt that ships with the model")
+    """
+
+    def __init__(self, what, where=None, fix=None):
+        self.what, self.where, self.fix = what, where, fix
+        super().__init__(self.one_line())
+
+    def one_line(self):
+        parts = [self.what]
+        if self.where:
+            parts.append(f"({self.where})")
+        line = " ".join(parts)
+        if self.fix:
+            line += f"; {self.fix}"
+        return line
+
+
+def exit_on_user_error(main):
+    """Wrap a CLI `main(argv)` so a UserError ends the process with one line and a distinct code."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except UserError as err:
+            log.debug("user error", exc_info=True)
+            print(f"error: {err.one_line()}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
+
+    return wrapper
