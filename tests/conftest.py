@@ -1,0 +1,47 @@
+"""Fixtures shared by all test modules.
+
+The real Chinese BERT vocab and the GAOKAO corpus live in ../shared/reference beside the checkout
+(CI has it). EDU_MLM_REFERENCE_DIR points elsewhere; where neither exists the tests that need them
+skip and say why (a user's machine has no ../shared).
+"""
+
+import os
+import pathlib
+
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+
+
+def _reference_dir():
+    return pathlib.Path(os.environ.get("EDU_MLM_REFERENCE_DIR",
+                                       REPO_ROOT.parent / "shared" / "reference"))
+
+
+@pytest.fixture(scope="session")
+def repo_root():
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def sample_dir():
+    return SAMPLE_DIR
+
+
+@pytest.fixture(scope="session")
+def reference_vocab():
+    """Google's Chinese BERT vocab.txt (21128 entries)."""
+    path = _reference_dir() / "chinese_bert_vocab.txt"
+    if not path.exists():
+        pytest.skip(f"real Chinese BERT vocab not found at {path}; set EDU_MLM_REFERENCE_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_corpus():
+    """GAOKAO-Bench education text, one passage per line."""
+    path = _reference_dir() / "gaokao_corpus.txt"
+    if not path.exists():
+        pytest.skip(f"reference corpus not found at {path}; set EDU_MLM_REFERENCE_DIR")
+    return path
