@@ -1,0 +1,137 @@
+"""The extract stage: read a source, clean every passage, write the corpus artifact.
+
+The output directory appears only when complete (`atomic_output_dir`); a failure anywhere (bad
+URL, failed query, invalid UTF-8, nothing left after cleaning) leaves no directory behind.
+"""
+
+import logging
+
+from components.common.artifacts import atomic_output_dir, write_manifest
+from components.common.cli import check_range
+from components.common.errors import UserError
+from components.common.logs import progress
+from components.extract import sources
+from components.extract.cleaning import Cleaner
+from components.extract.shards import ShardWriter
+
+log = logging.getLogger(__name__)
+
+ERROR_POLICIES = ("strict", "replace")
+
+
+def _check_arguments(source_url, query, connection, input_files, min_chars, batch_size, errors,
+                     limit, rows_per_shard, num_shards):
+    sql = source_url is not None or connection is not None
+    if sql and input_files:
+        raise UserError("both a database source and --input_file were given",
+                        where="--source_url / --input_file", fix="pass one of them")
+    if not sql and not input_files:
+        raise UserError("no source given", where="--source_url / --input_file",
+                        fix="pass --source_url URL --query SQL, or --input_file PATH_OR_GLOB")
+    if sql and not query:
+        raise UserError("a database source needs a query", where="--query",
+                        fix='pass --query "SELECT text_column FROM table"')
+    if query and not sql:
+        raise UserError("--query was given without --source_url", where="--query",
+                        fix="pass the database URL with --source_url")
+    if errors not in ERROR_POLICIES:
+        raise UserError(f"--errors must be one of {', '.join(ERROR_POLICIES)}, got {errors!r}",
+                        where="--errors", fix="pass strict or replace")
+    check_range("min_chars", min_chars, low=0)
+    check_range("batch_size", batch_size, low=1)
+    check_range("rows_per_shard", rows_per_shard, low=1)
+    check_range("num_shards", num_shards, low=0)
+    if limit is not None:
+        check_range("limit", limit, low=1)
+
+
+def _open_source(source_url, query, text_column, input_files, connection, batch_size, errors,
+                 limit):
+    """(raw value iterator, source description for the manifest)."""
+    if connection is not None:
+        description = {"type": "dbapi", "connection": type(connection).__module__,
+                       "query": query, "text_column": text_column}
+        return sources.dbapi_rows(connection, query, text_column, batch_size, limit), description
+    if source_url is not None:
+        url = sources.with_env_credentials(sources.parse_url(source_url))
+        description = {"type": "sql", "url": sources.described_url(url), "query": query,
+                       "text_column": text_column}
+        return sources.sql_rows(source_url, query, text_column, batch_size, limit), description
+    files = sources.expand_input_files(input_files)
+    log.info("reading %d text file(s): %s", len(files), ", ".join(files[:5]) +
+             (" …" if len(files) > 5 else ""))
+    return sources.text_rows(files, errors, limit), {"type": "text_files", "files": files}
+
+
+def _source_name(source):
+    if source["type"] == "text_files":
+        return ", ".join(source["files"][:3]) + (" …" if len(source["files"]) > 3 else "")
+    return source.get("url") or "--query"
+
+
+def _nothing_kept(cleaner):
+    if not cleaner.rows_read:
+        return "the source returned no rows"
+    reasons = ", ".join(f"{n} {reason}" for reason, n in cleaner.dropped.items() if n)
+    return f"no passages left: all {cleaner.rows_read} rows were dropped ({reasons})"
+
+
+def extract_corpus(output_dir, source_url=None, query=None, text_column=None, input_files=(),
+                   connection=None, min_chars=10, normalize_punctuation=True, dedup=True,
+                   batch_size=1000, errors="strict", limit=None, rows_per_shard=100_000,
+                   num_shards=0):
+    """Read passages from a database query or text files, clean them, write a corpus artifact.
+
+    output_dir:     the corpus directory to create (`part-NNNNN.txt` shards + `manifest.json`).
+    source_url:     SQLAlchemy URL (`sqlite:///a.db`, `postgresql://u@h/db`, `hive://u@h:10000/db
+                    ?auth=LDAP`); a password missing from it is read from EDU_MLM_SOURCE_PASSWORD.
+    query:          the SELECT to run; text_column names the column holding the text when the
+                    query returns several.
+    input_files:    paths or globs of UTF-8 text files, one passage per line (`.gz` allowed).
+    connection:     an open DB-API connection (e.g. `pyhive.hive.connect(...)`) instead of a URL.
+    min_chars:      passages shorter than this after cleaning are dropped.
+    normalize_punctuation: map punctuation missing from Chinese BERT's vocab to covered forms.
+    dedup:          drop exact duplicates of an earlier cleaned passage.
+    batch_size:     rows fetched per round trip to the database.
+    errors:         "strict" stops at invalid UTF-8 naming file and offset; "replace" uses U+FFFD.
+    limit:          read at most this many rows (dry runs).
+    rows_per_shard / num_shards: how to cut shards (num_shards > 0 deals round-robin).
+    Returns the manifest.
+    """
+    input_files = [input_files] if isinstance(input_files, str) else list(input_files or ())
+    _check_arguments(source_url, query, connection, input_files, min_chars, batch_size, errors,
+                     limit, rows_per_shard, num_shards)
+    rows, source = _open_source(source_url, query, text_column, input_files, connection,
+                                batch_size, errors, limit)
+    cleaner = Cleaner(min_chars=min_chars, normalize_punctuation=normalize_punctuation,
+                      dedup=dedup, errors=errors)
+    with atomic_output_dir(output_dir) as tmp:
+        with ShardWriter(tmp, rows_per_shard=rows_per_shard, num_shards=num_shards) as writer:
+            for value in progress(rows, total=limit, desc="extract", unit="rows"):
+                passage = cleaner.clean(value)
+                if passage is not None:
+                    writer.write(passage)
+        dropped = dict(cleaner.dropped)
+        log.info("read %d rows, kept %d, dropped %s", cleaner.rows_read, cleaner.rows_kept,
+                 ", ".join(f"{n} {reason}" for reason, n in dropped.items() if n) or "none")
+        if cleaner.rows_kept == 0:
+            raise UserError(_nothing_kept(cleaner), where=_source_name(source),
+                            fix="check the query or files, or lower --min_chars")
+        manifest = {
+            "kind": "corpus",
+            "format": "UTF-8 text, one passage per line",
+            "source": source,
+            "cleaning": {"min_chars": min_chars, "normalize_punctuation": normalize_punctuation,
+                         "dedup": dedup, "errors": errors},
+            "limit": limit,
+            "rows_read": cleaner.rows_read,
+            "rows_kept": cleaner.rows_kept,
+            "rows_dropped": dropped,
+            "characters": cleaner.characters,
+            "num_shards": len(writer.shards),
+            "shards": writer.shards,
+        }
+        write_manifest(tmp, manifest)
+    log.info("wrote %d passages (%d characters) in %d shard(s) to %s", cleaner.rows_kept,
+             cleaner.characters, len(writer.shards), output_dir)
+    return manifest

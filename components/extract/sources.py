@@ -1,0 +1,234 @@
+"""Where raw passages come from: a SQL query (any SQLAlchemy URL, `hive://` included), a plain
+DB-API connection (e.g. `pyhive.hive.connect(...)`), or text files with one passage per line.
+
+Each source is a generator of raw values (str, bytes or None), read in batches so that memory stays
+flat however large the result: SQLAlchemy with `stream_results` + `yield_per` (server-side cursors
+where the driver has them; PyHive fetches `batch_size` rows per Thrift call), DB-API `fetchmany`,
+and files line by line. Drivers are imported by SQLAlchemy only for the URL's dialect, so PyHive is
+loaded only for `hive://`.
+
+Credentials come from the URL given at run time or from the environment (`EDU_MLM_SOURCE_USER`,
+`EDU_MLM_SOURCE_PASSWORD`, filled by a Kubernetes Secret in the pipeline); they are masked in
+everything logged and removed from the source description that goes into the manifest.
+"""
+
+import glob
+import gzip
+import logging
+import os
+
+from components.common.errors import UserError
+
+log = logging.getLogger(__name__)
+
+USER_ENV = "EDU_MLM_SOURCE_USER"
+PASSWORD_ENV = "EDU_MLM_SOURCE_PASSWORD"
+# Query-string parameters that can carry secrets in some drivers' URLs.
+SECRET_PARAMS = ("password", "passwd", "pwd", "secret", "token", "key", "keytab")
+
+
+def parse_url(url):
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except ArgumentError as err:
+        raise UserError("cannot parse the database URL", where="--source_url",
+                        fix="write it as dialect+driver://user@host:port/database, "
+                            "e.g. sqlite:///corpus.db or hive://user@host:10000/default") from err
+
+
+def with_env_credentials(url):
+    """Fill the user and password the URL leaves out from the environment.
+
+    PyHive accepts a password only in LDAP and CUSTOM auth modes, so for other `hive://` modes the
+    password variable is left unused rather than turned into a connection error.
+    """
+    user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+    if url.username is None and user:
+        url = url.set(username=user)
+    wants_password = not url.drivername.startswith("hive") or str(
+        url.query.get("auth", "")).upper() in ("LDAP", "CUSTOM")
+    if url.password is None and password and wants_password:
+        url = url.set(password=password)
+    return url
+
+
+def _without_secret_params(url):
+    keep = {k: v for k, v in url.query.items() if not any(s in k.lower() for s in SECRET_PARAMS)}
+    return url.set(query=keep)
+
+
+def masked_url(url):
+    """The URL for logs: password shown as ***, secret query parameters dropped."""
+    return _without_secret_params(url).render_as_string(hide_password=True)
+
+
+def described_url(url):
+    """The URL for the manifest: no password at all."""
+    return _without_secret_params(url).set(password=None).render_as_string(hide_password=False)
+
+
+def secrets_of(url):
+    """Strings that must never appear in a message: the password and secret query values."""
+    secrets = [url.password] if url.password else []
+    for k, v in url.query.items():
+        if any(s in k.lower() for s in SECRET_PARAMS):
+            secrets += [v] if isinstance(v, str) else list(v)
+    return [s for s in secrets if s]
+
+
+def error_line(err, secrets=()):
+    """One line out of a driver exception: Hive's errorMessage, or the first line of the message.
+
+    PyHive raises OperationalError whose argument is the Thrift response; its `status.errorMessage`
+    holds the server's message (a Java exception, many lines long).
+    """
+    orig = getattr(err, "orig", None) or err
+    arg = orig.args[0] if getattr(orig, "args", None) else orig
+    status = getattr(arg, "status", None)
+    message = getattr(status, "errorMessage", None) or str(arg) or type(orig).__name__
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    line = lines[0] if lines else type(orig).__name__
+    for secret in secrets:
+        line = line.replace(secret, "***")
+    return line[:400]
+
+
+def _column_index(names, text_column, where):
+    if text_column is None:
+        if len(names) == 1:
+            return 0
+        raise UserError(f"the query returns {len(names)} columns ({', '.join(names)}) and no "
+                        "--text_column says which one holds the text", where=where,
+                        fix="pass --text_column NAME or select a single column")
+    lowered = [n.lower() for n in names]
+    # Hive reports columns as `table.column` unless the query aliases them.
+    short = [n.rsplit(".", 1)[-1] for n in lowered]
+    for candidates in (lowered, short):
+        if text_column.lower() in candidates:
+            return candidates.index(text_column.lower())
+    raise UserError(f"--text_column {text_column!r} is not among the query's columns "
+                    f"({', '.join(names)})", where=where, fix="pass one of those names")
+
+
+def sql_rows(source_url, query, text_column=None, batch_size=1000, limit=None):
+    """Stream the text column of `query` over a SQLAlchemy URL, `batch_size` rows per fetch."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import NoSuchModuleError
+
+    url = with_env_credentials(parse_url(source_url))
+    secrets = secrets_of(url)
+    shown = masked_url(url)
+    try:
+        engine = create_engine(url)
+    except NoSuchModuleError as err:
+        raise UserError(f"no SQLAlchemy dialect for {url.drivername!r}", where=shown,
+                        fix="install its driver in the image or use sqlite://, "
+                            "postgresql://, mysql:// or hive://") from err
+    except Exception as err:  # driver modules fail in their own ways (ImportError, ValueError…)
+        raise UserError(f"cannot set up the database driver: {error_line(err, secrets)}",
+                        where=shown, fix="check the URL's dialect and options") from err
+    log.info("reading from %s, %d rows per fetch", shown, batch_size)
+    try:
+        connection = engine.connect()
+    except Exception as err:  # DBAPIError, but also thrift/socket errors PyHive lets through
+        raise UserError(f"cannot connect to the database: {error_line(err, secrets)}",
+                        where=shown, fix="check host, port, user, password and auth mode") from err
+    try:
+        try:
+            result = connection.execution_options(
+                stream_results=True, yield_per=batch_size).execute(text(query))
+        except Exception as err:
+            raise UserError(f"the query failed: {error_line(err, secrets)}", where="--query",
+                            fix="fix the SQL (try it in the database's own client)") from err
+        if not result.returns_rows:
+            raise UserError("the query returns no rows (not a SELECT?)", where="--query",
+                            fix="pass a SELECT that returns the text column")
+        index = _column_index(list(result.keys()), text_column, "--query")
+        read = 0
+        try:
+            for batch in result.partitions():
+                for row in batch:
+                    yield row[index]
+                    read += 1
+                    if limit is not None and read >= limit:
+                        return
+        except UserError:
+            raise
+        except Exception as err:
+            raise UserError(f"reading the query's rows failed: {error_line(err, secrets)}",
+                            where=shown, fix="check the database and rerun") from err
+    finally:
+        connection.close()
+        engine.dispose()
+
+
+def dbapi_rows(connection, query, text_column=None, batch_size=1000, limit=None):
+    """Stream the text column of `query` over an open DB-API connection with `fetchmany`."""
+    cursor = connection.cursor()
+    try:
+        cursor.arraysize = batch_size
+        try:
+            cursor.execute(query)
+        except Exception as err:
+            raise UserError(f"the query failed: {error_line(err)}", where="--query",
+                            fix="fix the SQL (try it in the database's own client)") from err
+        if cursor.description is None:
+            raise UserError("the query returns no rows (not a SELECT?)", where="--query",
+                            fix="pass a SELECT that returns the text column")
+        index = _column_index([d[0] for d in cursor.description], text_column, "--query")
+        read = 0
+        while True:
+            batch = cursor.fetchmany(batch_size)
+            if not batch:
+                return
+            for row in batch:
+                yield row[index]
+                read += 1
+                if limit is not None and read >= limit:
+                    return
+    finally:
+        cursor.close()
+
+
+def expand_input_files(patterns):
+    """Paths and globs → sorted existing files; each pattern must match something."""
+    files = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        matches = [m for m in matches if os.path.isfile(m)]
+        if not matches:
+            raise UserError("no input file matches", where=f"--input_file {pattern}",
+                            fix="check the path or glob (quote globs so the shell leaves them)")
+        files += [m for m in matches if m not in files]
+    return files
+
+
+def text_rows(files, errors="strict", limit=None):
+    """One raw passage per line of each file (`.gz` read compressed), decoded as UTF-8.
+
+    Lines are split on `\\n` only; a stray `\\r` is whitespace the cleaner removes. With
+    errors="strict" an invalid byte stops the run naming the file and its byte offset.
+    """
+    read = 0
+    for path in files:
+        opener = gzip.open if path.endswith(".gz") else open
+        offset = 0
+        with opener(path, "rb") as f:
+            for line_number, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8", errors=errors)
+                except UnicodeDecodeError as err:
+                    raise UserError(f"invalid UTF-8 at byte offset {offset + err.start} "
+                                    f"(line {line_number})", where=path,
+                                    fix="convert the file to UTF-8, or pass --errors replace "
+                                        "to turn bad bytes into U+FFFD") from err
+                if offset == 0:
+                    line = line.removeprefix("\ufeff")
+                offset += len(raw)
+                yield line
+                read += 1
+                if limit is not None and read >= limit:
+                    return
