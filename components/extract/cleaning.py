@@ -17,6 +17,8 @@ import re
 
 from bs4 import BeautifulSoup
 
+from components.common.errors import UserError
+
 # Why a row did not make it into the corpus; the manifest counts each.
 NULL = "null"                    # SQL NULL
 EMPTY = "empty"                  # empty or whitespace-only before cleaning
@@ -127,7 +129,12 @@ class Cleaner:
 
     def clean(self, value):
         self.rows_read += 1
-        text = value_to_text(value, self.errors)
+        try:
+            text = value_to_text(value, self.errors)
+        except UnicodeDecodeError as err:
+            raise UserError(f"row {self.rows_read} is a binary value with invalid UTF-8 at byte "
+                            f"offset {err.start}", where="--query",
+                            fix="pass --errors replace to turn bad bytes into U+FFFD") from err
         reason = None
         if text is None:
             reason = NULL

@@ -43,8 +43,11 @@ def with_env_credentials(url):
     """Fill the user and password the URL leaves out from the environment.
 
     PyHive accepts a password only in LDAP and CUSTOM auth modes, so for other `hive://` modes the
-    password variable is left unused rather than turned into a connection error.
+    password variable is left unused rather than turned into a connection error. File databases
+    (SQLite: no host) take no credentials.
     """
+    if not url.host:
+        return url
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
     if url.username is None and user:
         url = url.set(username=user)
@@ -66,8 +69,12 @@ def masked_url(url):
 
 
 def described_url(url):
-    """The URL for the manifest: no password at all."""
-    return _without_secret_params(url).set(password=None).render_as_string(hide_password=False)
+    """The URL for the manifest: no password at all (`URL.set(password=None)` would keep it)."""
+    from sqlalchemy.engine import URL
+
+    url = _without_secret_params(url)
+    return URL.create(url.drivername, username=url.username, host=url.host, port=url.port,
+                      database=url.database, query=url.query).render_as_string()
 
 
 def secrets_of(url):

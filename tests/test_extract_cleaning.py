@@ -1,0 +1,99 @@
+"""The extract stage's cleaning of single values: markup, whitespace, punctuation, drop reasons."""
+
+import pytest
+
+from components.common.errors import UserError
+from components.extract.cleaning import (
+    DROP_REASONS,
+    Cleaner,
+    Deduplicator,
+    clean_passage,
+    strip_markup,
+)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("<p>光合作用</p><p>发生在叶绿体中</p>", "光合作用 发生在叶绿体中"),
+    ("重点：<b>牛顿</b>第二定律", "重点：牛顿第二定律"),
+    ("Reading<br/>tip", "Reading tip"),
+    ("A&amp;B&nbsp;组&lt;p&gt;", "A&B 组<p>"),
+    ("若 a<b，则 c>d 成立", "若 a<b，则 c>d 成立"),
+    ("x<3 且 y>2", "x<3 且 y>2"),
+    ("<div>注意</div><script>alert(1)</script><style>p{}</style>结束", "注意 结束"),
+    ("<!-- 编辑备注 -->正文内容", "正文内容"),
+])
+def test_markup_is_removed_and_text_kept(raw, expected):
+    assert clean_passage(raw, normalize_punctuation=False) == expected
+
+
+def test_text_without_markup_is_not_parsed():
+    text = "CO2 + H2O → H2CO3 & x^2+1"
+    assert strip_markup(text) is text
+
+
+@pytest.mark.parametrize("raw", [
+    "第一行\n第二行", "第一行\r\n第二行", "第一行\r第二行", "第一行\u3000\u3000第二行",
+    "第一行\u2028第二行", "第一行\u2029第二行", "第一行\t \xa0第二行", "第一行\x0b\x0c第二行",
+    "第一行\u0085第二行",
+])
+def test_every_whitespace_run_becomes_one_space(raw):
+    assert clean_passage(raw) == "第一行 第二行"
+
+
+def test_invisible_characters_are_removed_and_ends_stripped():
+    assert clean_passage("\ufeff  零宽\u200b空格\x00测试  \u3000") == "零宽空格测试"
+
+
+def test_punctuation_missing_from_bert_vocab_is_mapped_one_for_one():
+    raw = "“之”与‘而’……破折号——还有–短横"
+    cleaned = clean_passage(raw, normalize_punctuation=True)
+    assert cleaned == "\"之\"与'而'⋯⋯破折号--还有-短横"
+    assert len(cleaned) == len(raw)
+    assert clean_passage(raw, normalize_punctuation=False) == raw
+
+
+def test_punctuation_mapping_targets_are_in_the_real_vocab(reference_vocab):
+    from components.extract.cleaning import PUNCTUATION_MAP
+
+    vocab = set(reference_vocab.read_text(encoding="utf-8").split("\n"))
+    for source, target in PUNCTUATION_MAP.items():
+        assert chr(source) not in vocab, f"{chr(source)!r} is in the vocab; no need to map it"
+        assert target in vocab, f"{target!r} is not in the vocab"
+
+
+def test_emoji_and_latin_survive():
+    assert clean_passage("加油💪 keep going 😀 CO₂") == "加油💪 keep going 😀 CO₂"
+
+
+def test_cleaner_counts_each_drop_reason():
+    cleaner = Cleaner(min_chars=5)
+    values = [None, "", "  \n ", "<br/>&nbsp;", "短", "这是一条足够长的句子",
+              "这是一条足够长的句子", "<p>这是一条足够长的句子</p>", "学习计划表".encode(), 12345]
+    kept = [cleaner.clean(v) for v in values]
+    assert kept == [None, None, None, None, None, "这是一条足够长的句子", None, None, "学习计划表",
+                    "12345"]
+    assert cleaner.dropped == {"null": 1, "empty": 2, "markup_only": 1, "too_short": 1,
+                               "duplicate": 2}
+    assert set(cleaner.dropped) == set(DROP_REASONS)
+    assert (cleaner.rows_read, cleaner.rows_kept) == (10, 3)
+    assert cleaner.characters == len("这是一条足够长的句子") + 5 + 5
+
+
+def test_dedup_can_be_switched_off():
+    cleaner = Cleaner(min_chars=1, dedup=False)
+    assert [cleaner.clean("同一句话") for _ in range(3)] == ["同一句话"] * 3
+
+
+def test_deduplicator_distinguishes_near_duplicates():
+    dedup = Deduplicator()
+    assert dedup.is_new("答案是 A")
+    assert dedup.is_new("答案是 B")
+    assert not dedup.is_new("答案是 A")
+
+
+def test_bytes_with_invalid_utf8_follow_the_error_policy():
+    cleaner = Cleaner(errors="strict")
+    cleaner.clean("第一行没有问题的文本")
+    with pytest.raises(UserError, match="row 2 .* invalid UTF-8 at byte offset 3"):
+        cleaner.clean(b"\xe5\xad\xa6\xff bad bytes here")
+    assert Cleaner(errors="replace").clean(b"\xff bad bytes here") == "\ufffd bad bytes here"
