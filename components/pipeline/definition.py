@@ -1,0 +1,246 @@
+"""The edu-mlm pipeline: extract → split into shards → pretraining data (one pod per shard) →
+merge → train → evaluate (base and trained model on the same held-out data) → convert → reports.
+
+The pipeline is a sequence of stages. Each stage adds its tasks given the artifacts made so far
+and returns the artifacts it makes, so the same code builds the whole pipeline and the one-stage
+pipelines of `pipeline.py rerun` (which import the inputs from an earlier run instead).
+
+What differs between a cluster and a local run (image registry/tag, the Secret's name, retries)
+is fixed when a pipeline is built (`Settings`), never a run parameter, so no credential can reach
+`pipeline.yaml`.
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from kfp import dsl, kubernetes
+from kfp.dsl import HTML, Dataset, Markdown, Metrics, Model
+
+from components import images
+from components.bert.component import init_random_model
+from components.convert.component import convert
+from components.evaluate.component import evaluate
+from components.extract.component import extract
+from components.pipeline import parameters
+from components.pretraining_data.component import (
+    merge_pretraining_data,
+    pretraining_data_shard,
+    split_corpus,
+)
+from components.report.component import data_report, report
+from components.train.component import train
+
+PIPELINE_NAME = "edu-mlm"
+DEFAULT_SECRET = "edu-mlm-source-credentials"
+# Secret data keys → the environment variables the extract library reads for credentials.
+SECRET_KEYS_TO_ENV = {"username": "EDU_MLM_SOURCE_USER", "password": "EDU_MLM_SOURCE_PASSWORD"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Compile-time choices. retries: how often the GPU tasks retry (nodes get preempted);
+    data-prep failures are deterministic and are not retried."""
+    registry: str | None = None
+    tag: str | None = None
+    secret_name: str = DEFAULT_SECRET
+    retries: int = 2
+
+
+# Every artifact a run makes, its type, and the (task, output) that makes it: `rerun` imports them.
+ARTIFACTS = {
+    "base_model": (Model, None),
+    "corpus": (Dataset, ("extract", "corpus")),
+    "extract_metrics": (Metrics, ("extract", "metrics")),
+    "pretraining_data": (Dataset, ("merge-pretraining-data", "pretraining_data")),
+    "data_metrics": (Metrics, ("merge-pretraining-data", "metrics")),
+    "data_report": (HTML, ("data-report", "html")),
+    "model": (Model, ("train", "model")),
+    "train_metrics": (Metrics, ("train", "metrics")),
+    "base_eval": (Metrics, ("evaluate", "metrics")),
+    "trained_eval": (Metrics, ("evaluate-2", "metrics")),
+    "base_hf_model": (Model, ("convert", "hf_model")),
+    "hf_model": (Model, ("convert-2", "hf_model")),
+    "base_parity": (Metrics, ("convert", "parity")),
+    "parity": (Metrics, ("convert-2", "parity")),
+    "report": (HTML, ("report", "html")),
+    "summary": (Markdown, ("report", "summary")),
+    "report_metrics": (Metrics, ("report", "metrics")),
+}
+
+
+def _place(task, stage, settings, cpu="4", memory="8G", gpus=None):
+    """Pin the task's image (per stage) and its CPU/memory (and GPU) requests."""
+    task.set_container_image(images.image(stage, settings.registry, settings.tag))
+    task.set_cpu_request(cpu).set_memory_request(memory)
+    if gpus is not None:
+        task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(gpus)
+        if settings.retries:
+            task.set_retry(settings.retries, backoff_duration="60s", backoff_factor=2.0)
+    return task
+
+
+def add_extract(a, p, settings):
+    task = _place(extract(source_url=p["source_url"], query=p["query"],
+                          text_column=p["text_column"], input_files=p["input_files"]),
+                  "extract", settings, cpu="2", memory="4G")
+    kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
+                                 secret_key_to_env=SECRET_KEYS_TO_ENV, optional=True)
+    return {"corpus": task.outputs["corpus"], "extract_metrics": task.outputs["metrics"]}
+
+
+def add_pretraining_data(a, p, settings):
+    split = _place(split_corpus(corpus=a["corpus"], num_shards=p["num_shards"]),
+                   "pretraining_data", settings, cpu="1", memory="2G")
+    with dsl.ParallelFor(split.outputs["Output"]) as shard:
+        shard_task = _place(pretraining_data_shard(
+            shards=split.outputs["shards"], shard=shard, base_model=a["base_model"],
+            **{name: p[name] for name in (
+                "max_seq_length", "max_predictions_per_seq", "masked_lm_prob", "random_seed",
+                "do_whole_word_mask", "dupe_factor", "short_seq_prob", "heldout_fraction",
+                "segmenter", "pack")}),
+            "pretraining_data", settings)
+    merged = _place(merge_pretraining_data(
+        shards=dsl.Collected(shard_task.outputs["pretraining_data"])),
+        "pretraining_data", settings, cpu="1", memory="2G")
+    return {"pretraining_data": merged.outputs["pretraining_data"],
+            "data_metrics": merged.outputs["metrics"]}
+
+
+def add_data_report(a, p, settings):
+    task = _place(data_report(corpus=a["corpus"], pretraining_data=a["pretraining_data"]),
+                  "data_report", settings, cpu="1", memory="2G")
+    return {"data_report": task.outputs["html"]}
+
+
+def add_train(a, p, settings):
+    task = _place(train(
+        pretraining_data=a["pretraining_data"], base_model=a["base_model"],
+        **{name: p[name] for name in ("train_batch_size", "num_train_steps", "num_warmup_steps",
+                                      "learning_rate", "save_checkpoints_steps")}),
+        "train", settings, cpu="8", memory="64G", gpus=p["num_gpus"])
+    return {"model": task.outputs["model"], "train_metrics": task.outputs["metrics"]}
+
+
+def add_evaluate(a, p, settings):
+    outputs = {}
+    for which, model in (("base", a["base_model"]), ("trained", a["model"])):
+        task = _place(evaluate(pretraining_data=a["pretraining_data"], model=model,
+                               eval_batch_size=p["eval_batch_size"]),
+                      "evaluate", settings, cpu="8", memory="32G", gpus=1)
+        task.set_display_name(f"evaluate {which} model")
+        outputs[f"{which}_eval"] = task.outputs["metrics"]
+    return outputs
+
+
+def add_convert(a, p, settings):
+    outputs = {}
+    for which, model, prefix in (("base", a["base_model"], "base_"), ("trained", a["model"], "")):
+        task = _place(convert(model=model), "convert", settings, cpu="4", memory="16G")
+        task.set_display_name(f"convert {which} model")
+        outputs[f"{prefix}hf_model"] = task.outputs["hf_model"]
+        outputs[f"{prefix}parity"] = task.outputs["parity"]
+    return outputs
+
+
+def add_report(a, p, settings):
+    task = _place(report(
+        pretraining_data=a["pretraining_data"], data_metrics=a["data_metrics"], model=a["model"],
+        train_metrics=a["train_metrics"], base_eval=a["base_eval"],
+        trained_eval=a["trained_eval"], base_hf_model=a["base_hf_model"],
+        hf_model=a["hf_model"], parity=a["parity"],
+        fill_mask_examples=p["fill_mask_examples"]), "report", settings, cpu="2", memory="16G")
+    return {"report": task.outputs["html"], "summary": task.outputs["summary"],
+            "report_metrics": task.outputs["metrics"]}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    add: object     # add(artifacts, params, settings) -> {artifact name: channel}
+    inputs: tuple   # artifact names it reads
+    outputs: tuple  # artifact names it makes
+
+
+STAGES = {stage.name: stage for stage in (
+    Stage("extract", add_extract, (), ("corpus", "extract_metrics")),
+    Stage("pretraining_data", add_pretraining_data, ("corpus", "base_model"),
+          ("pretraining_data", "data_metrics")),
+    Stage("data_report", add_data_report, ("corpus", "pretraining_data"), ("data_report",)),
+    Stage("train", add_train, ("pretraining_data", "base_model"), ("model", "train_metrics")),
+    Stage("evaluate", add_evaluate, ("pretraining_data", "base_model", "model"),
+          ("base_eval", "trained_eval")),
+    Stage("convert", add_convert, ("base_model", "model"),
+          ("base_hf_model", "base_parity", "hf_model", "parity")),
+    Stage("report", add_report, ("pretraining_data", "data_metrics", "model", "train_metrics",
+                                 "base_eval", "trained_eval", "base_hf_model", "hf_model",
+                                 "parity"), ("report", "summary", "report_metrics")),
+)}
+
+
+def _outputs_type(names):
+    return NamedTuple("Outputs", [(name, ARTIFACTS[name][0]) for name in names])
+
+
+def _make_pipeline(name, description, body, output_names):
+    """A `@dsl.pipeline` whose parameters are `parameters.PARAMETERS` and whose outputs are the
+    artifacts `output_names`; `body(p)` adds the tasks and returns {artifact name: channel}."""
+    outputs_type = _outputs_type(output_names)
+
+    def pipeline_func(*args):
+        made = body(dict(zip(parameters.BY_NAME, args, strict=True)))
+        return outputs_type(**{key: made[key] for key in output_names})
+
+    pipeline_func.__signature__ = parameters.signature(outputs_type)
+    pipeline_func.__name__ = name.replace("-", "_")
+    return dsl.pipeline(name=name, description=description)(pipeline_func)
+
+
+def build_pipeline(settings=Settings()):
+    """The whole pipeline; its outputs are every artifact of the run (see ARTIFACTS)."""
+
+    def body(p):
+        made = {"base_model": dsl.importer(artifact_uri=p["base_model_uri"],
+                                           artifact_class=Model, reimport=False).output}
+        for stage in STAGES.values():
+            made.update(stage.add(made, p, settings))
+        return made
+
+    return _make_pipeline(
+        PIPELINE_NAME, "Continued masked-LM pretraining of Google's Chinese BERT on education "
+        "text, converted to a transformers model", body,
+        [name for name in ARTIFACTS if name != "base_model"])
+
+
+def build_stage_pipeline(stage_name, input_artifacts, settings=Settings()):
+    """A pipeline running only `stage_name`, fed by importers of `input_artifacts`
+    ({name: (uri, metadata)}) from an earlier run."""
+    stage = STAGES[stage_name]
+
+    def body(p):
+        made = {name: dsl.importer(artifact_uri=uri, artifact_class=ARTIFACTS[name][0],
+                                   reimport=False, metadata=metadata).output
+                for name, (uri, metadata) in input_artifacts.items() if name in stage.inputs}
+        return stage.add(made, p, settings)
+
+    return _make_pipeline(f"{PIPELINE_NAME}-rerun-{stage_name.replace('_', '-')}",
+                          f"Rerun of the {stage_name} stage of {PIPELINE_NAME}", body,
+                          list(stage.outputs))
+
+
+def build_demo_base_model_pipeline(settings=Settings()):
+    """`make run`'s base model: a random tiny BERT from the sample config and vocab."""
+
+    @dsl.pipeline(name=f"{PIPELINE_NAME}-demo-base-model",
+                  description="A randomly initialised BERT (the demo's base model)")
+    def demo_base_model(bert_config_uri: str, vocab_uri: str, random_seed: int = 12345
+                        ) -> Model:
+        config = dsl.importer(artifact_uri=bert_config_uri, artifact_class=dsl.Artifact,
+                              reimport=False)
+        vocab = dsl.importer(artifact_uri=vocab_uri, artifact_class=dsl.Artifact,
+                             reimport=False)
+        task = _place(init_random_model(bert_config=config.output, vocab=vocab.output,
+                                        random_seed=random_seed), "bert", settings,
+                      cpu="1", memory="4G")
+        return task.outputs["model"]
+
+    return demo_base_model

@@ -1,0 +1,135 @@
+"""Run the pipeline (or one stage of it) on this machine with `kfp.local`, then summarise it.
+
+`kfp.local.SubprocessRunner(use_venv=False)` runs every component in a subprocess of this Python
+environment; outputs land in `<pipeline_root>/<pipeline>-<timestamp>/<task>/<output>`. With
+caching on, a task whose inputs did not change is not run again: its outputs stay where the
+earlier run left them. Each run leaves `run.json` in its run directory (parameters and the URI
+and metadata of every artifact, cached ones included), which `pipeline.py rerun --from` reads.
+"""
+
+import datetime
+import json
+import os
+import re
+import sys
+import time
+import warnings
+
+from components.common.artifacts import write_json_atomic
+from components.common.errors import UserError
+from components.pipeline import definition
+
+RUN_RECORD = "run.json"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TASK_START = re.compile(r"Executing task '([^']+)'")
+TASK_END = re.compile(r"Task '([^']+)' finished with status (\w+)")
+
+
+class TaskClock:
+    """Passes stdout through unchanged and notes when kfp.local starts and finishes each task
+    (kfp.local reports both only as log lines)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.pending = ""
+        self.tasks = {}  # task name -> {"runs": n, "start": t, "end": t, "status": s}
+
+    def write(self, text):
+        self.stream.write(text)
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        now = time.monotonic()
+        for line in lines:
+            line = ANSI.sub("", line)
+            if started := TASK_START.search(line):
+                entry = self.tasks.setdefault(started[1], {"runs": 0, "start": now})
+                entry["runs"] += 1
+            elif ended := TASK_END.search(line):
+                entry = self.tasks.setdefault(ended[1], {"runs": 1, "start": now})
+                entry["end"], entry["status"] = now, ended[2]
+        return len(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    def isatty(self):
+        return False
+
+
+def _init_local(pipeline_root, enable_caching):
+    from kfp import local
+
+    # Expected locally: images, resources and Kubernetes settings only apply on a cluster.
+    warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+    warnings.filterwarnings("ignore", message=".*no effect in the current local runner.*")
+    warnings.filterwarnings("ignore", message=".*kubernetes.*", category=UserWarning)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root,
+               enable_caching=enable_caching, raise_on_error=True)
+
+
+def execute(pipeline_func, arguments, pipeline_root, enable_caching=True):
+    """Run `pipeline_func` locally; return (outputs {name: artifact}, task clock, run directory)."""
+    pipeline_root = os.path.abspath(pipeline_root)
+    os.makedirs(pipeline_root, exist_ok=True)
+    _init_local(pipeline_root, enable_caching)
+    name = pipeline_func.name
+    before = set(os.listdir(pipeline_root))
+    clock = TaskClock(sys.stdout)
+    sys.stdout = clock
+    try:
+        outputs = pipeline_func(**arguments).outputs
+    except RuntimeError as err:
+        failed = re.findall(r"Inner task failed: (.*)\.", ANSI.sub("", str(err)))
+        raise UserError(f"pipeline {name!r} failed in step {failed[0] if failed else '?'} "
+                        "(its log is above)", where=_new_run_dir(pipeline_root, name, before),
+                        fix="fix the cause, then rerun that step with `python pipeline.py rerun "
+                        "STEP --from RUN_DIR`") from err
+    finally:
+        sys.stdout = clock.stream
+    run_dir = _new_run_dir(pipeline_root, name, before)
+    if run_dir is None:  # every task was a cache hit: kfp.local made no directory
+        stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S-%f")
+        run_dir = os.path.join(pipeline_root, f"{name}-{stamp}")
+        os.makedirs(run_dir)
+    return outputs, clock, run_dir
+
+
+def _new_run_dir(pipeline_root, name, before):
+    pattern = re.compile(re.escape(name) + r"-\d{4}-\d\d-\d\d-")
+    new = sorted(d for d in set(os.listdir(pipeline_root)) - before if pattern.match(d))
+    return os.path.join(pipeline_root, new[-1]) if new else None
+
+
+def artifact_record(outputs, inherited=None):
+    """{name: {"uri", "metadata"}} of the run's artifacts (earlier runs' ones for a rerun)."""
+    record = dict(inherited or {})
+    for name, artifact in outputs.items():
+        record[name] = {"uri": artifact.uri, "metadata": dict(artifact.metadata)}
+    return record
+
+
+def write_run_record(run_dir, pipeline_name, parameters, artifacts, steps):
+    write_json_atomic(os.path.join(run_dir, RUN_RECORD), {
+        "pipeline": pipeline_name, "parameters": parameters, "artifacts": artifacts,
+        "steps": steps})
+
+
+def read_run_record(run_dir):
+    """(parameters, artifacts) of an earlier local run; without a run.json (a run that failed),
+    the artifacts found as `<task>/<output>` under it (see definition.ARTIFACTS)."""
+    path = os.path.join(run_dir, RUN_RECORD)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        return record["parameters"], record["artifacts"]
+    from kfp.dsl import Metrics
+
+    from components.common.kfp_outputs import read_metrics_file
+
+    artifacts = {}
+    for name, (artifact_type, source) in definition.ARTIFACTS.items():
+        if source and os.path.exists(os.path.join(run_dir, *source)):
+            uri = os.path.join(run_dir, *source)
+            metadata = read_metrics_file(uri) if artifact_type is Metrics else {}
+            artifacts[name] = {"uri": uri, "metadata": metadata}
+    return {}, artifacts

@@ -1,0 +1,72 @@
+"""The table `run-local` and `rerun` print at the end: steps, whether they ran or came from the
+cache, their wall time, and the key metrics they logged."""
+
+# stage -> [(task name, label, metrics artifact or None)]; task names are those kfp gives the
+# tasks in the compiled pipeline (see definition.ARTIFACTS).
+ROWS = {
+    "extract": [("extract", "extract", "extract_metrics")],
+    "pretraining_data": [("split-corpus", "split corpus", None),
+                         ("pretraining-data-shard", "pretraining data", None),
+                         ("merge-pretraining-data", "merge shards", "data_metrics")],
+    "data_report": [("data-report", "data report", None)],
+    "train": [("train", "train", "train_metrics")],
+    "evaluate": [("evaluate", "evaluate base model", "base_eval"),
+                 ("evaluate-2", "evaluate trained model", "trained_eval")],
+    "convert": [("convert", "convert base model", "base_parity"),
+                ("convert-2", "convert trained model", "parity")],
+    "report": [("report", "report", "report_metrics")],
+}
+
+# metric key -> short label, in display order; keys a stage does not log are skipped.
+KEY_METRICS = {
+    "rows_read": "rows", "rows_kept": "kept",
+    "train_instances": "train inst", "heldout_instances": "held-out inst",
+    "padding_fraction": "padding",
+    "final_loss": "final loss", "global_step": "steps", "examples_per_second": "ex/s",
+    "masked_lm_loss": "loss", "masked_lm_accuracy": "accuracy", "perplexity": "ppl",
+    "max_abs_logit_diff": "max |Δlogit|",
+    "loss_before": "loss before", "loss_after": "loss after",
+}
+
+
+def _format(value):
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}"
+    return str(value)
+
+
+def key_metrics(metadata):
+    return ", ".join(f"{label} {_format(metadata[key])}" for key, label in KEY_METRICS.items()
+                     if key in metadata)
+
+
+def step_rows(stages, clock_tasks, artifacts):
+    """[(label, status, seconds, metrics)] for the tasks of `stages`, in pipeline order."""
+    rows = []
+    for stage in stages:
+        for task, label, metrics in ROWS[stage]:
+            timing = clock_tasks.get(task)
+            if timing is None:
+                status, seconds = "cached", ""
+            else:
+                status = "ran" if timing.get("status") == "SUCCESS" else timing.get("status", "?")
+                seconds = f"{timing.get('end', timing['start']) - timing['start']:.1f}"
+                if timing["runs"] > 1:
+                    label = f"{label} ×{timing['runs']}"
+            values = artifacts.get(metrics, {}).get("metadata", {}) if metrics else {}
+            rows.append((label, status, seconds, key_metrics(values)))
+    return rows
+
+
+def format_table(rows):
+    header = ("step", "status", "seconds", "key metrics")
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(3)]
+    lines = []
+    for i, row in enumerate((header, *rows)):
+        lines.append("  ".join([str(row[0]).ljust(widths[0]), str(row[1]).ljust(widths[1]),
+                                str(row[2]).rjust(widths[2]), str(row[3])]).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 11)
+    return "\n".join(lines)

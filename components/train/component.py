@@ -1,0 +1,38 @@
+"""KFP component: continued masked-LM pretraining of a Google-format BERT (trainer image, GPU)."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
+
+from components.images import image
+
+
+@dsl.component(base_image=image("train"), install_kfp_package=False)
+def train(
+    pretraining_data: Input[Dataset],
+    base_model: Input[Model],
+    model: Output[Model],
+    metrics: Output[Metrics],
+    train_batch_size: int = 96,
+    num_train_steps: int = 210000,
+    num_warmup_steps: int = 1000,
+    learning_rate: float = 2e-5,
+    save_checkpoints_steps: int = 1000,
+):
+    """Train from `base_model` on the train split of `pretraining_data`; write the trained model."""
+    import os
+
+    from components.common.kfp_outputs import log_metrics
+    from components.train import train as run_training
+
+    summary = run_training(
+        input_dir=pretraining_data.path,
+        output_dir=model.path,
+        bert_config_file=os.path.join(base_model.path, "bert_config.json"),
+        init_checkpoint=base_model.path,
+        train_batch_size=train_batch_size,
+        num_train_steps=num_train_steps,
+        num_warmup_steps=num_warmup_steps,
+        learning_rate=learning_rate,
+        save_checkpoints_steps=save_checkpoints_steps,
+    )
+    log_metrics(metrics, summary)

@@ -1,0 +1,245 @@
+"""edu-mlm Kubeflow pipeline: compile, submit to a cluster, run locally, rerun one step.
+
+    python pipeline.py compile [--output pipeline.yaml] [--registry R --tag T]
+    python pipeline.py submit --host URL [--experiment E] [--run-name N] [--param k=v ...]
+    python pipeline.py run-local [--param k=v ...]
+    python pipeline.py rerun STEP --from RUN_DIR_OR_URIS [--param k=v ...] [--host URL]
+    python pipeline.py params
+"""
+
+import argparse
+import logging
+import os
+import sys
+
+from components.common.cli import ArgumentParser
+from components.common.errors import UserError, exit_on_user_error
+from components.common.logs import setup_logging
+from components.pipeline import definition, parameters
+
+log = logging.getLogger("pipeline")
+
+REPO_ROOT = os.path.dirname(os.path.abspath(__file__))
+SAMPLE_DIR = os.path.join(REPO_ROOT, "data", "sample")
+LOCAL_ROOT = os.path.join("runs", "local")
+SAMPLE_DB = os.path.join("build", "sample.db")
+# run-local's defaults: the shipped sample, sized to finish in a few minutes on 2 CPU cores.
+LOCAL_DEFAULTS = {
+    "query": "SELECT summary FROM articles ORDER BY id",
+    "num_shards": 2,
+    "dupe_factor": 2,
+    "heldout_fraction": 0.1,
+    "train_batch_size": 32,
+    "num_train_steps": 60,
+    "num_warmup_steps": 6,
+    "learning_rate": 2e-3,
+    "save_checkpoints_steps": 1000,
+    "eval_batch_size": 64,
+    "fill_mask_examples": 5,
+}
+
+
+def settings_from(args, **overrides):
+    return definition.Settings(registry=getattr(args, "registry", None),
+                               tag=getattr(args, "tag", None),
+                               secret_name=getattr(args, "secret_name", definition.DEFAULT_SECRET),
+                               **overrides)
+
+
+def cmd_compile(args):
+    from components.pipeline.remote import compile_pipeline
+
+    compile_pipeline(definition.build_pipeline(settings_from(args)), args.output)
+    print(f"wrote {args.output}")
+
+
+def cmd_submit(args):
+    from components.pipeline.remote import submit
+
+    arguments = parameters.parse_assignments(args.param)
+    if not arguments.get("base_model_uri"):
+        raise UserError("no base model", where="--param base_model_uri",
+                        fix="pass --param base_model_uri=<artifact-store URI of a Google-format "
+                        "BERT directory>")
+    run_id = submit(definition.build_pipeline(settings_from(args)), args.host, arguments,
+                    experiment=args.experiment, run_name=args.run_name,
+                    enable_caching=not args.no_cache)
+    print(f"started run {run_id} on {args.host}")
+
+
+def demo_base_model(pipeline_root, enable_caching):
+    """The tiny random BERT of data/sample (made once, then cached); returns its URI."""
+    from components.pipeline.local import execute
+
+    pipeline_func = definition.build_demo_base_model_pipeline(definition.Settings(retries=0))
+    outputs, _, _ = execute(pipeline_func, {
+        "bert_config_uri": os.path.join(SAMPLE_DIR, "bert_config.json"),
+        "vocab_uri": os.path.join(SAMPLE_DIR, "vocab.txt")}, pipeline_root, enable_caching)
+    return outputs["Output"].uri
+
+
+def cmd_run_local(args):
+    from components.pipeline import local
+
+    arguments = {**LOCAL_DEFAULTS, **parameters.parse_assignments(args.param)}
+    if not arguments.get("source_url") and not arguments.get("input_files"):
+        if not os.path.exists(SAMPLE_DB):
+            raise UserError("no sample database", where=SAMPLE_DB,
+                            fix="run `make run` (it builds it) or scripts/make_sample_db.py, "
+                            "or pass --param source_url=... / --param input_files=...")
+        arguments["source_url"] = "sqlite:///" + os.path.abspath(SAMPLE_DB)
+    if not arguments.get("base_model_uri"):
+        arguments["base_model_uri"] = demo_base_model(args.pipeline_root, not args.no_cache)
+    pipeline_func = definition.build_pipeline(definition.Settings(retries=0))
+    outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
+                                            enable_caching=not args.no_cache)
+    artifacts = local.artifact_record(outputs)
+    artifacts["base_model"] = {"uri": arguments["base_model_uri"], "metadata": {}}
+    _finish(pipeline_func.name, list(definition.STAGES), arguments, artifacts, clock, run_dir)
+
+
+def _finish(pipeline_name, stages, arguments, artifacts, clock, run_dir):
+    from components.pipeline import local, summary
+
+    rows = summary.step_rows(stages, clock.tasks, artifacts)
+    steps = [dict(zip(("step", "status", "seconds", "metrics"), row, strict=True))
+             for row in rows]
+    local.write_run_record(run_dir, pipeline_name, arguments, artifacts, steps)
+    print()
+    print(summary.format_table(rows))
+    print()
+    for name, label in (("hf_model", "transformers model"), ("report", "report"),
+                        ("data_report", "data report"), ("summary", "summary")):
+        if name in artifacts:
+            print(f"{label + ':':20} {artifacts[name]['uri']}")
+    print(f"{'run directory:':20} {run_dir}")
+
+
+def _parse_from(source):
+    """RUN_DIR (a local run) or NAME=URI,NAME=URI (artifacts anywhere) → (parameters, artifacts)."""
+    from components.pipeline import local
+
+    if os.path.isdir(source):
+        return local.read_run_record(source)
+    artifacts = {}
+    for item in filter(None, (s.strip() for s in source.split(","))):
+        name, sep, uri = item.partition("=")
+        if not sep or name not in definition.ARTIFACTS:
+            raise UserError(f"--from {item!r} is neither a run directory nor NAME=URI",
+                            where="--from", fix="names: " + ", ".join(definition.ARTIFACTS))
+        artifacts[name] = {"uri": uri, "metadata": {}}
+    return {}, artifacts
+
+
+def cmd_rerun(args):
+    from components.pipeline import local
+
+    stage = args.step.replace("-", "_")
+    if stage not in definition.STAGES:
+        raise UserError(f"unknown step {args.step!r}", where="STEP",
+                        fix="one of " + ", ".join(definition.STAGES))
+    recorded, artifacts = _parse_from(args.source)
+    missing = [n for n in definition.STAGES[stage].inputs if n not in artifacts]
+    if missing:
+        raise UserError(f"step {stage} needs {', '.join(missing)}, which {args.source} does not "
+                        "have", where="--from",
+                        fix="point at a run that made them, or pass NAME=URI for each")
+    arguments = {**recorded, **parameters.parse_assignments(args.param)}
+    inputs = {n: (artifacts[n]["uri"], artifacts[n]["metadata"])
+              for n in definition.STAGES[stage].inputs}
+    if args.host:
+        from components.pipeline.remote import submit
+
+        run_id = submit(definition.build_stage_pipeline(stage, inputs, settings_from(args)),
+                        args.host, arguments, experiment=args.experiment,
+                        run_name=args.run_name, enable_caching=not args.no_cache)
+        print(f"started run {run_id} on {args.host}")
+        return
+    pipeline_func = definition.build_stage_pipeline(stage, inputs,
+                                                    definition.Settings(retries=0))
+    outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
+                                            enable_caching=not args.no_cache)
+    _finish(pipeline_func.name, [stage], arguments, local.artifact_record(outputs, artifacts),
+            clock, run_dir)
+
+
+def cmd_params(args):
+    for p in parameters.PARAMETERS:
+        default = LOCAL_DEFAULTS.get(p.name)
+        local_note = f" (run-local: {default})" if default is not None else ""
+        print(f"  {p.name:24} {p.type.__name__:5} {p.default!r}{local_note}\n      {p.help}")
+
+
+def _add_image_flags(parser):
+    parser.add_argument("--registry", default=None,
+                        help="image registry (default: $EDU_MLM_REGISTRY or ghcr.io/edu-mlm); "
+                        "images are REGISTRY/edu-mlm-{dataprep,trainer,converter}:TAG")
+    parser.add_argument("--tag", default=None, help="image tag (default: $EDU_MLM_TAG or 0.1.0)")
+    parser.add_argument("--secret-name", default=definition.DEFAULT_SECRET,
+                        help="Kubernetes Secret holding the source credentials (keys: "
+                        + ", ".join(definition.SECRET_KEYS_TO_ENV) + ")")
+
+
+def _add_run_flags(parser, local_only=False):
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a pipeline parameter (repeatable); `params` lists them")
+    parser.add_argument("--no-cache", action="store_true", help="run every step again")
+    if not local_only:
+        parser.add_argument("--experiment", default="edu-mlm", help="KFP experiment name")
+        parser.add_argument("--run-name", default=None, help="KFP run name")
+
+
+def build_parser():
+    parser = ArgumentParser(prog="python pipeline.py", description=__doc__.split("\n")[0],
+                            epilog="Each stage is also a plain CLI: "
+                            "python -m components.<stage> --help")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("compile", help="write the pipeline package (YAML) for a KFP cluster",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--output", default="pipeline.yaml", help="where to write the package")
+    _add_image_flags(p)
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("submit", help="compile and start a run on a KFP endpoint",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+    _add_run_flags(p)
+    _add_image_flags(p)
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("run-local", help="run the whole pipeline here with kfp.local "
+                       "(default: the shipped sample)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_run_flags(p, local_only=True)
+    p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="where runs and the cache live")
+    p.set_defaults(func=cmd_run_local)
+
+    p = sub.add_parser("rerun", help="run one step again, fed by an earlier run's artifacts",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("step", metavar="STEP", help="one of " + ", ".join(definition.STAGES))
+    p.add_argument("--from", dest="source", required=True, metavar="RUN_DIR_OR_URIS",
+                   help="a local run directory (runs/local/edu-mlm-...), or NAME=URI,... of "
+                   "the step's input artifacts (names: " + ", ".join(definition.ARTIFACTS) + ")")
+    p.add_argument("--host", default=None,
+                   help="submit the one-step pipeline to this KFP endpoint instead of running "
+                   "it here")
+    p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="local runs: where runs live")
+    _add_run_flags(p)
+    _add_image_flags(p)
+    p.set_defaults(func=cmd_rerun)
+
+    p = sub.add_parser("params", help="list the pipeline parameters and their defaults")
+    p.set_defaults(func=cmd_params)
+    return parser
+
+
+@exit_on_user_error
+def main(argv=None):
+    setup_logging()
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
