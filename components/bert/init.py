@@ -16,12 +16,15 @@ log = logging.getLogger(__name__)
 def init_random_model(bert_config_file, vocab_file, output_dir, random_seed=12345):
     """Google's initialisation (truncated normal with initializer_range, zero biases, unit
     LayerNorm gamma) → a model directory (kind "bert_model"); returns its manifest."""
-    from components.bert.checkpoint import check_vocab_matches_config, write_model_dir
     from components.bert.config import BertConfig
-    from components.bert.model import BertForPreTraining
+    from components.bert.vocab import check_vocab_matches_config
 
     config = BertConfig.from_json_file(bert_config_file)
     check_vocab_matches_config(vocab_file, config, bert_config_file)
+    # TensorFlow loads only once the inputs are known to be good: bad input fails fast.
+    from components.bert.checkpoint import write_model_dir
+    from components.bert.model import BertForPreTraining
+
     log.info("initialising a %d-layer, hidden-%d BERT with seed %d",
              config.num_hidden_layers, config.hidden_size, random_seed)
     model = BertForPreTraining(config, seed=random_seed)
