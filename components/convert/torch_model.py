@@ -1,0 +1,94 @@
+"""The transformers side of the conversion: config, PyTorch models and tokenizer.
+
+Only the converter imports torch and transformers (the trainer image has neither).
+"""
+
+import logging
+
+import torch
+import transformers
+
+from components.bert.config import BertConfig
+from components.common.errors import UserError
+from components.convert.mapping import torch_state_dict
+
+log = logging.getLogger(__name__)
+
+# Google's activation names → transformers' names for the same function. Google's "gelu" is the
+# tanh approximation; transformers' "gelu" is the exact erf form, "gelu_new" is Google's formula.
+HIDDEN_ACT = {"gelu": "gelu_new", "relu": "relu", "tanh": "tanh", "linear": "linear"}
+LAYER_NORM_EPSILON = 1e-12
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def read_vocab(vocab_file):
+    """Tokens of a Google vocab.txt in id order (one per line, as Google's `load_vocab`)."""
+    with open(vocab_file, encoding="utf-8") as f:
+        return [line.rstrip("\n").strip() for line in f]
+
+
+def transformers_config(config: BertConfig, vocab, vocab_file="--vocab_file"):
+    """transformers' BertConfig that computes what Google's model with `config` computes."""
+    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+    if missing:
+        raise UserError(f"vocab lacks the special tokens {', '.join(missing)}",
+                        where=vocab_file, fix="pass the model's Google-style vocab.txt")
+    return transformers.BertConfig(
+        vocab_size=config.vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        hidden_act=HIDDEN_ACT[config.hidden_act],
+        hidden_dropout_prob=config.hidden_dropout_prob,
+        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+        max_position_embeddings=config.max_position_embeddings,
+        type_vocab_size=config.type_vocab_size,
+        initializer_range=config.initializer_range,
+        layer_norm_eps=LAYER_NORM_EPSILON,
+        pad_token_id=vocab.index("[PAD]"),
+        architectures=["BertForMaskedLM"],
+    )
+
+
+def pretraining_model(hf_config, google_weights):
+    """`BertForPreTraining` holding every Google weight (what the users' old converter saved)."""
+    model = transformers.BertForPreTraining(hf_config)
+    state = {k: torch.from_numpy(v) for k, v in torch_state_dict(google_weights).items()}
+    # The decoder is tied to the word embeddings and its bias to cls.predictions.bias.
+    tied = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if set(missing) - tied or unexpected:
+        raise RuntimeError(f"name mapping incomplete: missing {sorted(set(missing) - tied)}, "
+                           f"unexpected {sorted(unexpected)}")
+    decoder = model.cls.predictions.decoder
+    if decoder.weight.data_ptr() != model.bert.embeddings.word_embeddings.weight.data_ptr():
+        decoder.weight = model.bert.embeddings.word_embeddings.weight
+    return model.eval()
+
+
+def masked_lm_model(hf_config, pretraining):
+    """`BertForMaskedLM` sharing the encoder and MLM head of a `BertForPreTraining`."""
+    model = transformers.BertForMaskedLM(hf_config)
+    state = {k: v for k, v in pretraining.state_dict().items()
+             if not k.startswith(("bert.pooler.", "cls.seq_relationship."))}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"BertForMaskedLM keys differ: missing {missing}, "
+                           f"unexpected {unexpected}")
+    return model.eval()
+
+
+def tokenizer(vocab_file, max_length, do_lower_case=True):
+    """Google's Chinese BERT tokenization: lower-cased, accents stripped, CJK chars split."""
+    return transformers.BertTokenizer(vocab=vocab_file, do_lower_case=do_lower_case,
+                                      tokenize_chinese_chars=True, model_max_length=max_length)
+
+
+def torch_logits(model, input_ids, input_mask, segment_ids):
+    """[B, T, V] float32 numpy logits of a BertForMaskedLM."""
+    with torch.no_grad():
+        out = model(input_ids=torch.as_tensor(input_ids, dtype=torch.long),
+                    attention_mask=torch.as_tensor(input_mask, dtype=torch.long),
+                    token_type_ids=torch.as_tensor(segment_ids, dtype=torch.long))
+    return out.logits.float().numpy()
