@@ -135,7 +135,8 @@ def add_evaluate(a, p, settings):
 def add_convert(a, p, settings):
     outputs = {}
     for which, model, prefix in (("base", a["base_model"], "base_"), ("trained", a["model"], "")):
-        task = _place(convert(model=model), "convert", settings, cpu="4", memory="16G")
+        task = _place(convert(model=model, pretraining_data=a["pretraining_data"]), "convert",
+                      settings, cpu="4", memory="16G")
         task.set_display_name(f"convert {which} model")
         outputs[f"{prefix}hf_model"] = task.outputs["hf_model"]
         outputs[f"{prefix}parity"] = task.outputs["parity"]
@@ -147,7 +148,7 @@ def add_report(a, p, settings):
         pretraining_data=a["pretraining_data"], data_metrics=a["data_metrics"], model=a["model"],
         train_metrics=a["train_metrics"], base_eval=a["base_eval"],
         trained_eval=a["trained_eval"], base_hf_model=a["base_hf_model"],
-        hf_model=a["hf_model"], parity=a["parity"],
+        hf_model=a["hf_model"], parity=a["parity"], base_parity=a["base_parity"],
         fill_mask_examples=p["fill_mask_examples"]), "report", settings, cpu="2", memory="16G")
     return {"report": task.outputs["html"], "summary": task.outputs["summary"],
             "report_metrics": task.outputs["metrics"]}
@@ -169,11 +170,11 @@ STAGES = {stage.name: stage for stage in (
     Stage("train", add_train, ("pretraining_data", "base_model"), ("model", "train_metrics")),
     Stage("evaluate", add_evaluate, ("pretraining_data", "base_model", "model"),
           ("base_eval", "trained_eval")),
-    Stage("convert", add_convert, ("base_model", "model"),
+    Stage("convert", add_convert, ("base_model", "model", "pretraining_data"),
           ("base_hf_model", "base_parity", "hf_model", "parity")),
     Stage("report", add_report, ("pretraining_data", "data_metrics", "model", "train_metrics",
                                  "base_eval", "trained_eval", "base_hf_model", "hf_model",
-                                 "parity"), ("report", "summary", "report_metrics")),
+                                 "parity", "base_parity"), ("report", "summary", "report_metrics")),
 )}
 
 

@@ -1,0 +1,91 @@
+"""Fill-mask examples: held-out sentences with one masked character, and the top-5 predictions
+of the base and the trained model (transformers `pipeline("fill-mask")` on the converted models).
+
+The sentences come from the held-out TFRecords, so both models are shown text neither trained
+on. A position the data prep chose for masking is restored to its original token and then
+masked again as `[MASK]`; the sentence around it (up to the nearest 。！？；) is the example.
+"""
+
+import logging
+import unicodedata
+
+from components.report.records import iter_examples, split_files
+
+log = logging.getLogger(__name__)
+
+SENTENCE_END = set("。！？；!?;")
+WINDOW = 24  # tokens kept on each side of the mask, at most
+
+
+def _is_cjk(token):
+    return len(token) == 1 and "CJK" in unicodedata.name(token, "")
+
+
+def _join(tokens):
+    """Tokens → readable text: CJK and punctuation without spaces, ## pieces glued on."""
+    text = ""
+    for token in tokens:
+        if token.startswith("##"):
+            text += token[2:]
+        elif text and text[-1].isascii() and text[-1].isalnum() and token[0].isascii() \
+                and token[0].isalnum():
+            text += " " + token
+        else:
+            text += token
+    return text
+
+
+def _sentence_around(tokens, position):
+    start = position
+    while start > 0 and position - start < WINDOW and tokens[start - 1] not in SENTENCE_END \
+            and tokens[start - 1] not in ("[CLS]", "[SEP]"):
+        start -= 1
+    end = position + 1
+    while end < len(tokens) and end - position <= WINDOW and tokens[end] not in ("[SEP]",
+                                                                                 "[PAD]"):
+        end += 1
+        if tokens[end - 1] in SENTENCE_END:
+            break
+    return start, end
+
+
+def heldout_examples(pretraining_data_dir, vocab, count):
+    """Up to `count` (text before, answer, text after) from the held-out records, one per
+    instance, masking a CJK character the data prep had chosen."""
+    examples = []
+    wanted = {"input_ids", "masked_lm_positions", "masked_lm_ids", "masked_lm_weights"}
+    for example in iter_examples(split_files(pretraining_data_dir, "heldout"), wanted):
+        if len(examples) >= count:
+            break
+        ids = list(example["input_ids"])
+        for pos, label, weight in zip(example["masked_lm_positions"], example["masked_lm_ids"],
+                                      example["masked_lm_weights"], strict=True):
+            if weight > 0:
+                ids[pos] = label
+        tokens = [vocab[i] for i in ids]
+        for pos, weight in zip(example["masked_lm_positions"], example["masked_lm_weights"],
+                               strict=True):
+            if weight > 0 and _is_cjk(tokens[pos]):
+                start, end = _sentence_around(tokens, pos)
+                examples.append((_join(tokens[start:pos]), tokens[pos],
+                                 _join(tokens[pos + 1:end])))
+                break
+    return examples
+
+
+def predict(model_dir, examples, top_k=5):
+    """[[(token, probability)] * top_k] per example, from the transformers model in `model_dir`."""
+    from transformers import pipeline
+
+    fill = pipeline("fill-mask", model=model_dir, tokenizer=model_dir, top_k=top_k, device=-1)
+    mask = fill.tokenizer.mask_token
+    texts = [f"{before}{mask}{after}" for before, _, after in examples]
+    results = fill(texts) if texts else []
+    if len(texts) == 1:
+        results = [results]
+    return [[(r["token_str"].replace(" ", ""), r["score"]) for r in result] for result in results]
+
+
+def load_vocab(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]

@@ -1,0 +1,54 @@
+"""The report's plots (matplotlib, Agg backend: no display needed). Labels stay ASCII: a
+CJK-capable font may be missing in the image, and a missing glyph would draw as a box."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLORS = {"base": "#8c959f", "trained": "#0969da", "train": "#0969da", "heldout": "#bf8700"}
+
+
+def histogram(series, title, xlabel, bins=40):
+    """Overlaid histograms of {label: values}; empty series are left out."""
+    figure, axes = plt.subplots(figsize=(5.4, 3.2))
+    for label, values in series.items():
+        if len(values):
+            axes.hist(values, bins=bins, alpha=0.6, label=f"{label} (n={len(values):,})",
+                      color=COLORS.get(label))
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("count")
+    if len(series) > 1 or any(len(v) for v in series.values()):
+        axes.legend(fontsize=8)
+    return figure
+
+
+def curves(x, series, title, ylabel, markers=None):
+    """Line plots of {label: y values} over `x`; `markers` adds {label: (x, y)} reference points."""
+    figure, axes = plt.subplots(figsize=(5.4, 3.2))
+    for label, values in series.items():
+        axes.plot(x, values, label=label, color=COLORS.get(label), marker="." if len(x) < 30
+                  else None)
+    for label, (mx, my) in (markers or {}).items():
+        axes.scatter([mx], [my], label=label, color=COLORS.get(label.split()[0], "#cf222e"),
+                     zorder=3, marker="D")
+    axes.set_title(title)
+    axes.set_xlabel("step")
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    return figure
+
+
+def bars(labels, values, title, ylabel):
+    figure, axes = plt.subplots(figsize=(5.4, 3.2))
+    axes.bar(labels, values, color="#0969da")
+    axes.set_title(title)
+    axes.set_ylabel(ylabel)
+    for i, value in enumerate(values):
+        axes.annotate(f"{value:.3g}" if isinstance(value, float) else f"{value:,}",
+                      (i, value), ha="center", va="bottom", fontsize=8)
+    axes.tick_params(axis="x", labelrotation=20)
+    return figure

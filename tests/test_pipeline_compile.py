@@ -1,0 +1,168 @@
+"""The compiled pipeline (pipeline.yaml) and the CLI's fast failure paths: no cluster needed."""
+
+import http.server
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import yaml
+
+from components.common.errors import UserError
+from components.pipeline import definition, parameters
+
+# DESIGN.md "Stage → image", spelled out here rather than read from components.images.
+EXPECTED_IMAGE = {
+    "extract": "dataprep", "split-corpus": "dataprep", "pretraining-data-shard": "dataprep",
+    "merge-pretraining-data": "dataprep", "data-report": "dataprep",
+    "train": "trainer", "evaluate": "trainer", "evaluate-2": "trainer",
+    "convert": "converter", "convert-2": "converter", "report": "converter",
+}
+SECRET_VALUE = "hunter2-not-in-yaml-7f3a"
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory, repo_root):
+    """pipeline.yaml compiled by the CLI with a custom registry/tag/secret and a password in the
+    environment (which must not leak into the file)."""
+    out = tmp_path_factory.mktemp("compile") / "pipeline.yaml"
+    env = {**os.environ, "EDU_MLM_SOURCE_PASSWORD": SECRET_VALUE,
+           "EDU_MLM_SOURCE_USER": "alice-" + SECRET_VALUE}
+    subprocess.run([sys.executable, "pipeline.py", "compile", "--output", str(out),
+                    "--registry", "registry.test/ml", "--tag", "t9",
+                    "--secret-name", "hive-team-a"],
+                   cwd=repo_root, env=env, check=True, capture_output=True)
+    text = out.read_text(encoding="utf-8")
+    return text, list(yaml.safe_load_all(text))
+
+
+def _executor_of(spec, task):
+    for dag in [spec["root"]["dag"], *(c["dag"] for c in spec["components"].values()
+                                       if "dag" in c)]:
+        if task in dag["tasks"]:
+            return spec["components"][dag["tasks"][task]["componentRef"]["name"]]["executorLabel"]
+    raise KeyError(task)
+
+
+def test_each_task_runs_in_its_stage_image(compiled):
+    _, (spec, _) = compiled
+    executors = spec["deploymentSpec"]["executors"]
+    for task, image in EXPECTED_IMAGE.items():
+        container = executors[_executor_of(spec, task)]["container"]
+        assert container["image"] == f"registry.test/ml/edu-mlm-{image}:t9", task
+
+
+def test_trainer_asks_for_gpus_and_dataprep_does_not(compiled):
+    _, (spec, _) = compiled
+    executors = spec["deploymentSpec"]["executors"]
+    for task in EXPECTED_IMAGE:
+        resources = executors[_executor_of(spec, task)]["container"].get("resources", {})
+        accelerator = resources.get("accelerator", {})
+        if task in ("train", "evaluate", "evaluate-2"):
+            assert accelerator.get("resourceType") == "nvidia.com/gpu", task
+            assert float(resources["memoryRequest"]) > 0 and float(resources["cpuRequest"]) > 0
+        else:
+            assert not accelerator, task
+    train = executors[_executor_of(spec, "train")]["container"]["resources"]["accelerator"]
+    assert "num_gpus" in train["resourceCount"]  # the count is the num_gpus run parameter
+    assert spec["root"]["dag"]["tasks"]["train"]["retryPolicy"]["maxRetryCount"] == 2
+
+
+def test_fan_out_runs_pretraining_data_per_shard(compiled):
+    _, (spec, _) = compiled
+    loop = next(t for t in spec["root"]["dag"]["tasks"].values()
+                if "parameterIterator" in t)
+    assert loop["parameterIterator"]["items"]["inputParameter"]
+    merge = spec["root"]["dag"]["tasks"]["merge-pretraining-data"]
+    assert merge["inputs"]["artifacts"]["shards"]["taskOutputArtifact"]["producerTask"] == \
+        loop["taskInfo"]["name"]
+
+
+def test_secret_reaches_extract_as_env_only(compiled):
+    text, (spec, platform) = compiled
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    extract = executors[_executor_of(spec, "extract")]["secretAsEnv"][0]
+    assert extract["secretName"] == "hive-team-a"
+    assert {m["secretKey"]: m["envVar"] for m in extract["keyToEnv"]} == \
+        definition.SECRET_KEYS_TO_ENV
+    assert SECRET_VALUE not in text
+    names = spec["root"]["inputDefinitions"]["parameters"]
+    assert not [n for n in names if any(w in n.lower() for w in ("password", "secret", "token"))]
+
+
+def test_parameters_carry_the_users_defaults(compiled):
+    _, (spec, _) = compiled
+    defaults = {name: p.get("defaultValue")
+                for name, p in spec["root"]["inputDefinitions"]["parameters"].items()}
+    assert defaults["max_seq_length"] == 128 and defaults["max_predictions_per_seq"] == 20
+    assert defaults["masked_lm_prob"] == 0.15 and defaults["random_seed"] == 123456
+    assert defaults["do_whole_word_mask"] is True and defaults["dupe_factor"] == 5
+    assert defaults["train_batch_size"] == 96 and defaults["num_train_steps"] == 210000
+    assert defaults["learning_rate"] == 2e-5 and defaults["num_warmup_steps"] == 1000
+
+
+def test_param_assignments_are_typed_and_checked():
+    assert parameters.parse_assignments(["num_train_steps=7", "do_whole_word_mask=False",
+                                         "learning_rate=1e-4"]) == {
+        "num_train_steps": 7, "do_whole_word_mask": False, "learning_rate": 1e-4}
+    for bad in (["num_train_steps"], ["no_such=1"], ["num_train_steps=many"]):
+        with pytest.raises(UserError):
+            parameters.parse_assignments(bad)
+
+
+def _run_cli(repo_root, *args, timeout=30):
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "pipeline.py", *args], cwd=repo_root,
+                            capture_output=True, text=True, timeout=timeout)
+    return result, time.monotonic() - started
+
+
+def _assert_one_line_error(result):
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+
+
+def test_submit_to_unreachable_host_fails_fast_in_one_line(repo_root):
+    result, seconds = _run_cli(repo_root, "submit", "--host", "http://127.0.0.1:9",
+                               "--param", "base_model_uri=minio://models/base")
+    _assert_one_line_error(result)
+    assert "cannot reach http://127.0.0.1:9" in result.stderr
+    assert seconds < 5
+
+
+class _NotKfp(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        body = b"<html><body>Sign in</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_submit_to_a_server_that_is_not_kfp_fails_fast_in_one_line(repo_root):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotKfp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result, seconds = _run_cli(repo_root, "submit", "--host",
+                                   f"http://127.0.0.1:{server.server_port}",
+                                   "--param", "base_model_uri=minio://models/base")
+    finally:
+        server.shutdown()
+    _assert_one_line_error(result)
+    assert "not a Kubeflow Pipelines API" in result.stderr
+    assert seconds < 5
+
+
+def test_rerun_names_what_is_missing(repo_root, tmp_path):
+    result, _ = _run_cli(repo_root, "rerun", "train", "--from", str(tmp_path))
+    _assert_one_line_error(result)
+    assert "pretraining_data" in result.stderr
+    result, _ = _run_cli(repo_root, "rerun", "nonsense", "--from", str(tmp_path))
+    _assert_one_line_error(result)
