@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast bench lint clean
+.PHONY: help install run test test-fast bench lint clean compile submit rerun
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,6 +23,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
 	$(PIP) -e '.[dev]'
 	@touch $@
+
+build/sample.db: scripts/make_sample_db.py data/sample/corpus.txt | $(STAMP)
+	$(PY) scripts/make_sample_db.py --corpus data/sample/corpus.txt --output $@
+
+run: build/sample.db | $(STAMP) ## run the whole pipeline here (kfp.local) on the sample; ARGS="--param k=v"
+	$(PY) pipeline.py run-local $(ARGS)
+
+compile: | $(STAMP) ## write pipeline.yaml for a KFP cluster (images from REGISTRY=… TAG=…)
+	$(PY) pipeline.py compile --output pipeline.yaml $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG))
+
+submit: | $(STAMP) ## start a run on a cluster: make submit HOST=http://… ARGS="--param base_model_uri=…"
+	@test -n "$(HOST)" || { echo "error: HOST is not set; make submit HOST=http://<kfp-endpoint> ARGS='--param k=v ...'" >&2; exit 2; }
+	$(PY) pipeline.py submit --host $(HOST) $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG)) $(ARGS)
+
+rerun: | $(STAMP) ## rerun one step of a local run: make rerun STEP=train [FROM=runs/local/edu-mlm-…] ARGS="--param k=v"
+	@test -n "$(STEP)" || { echo "error: STEP is not set; make rerun STEP=train [FROM=RUN_DIR] ARGS='--param k=v'" >&2; exit 2; }
+	$(PY) pipeline.py rerun $(STEP) --from $(or $(FROM),latest) $(ARGS)
 
 test: $(STAMP) ## run the whole test suite (lint included)
 	$(PY) -m pytest -q

@@ -115,10 +115,26 @@ def _finish(pipeline_name, stages, arguments, artifacts, clock, run_dir):
     print(f"{'run directory:':20} {run_dir}")
 
 
-def _parse_from(source):
-    """RUN_DIR (a local run) or NAME=URI,NAME=URI (artifacts anywhere) → (parameters, artifacts)."""
+def _latest_run(pipeline_root):
+    """The newest run directory of the pipeline (or of a rerun) under `pipeline_root`."""
+    prefix = definition.PIPELINE_NAME + "-"
+    runs = [os.path.join(pipeline_root, d) for d in os.listdir(pipeline_root)
+            if d.startswith(prefix) and not d.startswith(prefix + "demo")] \
+        if os.path.isdir(pipeline_root) else []
+    if not runs:
+        raise UserError("no earlier run to rerun from", where=pipeline_root,
+                        fix="run `make run` first, or pass --from RUN_DIR or NAME=URI,...")
+    return max(runs, key=os.path.getmtime)
+
+
+def _parse_from(source, pipeline_root):
+    """RUN_DIR (a local run), `latest`, or NAME=URI,NAME=URI (artifacts anywhere) →
+    (parameters, artifacts)."""
     from components.pipeline import local
 
+    if source == "latest":
+        source = _latest_run(pipeline_root)
+        print(f"rerunning from {source}")
     if os.path.isdir(source):
         return local.read_run_record(source)
     artifacts = {}
@@ -138,7 +154,7 @@ def cmd_rerun(args):
     if stage not in definition.STAGES:
         raise UserError(f"unknown step {args.step!r}", where="STEP",
                         fix="one of " + ", ".join(definition.STAGES))
-    recorded, artifacts = _parse_from(args.source)
+    recorded, artifacts = _parse_from(args.source, args.pipeline_root)
     missing = [n for n in definition.STAGES[stage].inputs if n not in artifacts]
     if missing:
         raise UserError(f"step {stage} needs {', '.join(missing)}, which {args.source} does not "
@@ -219,7 +235,7 @@ def build_parser():
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("step", metavar="STEP", help="one of " + ", ".join(definition.STAGES))
     p.add_argument("--from", dest="source", required=True, metavar="RUN_DIR_OR_URIS",
-                   help="a local run directory (runs/local/edu-mlm-...), or NAME=URI,... of "
+                   help="a local run directory (runs/local/edu-mlm-...), `latest`, or NAME=URI,... of "
                    "the step's input artifacts (names: " + ", ".join(definition.ARTIFACTS) + ")")
     p.add_argument("--host", default=None,
                    help="submit the one-step pipeline to this KFP endpoint instead of running "
