@@ -235,8 +235,9 @@ def build_parser():
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("step", metavar="STEP", help="one of " + ", ".join(definition.STAGES))
     p.add_argument("--from", dest="source", required=True, metavar="RUN_DIR_OR_URIS",
-                   help="a local run directory (runs/local/edu-mlm-...), `latest`, or NAME=URI,... of "
-                   "the step's input artifacts (names: " + ", ".join(definition.ARTIFACTS) + ")")
+                   help="a local run directory (runs/local/edu-mlm-...), `latest`, or "
+                   "NAME=URI,... of the step's input artifacts (names: "
+                   + ", ".join(definition.ARTIFACTS) + ")")
     p.add_argument("--host", default=None,
                    help="submit the one-step pipeline to this KFP endpoint instead of running "
                    "it here")
