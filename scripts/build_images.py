@@ -1,0 +1,151 @@
+"""Build (and push) the three stage images: `make images REGISTRY=… TAG=… [PUSH=1]`.
+
+Each image is `REGISTRY/edu-mlm-<image>:TAG`, named by `components.images` (the same function the
+KFP components take their `base_image` from, so what is built is what `pipeline.yaml` names).
+The build context is the repository root; `.dockerignore` sends only the package, its metadata
+and constraints.txt. Works with docker (when a daemon answers) or podman.
+
+Options for machines off the production path:
+  --cpu            the trainer from python:3.11-slim + tensorflow-cpu instead of the GPU base
+  --torch_wheels   a directory holding the torch CPU wheel, for when PyTorch's index is unreachable
+  --ca_bundle      a CA bundle (holding a TLS-intercepting proxy's CA) that pip uses during the
+                   build only, passed as a build secret; it never lands in an image
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from components.common.errors import UserError, exit_on_user_error  # noqa: E402
+from components.images import DEFAULT_REGISTRY, DEFAULT_TAG, STAGE_IMAGE, image  # noqa: E402
+
+IMAGES = ("dataprep", "trainer", "converter")
+WHEEL_DIR = REPO_ROOT / "images" / "converter" / "wheels"
+CPU_BASE = "python:3.11-slim"
+
+
+def image_names(registry=None, tag=None):
+    """{image: reference}, each taken from the first stage that runs in it."""
+    first_stage = {}
+    for stage, name in STAGE_IMAGE.items():
+        first_stage.setdefault(name, stage)
+    return {name: image(first_stage[name], registry, tag) for name in IMAGES}
+
+
+def detect_engine():
+    """docker when its daemon answers, else podman; None when neither can build."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "info"], capture_output=True).returncode == 0:
+        return "docker"
+    if shutil.which("podman"):
+        return "podman"
+    return None
+
+
+def stage_torch_wheels(source_dir):
+    """Link (or copy) the torch wheels into the build context; return the pip arguments."""
+    wheels = sorted(pathlib.Path(source_dir).glob("torch-*.whl"))
+    if not wheels:
+        raise UserError("no torch wheel found", where=str(source_dir),
+                        fix="pip download torch==2.13.0 --no-deps -d DIR from the CPU index")
+    for wheel in wheels:
+        target = WHEEL_DIR / wheel.name
+        if target.exists():
+            continue
+        try:
+            os.link(wheel, target)
+        except OSError:
+            shutil.copy2(wheel, target)
+    return "--no-index --find-links /wheels"
+
+
+def build_arguments(name, cpu, torch_pip_args):
+    args = []
+    if name == "trainer" and cpu:
+        args += ["--build-arg", f"BASE_IMAGE={CPU_BASE}",
+                 "--build-arg", "TENSORFLOW_REQUIREMENT=tensorflow-cpu"]
+    if name == "converter" and torch_pip_args:
+        args += ["--build-arg", f"TORCH_PIP_ARGS={torch_pip_args}"]
+    return args
+
+
+def image_size(engine, reference):
+    result = subprocess.run([engine, "image", "inspect", "--format", "{{.Size}}", reference],
+                            capture_output=True, text=True, check=True)
+    return int(result.stdout.strip())
+
+
+def build_one(engine, name, reference, extra_args, ca_bundle):
+    command = [engine, "build", "-f", f"images/{name}/Dockerfile", "-t", reference, *extra_args]
+    if ca_bundle:
+        command += ["--secret", f"id=ca_bundle,src={ca_bundle}"]
+    command.append(".")
+    print(f"building {reference}: {' '.join(command)}", flush=True)
+    started = time.monotonic()
+    subprocess.run(command, cwd=REPO_ROOT, check=True,
+                   env=dict(os.environ, DOCKER_BUILDKIT="1"))
+    return time.monotonic() - started
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--registry", default=os.environ.get("EDU_MLM_REGISTRY", DEFAULT_REGISTRY),
+                        help="image registry/namespace, e.g. registry.example.com/ml")
+    parser.add_argument("--tag", default=os.environ.get("EDU_MLM_TAG", DEFAULT_TAG),
+                        help="image tag")
+    parser.add_argument("--push", action="store_true", help="push each image after building it")
+    parser.add_argument("--engine", choices=["docker", "podman"], default=None,
+                        help="container engine (default: docker when its daemon answers, "
+                             "else podman)")
+    parser.add_argument("--only", nargs="+", choices=IMAGES, default=list(IMAGES),
+                        help="build only these images")
+    parser.add_argument("--cpu", action="store_true",
+                        help="build the trainer on python:3.11-slim with tensorflow-cpu")
+    parser.add_argument("--torch_wheels", type=pathlib.Path, default=None,
+                        help="directory with the torch CPU wheel (instead of PyTorch's CPU index)")
+    parser.add_argument("--ca_bundle", type=pathlib.Path, default=None,
+                        help="CA bundle for pip during the build (a build secret, not stored)")
+    parser.add_argument("--report", type=pathlib.Path, default=None,
+                        help="write build seconds and image bytes per image to this JSON file")
+    return parser
+
+
+@exit_on_user_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    engine = args.engine or detect_engine()
+    if engine is None:
+        raise UserError("neither a docker daemon nor podman is available",
+                        fix="start docker, or install podman (scripts/podman_local.py install)")
+    if args.ca_bundle and not args.ca_bundle.is_file():
+        raise UserError("CA bundle not found", where=str(args.ca_bundle),
+                        fix="pass a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt")
+    torch_pip_args = stage_torch_wheels(args.torch_wheels) if args.torch_wheels else None
+    names = image_names(args.registry, args.tag)
+    figures = {}
+    for name in args.only:
+        seconds = build_one(engine, name, names[name],
+                            build_arguments(name, args.cpu, torch_pip_args), args.ca_bundle)
+        figures[name] = {"image": names[name], "build_seconds": round(seconds, 1),
+                         "bytes": image_size(engine, names[name])}
+        if args.push:
+            subprocess.run([engine, "push", names[name]], check=True)
+    print(f"{'image':<48} {'build s':>8} {'size MB':>8}")
+    for figure in figures.values():
+        print(f"{figure['image']:<48} {figure['build_seconds']:>8.1f} "
+              f"{figure['bytes'] / 1e6:>8.0f}")
+    if args.report:
+        args.report.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
