@@ -90,10 +90,11 @@ def add_extract(a, p, settings):
 
 def add_pretraining_data(a, p, settings):
     split = _place(split_corpus(corpus=a["corpus"], num_shards=p["num_shards"]),
-                   "pretraining_data", settings, cpu="1", memory="2G")
-    with dsl.ParallelFor(split.outputs["Output"]) as shard:
+                   "pretraining_data", settings, cpu="1", memory="1G")
+    with dsl.ParallelFor(split.outputs["shard_indexes"]) as shard_index:
         shard_task = _place(pretraining_data_shard(
-            shards=split.outputs["shards"], shard=shard, base_model=a["base_model"],
+            corpus=a["corpus"], base_model=a["base_model"], shard_index=shard_index,
+            num_shards=split.outputs["num_shards"], shard_size_mb=split.outputs["shard_size_mb"],
             **{name: p[name] for name in (
                 "max_seq_length", "max_predictions_per_seq", "masked_lm_prob", "random_seed",
                 "do_whole_word_mask", "dupe_factor", "short_seq_prob", "heldout_fraction",

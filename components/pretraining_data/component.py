@@ -1,6 +1,7 @@
-"""KFP components of the data-prep fan-out (dataprep image): split the corpus into shards, make
-pretraining data for one shard (one pod each, inside `dsl.ParallelFor`), merge the shards."""
+"""KFP components of the data-prep fan-out (dataprep image): plan the corpus's shards, make the
+pretraining data of one shard (one pod each, inside `dsl.ParallelFor`), merge the shards."""
 
+from typing import NamedTuple
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
@@ -9,20 +10,23 @@ from components.images import image
 
 
 @dsl.component(base_image=image("pretraining_data"), install_kfp_package=False)
-def split_corpus(corpus: Input[Dataset], shards: Output[Dataset], num_shards: int = 4) -> list[str]:
-    """Split `corpus` into `num_shards` corpus shards; return their names for the fan-out."""
-    from components.pretraining_data import split_corpus as split
+def split_corpus(corpus: Input[Dataset], num_shards: int = 4) -> NamedTuple(
+        "Fanout", [("shard_indexes", list), ("num_shards", int), ("shard_size_mb", float)]):
+    """Cut `corpus` into `num_shards` parts (fewer for a tiny corpus), one per pod."""
+    from components.pipeline.fanout import plan_fanout
 
-    manifest = split(input_dir=corpus.path, output_dir=shards.path, num_shards=num_shards)
-    return list(manifest["shards"])
+    plan = plan_fanout(corpus_dir=corpus.path, num_shards=num_shards)
+    return (plan["shard_indexes"], plan["num_shards"], plan["shard_size_mb"])
 
 
 @dsl.component(base_image=image("pretraining_data"), install_kfp_package=False)
 def pretraining_data_shard(
-    shards: Input[Dataset],
-    shard: str,
+    corpus: Input[Dataset],
     base_model: Input[Model],
     pretraining_data: Output[Dataset],
+    shard_index: int = 0,
+    num_shards: int = 1,
+    shard_size_mb: float = 0.5,
     max_seq_length: int = 128,
     max_predictions_per_seq: int = 20,
     masked_lm_prob: float = 0.15,
@@ -34,13 +38,14 @@ def pretraining_data_shard(
     segmenter: str = "jieba",
     pack: bool = False,
 ):
-    """Masked-LM instances of one corpus shard, with the base model's vocab."""
+    """Masked-LM instances of part `shard_index` of `num_shards` of the corpus, with the base
+    model's vocab."""
     import os
 
     from components.pretraining_data import create_pretraining_data
 
     create_pretraining_data(
-        input_file=os.path.join(shards.path, shard),
+        input_file=corpus.path,
         output_dir=pretraining_data.path,
         vocab_file=os.path.join(base_model.path, "vocab.txt"),
         max_seq_length=max_seq_length,
@@ -53,6 +58,9 @@ def pretraining_data_shard(
         heldout_fraction=heldout_fraction,
         segmenter=segmenter,
         pack=pack,
+        shard_index=shard_index,
+        num_shards=num_shards,
+        shard_size_mb=shard_size_mb,
     )
 
 

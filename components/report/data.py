@@ -6,13 +6,11 @@ import os
 
 from components.common.artifacts import read_manifest
 from components.report import html, plots
-from components.report.records import iter_examples, split_files
 
 log = logging.getLogger(__name__)
 
-# Passages and instances read for the histograms; the counts in the tables are exact (manifests).
+# Passages read for the passage-length histogram; every other number is exact (manifests).
 SAMPLE_PASSAGES = 200_000
-SAMPLE_INSTANCES = 20_000
 
 
 def passage_lengths(corpus_dir, limit=SAMPLE_PASSAGES):
@@ -27,16 +25,6 @@ def passage_lengths(corpus_dir, limit=SAMPLE_PASSAGES):
     return lengths
 
 
-def instance_stats(pretraining_data_dir, split, limit=SAMPLE_INSTANCES):
-    """Real tokens and masked positions per instance of one split (at most `limit` instances)."""
-    real, masked = [], []
-    for example in iter_examples(split_files(pretraining_data_dir, split),
-                                 wanted={"input_mask", "masked_lm_weights"}, limit=limit):
-        real.append(sum(example["input_mask"]))
-        masked.append(sum(1 for w in example["masked_lm_weights"] if w > 0))
-    return real, masked
-
-
 def _scalars(manifest, skip=("kind",)):
     """(key, value) rows of a manifest's top-level numbers and short strings."""
     rows = []
@@ -46,6 +34,19 @@ def _scalars(manifest, skip=("kind",)):
         if isinstance(value, str) and len(value) > 80:
             value = value[:77] + "..."
         rows.append((key, value))
+    return rows
+
+
+def _flat(mapping, prefix=""):
+    """(dotted key, value) rows of a nested dict; histograms as comma-separated counts."""
+    rows = []
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            rows += _flat(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            rows.append((f"{prefix}{key}", ", ".join(str(v) for v in value)))
+        else:
+            rows.append((f"{prefix}{key}", value))
     return rows
 
 
@@ -79,21 +80,28 @@ def build_data_report(corpus_dir, pretraining_data_dir):
     sections.append(("Corpus (extract)", html.table(("", "value"), corpus_rows, (1,))
                      + _plots(figures)))
 
-    splits = {split: instance_stats(pretraining_data_dir, split) for split in ("train", "heldout")}
+    counts = data.get("counts", {})
+    edges = data.get("histogram_edges", {})
+    figures = []
+    if "instance_real_tokens" in edges:
+        figures.append(plots.binned(
+            edges["instance_real_tokens"],
+            {split: counts.get(split, {}).get("instance_real_tokens_histogram", [])
+             for split in ("train", "heldout")},
+            "Instance length", "real tokens (of max_seq_length)"))
+    if "passage_tokens" in edges and "passage_tokens_histogram" in counts:
+        figures.append(plots.binned(edges["passage_tokens"],
+                                    {"passages": counts["passage_tokens_histogram"]},
+                                    "Passage length", "tokens"))
     fractions = _fractions(data)
-    figures = [plots.histogram({s: real for s, (real, _) in splits.items()},
-                               "Instance length", "real tokens (of max_seq_length)"),
-               plots.histogram({s: masked for s, (_, masked) in splits.items()},
-                               "Masked positions per instance", "masked tokens", bins=20)]
     if fractions:
         figures.append(plots.bars([k.replace("_fraction", "") for k in fractions],
                                   list(fractions.values()), "Token fractions", "fraction"))
-    sampled = sum(len(real) for real, _ in splits.values())
     sections.append(("Pretraining data", html.table(("", "value"), _scalars(data), (1,))
                      + _plots(figures)
-                     + f"<p class=\"sub\">Histograms over {sampled:,} instances (at most "
-                     f"{SAMPLE_INSTANCES:,} per split); the table is the whole data set.</p>"))
-    nested = [(key, html.Markup(html.table(("", "value"), _scalars(value, ()), (1,))))
+                     + "<p class=\"sub\">alternative_padding_fraction: the padding the other "
+                     "setting of pack would give on the same data.</p>"))
+    nested = [(key, html.Markup(html.table(("", "value"), _flat(value), (1,))))
               for key, value in data.items() if isinstance(value, dict)]
     if nested:
         sections.append(("Pretraining data: details", html.table(("", ""), nested)))

@@ -25,6 +25,25 @@ def histogram(series, title, xlabel, bins=40):
     return figure
 
 
+def binned(edges, series, title, xlabel):
+    """Histograms already counted in bins [edges[i], edges[i+1]) (the last one open above)."""
+    figure, axes = plt.subplots(figsize=(5.4, 3.2))
+    widths = [b - a for a, b in zip(edges, edges[1:], strict=False)] or [1]
+    widths.append(widths[-1])
+    shown = [(label, counts) for label, counts in series.items() if sum(counts)]
+    step = 1 / max(1, len(shown))
+    for i, (label, counts) in enumerate(shown):
+        lefts = [e + w * step * i for e, w in zip(edges, widths, strict=True)]
+        axes.bar(lefts, counts, width=[w * step for w in widths], align="edge",
+                 label=f"{label} (n={sum(counts):,})", color=COLORS.get(label))
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("count")
+    if shown:
+        axes.legend(fontsize=8)
+    return figure
+
+
 def curves(x, series, title, ylabel, markers=None):
     """Line plots of {label: y values} over `x`; `markers` adds {label: (x, y)} reference points."""
     figure, axes = plt.subplots(figsize=(5.4, 3.2))
