@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast bench lint clean compile submit rerun
+.PHONY: help install run test test-fast bench lint clean compile submit rerun images run-containers
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,15 @@ rerun: | $(STAMP) ## rerun one step of a local run: make rerun STEP=train [FROM=
 	@test -n "$(STEP)" || { echo "error: STEP is not set; make rerun STEP=train [FROM=RUN_DIR] ARGS='--param k=v'" >&2; exit 2; }
 	$(PY) pipeline.py rerun $(STEP) --from $(or $(FROM),latest) $(ARGS)
 
+images: | $(STAMP) ## build the 3 images REGISTRY/edu-mlm-<image>:TAG (docker or podman); PUSH=1 pushes
+	$(PY) scripts/build_images.py $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG)) \
+		$(if $(filter 1,$(PUSH)),--push) $(if $(filter 1,$(CPU)),--cpu) \
+		$(if $(TORCH_WHEELS),--torch_wheels $(TORCH_WHEELS)) $(if $(CA_BUNDLE),--ca_bundle $(CA_BUNDLE))
+
+run-containers: build/sample.db | $(STAMP) ## make run with each step in its own image (CPU builds; podman set up if needed)
+	$(PY) scripts/run_containers.py $(if $(TORCH_WHEELS),--torch_wheels $(TORCH_WHEELS)) \
+		$(if $(CA_BUNDLE),--ca_bundle $(CA_BUNDLE)) $(ARGS)
+
 test: $(STAMP) ## run the whole test suite (lint included)
 	$(PY) -m pytest -q
 
@@ -51,8 +60,9 @@ bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	$(PY) bench/pretraining_data.py
 	$(PY) bench/train_step.py
 
-lint: $(STAMP) ## ruff over the Python code
+lint: $(STAMP) ## ruff over the Python code, hadolint over the Dockerfiles
 	$(VENV)/bin/ruff check components tests bench pipeline.py scripts
+	$(VENV)/bin/hadolint images/*/Dockerfile
 
 clean: ## remove local run outputs (keeps .venv)
 	rm -rf runs/ build/ .pytest_cache

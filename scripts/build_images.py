@@ -9,7 +9,8 @@ Options for machines off the production path:
   --cpu            the trainer from python:3.11-slim + tensorflow-cpu instead of the GPU base
   --torch_wheels   a directory holding the torch CPU wheel, for when PyTorch's index is unreachable
   --ca_bundle      a CA bundle (holding a TLS-intercepting proxy's CA) that pip uses during the
-                   build only, passed as a build secret; it never lands in an image
+                   build only, passed as a build secret; it never lands in an image. Default: the
+                   bundle this machine's pip is told to use ($PIP_CERT), if any.
 """
 
 import argparse
@@ -67,6 +68,19 @@ def stage_torch_wheels(source_dir):
     return "--no-index --find-links /wheels"
 
 
+def local_torch_wheel_dir(dest):
+    """Let this environment's pip fetch the torch==2.13.0 wheel it would install (no dependencies)
+    into `dest`; return `dest` when that is a CPU build, else None (the build then uses PyTorch's
+    CPU index)."""
+    dest = pathlib.Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                             "-d", str(dest), "torch==2.13.0"], capture_output=True, text=True)
+    if result.returncode == 0 and any(dest.glob("torch-2.13.0+cpu-*.whl")):
+        return dest
+    return None
+
+
 def build_arguments(name, cpu, torch_pip_args):
     args = []
     if name == "trainer" and cpu:
@@ -112,7 +126,7 @@ def build_parser():
                         help="build the trainer on python:3.11-slim with tensorflow-cpu")
     parser.add_argument("--torch_wheels", type=pathlib.Path, default=None,
                         help="directory with the torch CPU wheel (instead of PyTorch's CPU index)")
-    parser.add_argument("--ca_bundle", type=pathlib.Path, default=None,
+    parser.add_argument("--ca_bundle", type=pathlib.Path, default=os.environ.get("PIP_CERT"),
                         help="CA bundle for pip during the build (a build secret, not stored)")
     parser.add_argument("--report", type=pathlib.Path, default=None,
                         help="write build seconds and image bytes per image to this JSON file")
