@@ -16,6 +16,7 @@ import glob
 import gzip
 import logging
 import os
+import re
 
 from components.common.errors import UserError
 
@@ -86,18 +87,33 @@ def secrets_of(url):
     return [s for s in secrets if s]
 
 
+# `org.apache.spark.sql.AnalysisException: ` and the like: noise in a one-line message.
+_JAVA_EXCEPTION = re.compile(r"(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)\b(?:\$\w+)?:?\s*")
+_ERROR_CODE = re.compile(r"\[[A-Z][A-Z_.]*\]")
+
+
 def error_line(err, secrets=()):
-    """One line out of a driver exception: Hive's errorMessage, or the first line of the message.
+    """One line out of a driver exception, with secrets masked.
 
     PyHive raises OperationalError whose argument is the Thrift response; its `status.errorMessage`
-    holds the server's message (a Java exception, many lines long).
+    holds the server's message: a Java exception, many lines long, with the error code repeated
+    ("Error running query: [CODE] org.apache…Exception: [CODE] The table … cannot be found.").
+    Java class names and the repeated code are dropped; a first line with nothing left but the
+    code is completed by the next one.
     """
     orig = getattr(err, "orig", None) or err
     arg = orig.args[0] if getattr(orig, "args", None) else orig
     status = getattr(arg, "status", None)
     message = getattr(status, "errorMessage", None) or str(arg) or type(orig).__name__
-    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    line = lines[0] if lines else type(orig).__name__
+    lines = [_JAVA_EXCEPTION.sub("", line).strip() for line in str(message).splitlines()]
+    lines = [line for line in lines if line] or [type(orig).__name__]
+    line = lines[0]
+    if len(lines) > 1 and not _ERROR_CODE.sub("", line).split(":")[-1].strip():
+        line += " " + lines[1]
+    for code in set(_ERROR_CODE.findall(line)):
+        first = line.index(code) + len(code)
+        line = line[:first] + line[first:].replace(code + " ", "").replace(code, "")
+    line = " ".join(line.split())
     for secret in secrets:
         line = line.replace(secret, "***")
     return line[:400]
@@ -128,6 +144,13 @@ def sql_rows(source_url, query, text_column=None, batch_size=1000, limit=None):
     url = with_env_credentials(parse_url(source_url))
     secrets = secrets_of(url)
     shown = masked_url(url)
+    is_hive = url.drivername.startswith("hive")
+    if is_hive:
+        from components.extract import hive
+
+        hive.check_url(url)
+        # Thrift logs a traceback before raising; we report the error ourselves, in one line.
+        logging.getLogger("thrift").setLevel(logging.CRITICAL)
     try:
         engine = create_engine(url)
     except NoSuchModuleError as err:
@@ -141,8 +164,9 @@ def sql_rows(source_url, query, text_column=None, batch_size=1000, limit=None):
     try:
         connection = engine.connect()
     except Exception as err:  # DBAPIError, but also thrift/socket errors PyHive lets through
+        fix = hive.hint(err, url) if is_hive else "check host, port, user and password"
         raise UserError(f"cannot connect to the database: {error_line(err, secrets)}",
-                        where=shown, fix="check host, port, user, password and auth mode") from err
+                        where=shown, fix=fix) from err
     try:
         try:
             result = connection.execution_options(
