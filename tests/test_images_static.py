@@ -1,0 +1,109 @@
+"""The image definitions without building them: hadolint, pinned requirements, and the images
+`pipeline.yaml` names against the images `make images` builds (tests/test_images.py builds and
+runs them)."""
+
+import pathlib
+import re
+import subprocess
+import sys
+import tomllib
+
+import pytest
+import yaml
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+
+import build_images  # noqa: E402
+
+IMAGES_DIR = REPO_ROOT / "images"
+HADOLINT = pathlib.Path(sys.executable).parent / "hadolint"
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_names(path):
+    """Distribution names of a requirements file, following `-r` includes."""
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("-r "):
+            names |= requirement_names(path.parent / line[3:].strip())
+        else:
+            names.add(canonical(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0]))
+    return names
+
+
+def constraints():
+    pins = {}
+    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonical(name)] = version
+    return pins
+
+
+def project_dependency_names():
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    return {canonical(re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0])
+            for dep in project["dependencies"]}
+
+
+@pytest.mark.parametrize("image", build_images.IMAGES)
+def test_dockerfile_is_hadolint_clean(image):
+    result = subprocess.run([str(HADOLINT), str(IMAGES_DIR / image / "Dockerfile")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("image", build_images.IMAGES)
+def test_every_requirement_is_pinned_by_the_constraints_file(image):
+    names = requirement_names(IMAGES_DIR / image / "requirements.txt")
+    assert project_dependency_names() <= names
+    assert names - set(constraints()) == set()
+
+
+def test_base_requirements_are_the_package_dependencies():
+    assert requirement_names(IMAGES_DIR / "requirements-base.txt") == project_dependency_names()
+
+
+def test_dataprep_image_has_neither_tensorflow_nor_torch():
+    forbidden = {"tensorflow", "tensorflow-cpu", "torch", "transformers"}
+    assert not requirement_names(IMAGES_DIR / "dataprep" / "requirements.txt") & forbidden
+    assert not project_dependency_names() & forbidden
+
+
+def test_converter_torch_is_the_pinned_cpu_build():
+    assert constraints()["torch"] == "2.13.0"
+    dockerfile = (IMAGES_DIR / "converter" / "Dockerfile").read_text()
+    assert 'TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"' in dockerfile
+
+
+@pytest.mark.parametrize("image", build_images.IMAGES)
+def test_dockerfile_runs_as_a_non_root_user_and_holds_no_secret(image):
+    dockerfile = (IMAGES_DIR / image / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
+    # The proxy CA bundle is a build secret mount, never COPY'd or ARG'd into a layer.
+    assert not re.search(r"^(COPY|ADD|ARG|ENV)\b.*(cert|secret|token|password)", dockerfile,
+                         flags=re.MULTILINE | re.IGNORECASE)
+
+
+def test_compiled_pipeline_names_exactly_the_images_make_images_builds(tmp_path):
+    registry, tag = "registry.example.com/ml", "1.2.3"
+    package = tmp_path / "pipeline.yaml"
+    subprocess.run([sys.executable, str(REPO_ROOT / "pipeline.py"), "compile", "--output",
+                    str(package), "--registry", registry, "--tag", tag],
+                   check=True, cwd=REPO_ROOT, capture_output=True)
+    documents = list(yaml.safe_load_all(package.read_text()))
+    executors = documents[0]["deploymentSpec"]["executors"]
+    compiled = {executor["container"]["image"] for executor in executors.values()
+                if "container" in executor}  # the others are importers
+    built = set(build_images.image_names(registry, tag).values())
+    assert compiled == built
+    assert built == {f"{registry}/edu-mlm-{name}:{tag}" for name in build_images.IMAGES}
