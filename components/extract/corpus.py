@@ -64,7 +64,7 @@ def _open_source(source_url, query, text_column, input_files, connection, batch_
 
 
 def _source_name(source):
-    if source["type"] == "text_files":
+    if "files" in source:
         return ", ".join(source["files"][:3]) + (" …" if len(source["files"]) > 3 else "")
     return source.get("url") or "--query"
 
@@ -103,6 +103,17 @@ def extract_corpus(output_dir, source_url=None, query=None, text_column=None, in
                      limit, rows_per_shard, num_shards)
     rows, source = _open_source(source_url, query, text_column, input_files, connection,
                                 batch_size, errors, limit)
+    return write_corpus(output_dir, rows, source, min_chars=min_chars,
+                        normalize_punctuation=normalize_punctuation, dedup=dedup, errors=errors,
+                        limit=limit, rows_per_shard=rows_per_shard, num_shards=num_shards)
+
+
+def write_corpus(output_dir, rows, source, min_chars=10, normalize_punctuation=True, dedup=True,
+                 errors="strict", limit=None, rows_per_shard=100_000, num_shards=0):
+    """Clean raw values from the iterator `rows` into a corpus artifact described by `source`.
+
+    Also the back end of other sources (the HDFS import streams files through it).
+    """
     cleaner = Cleaner(min_chars=min_chars, normalize_punctuation=normalize_punctuation,
                       dedup=dedup, errors=errors)
     with atomic_output_dir(output_dir) as tmp:

@@ -237,17 +237,23 @@ def expand_input_files(patterns):
     return files
 
 
-def text_rows(files, errors="strict", limit=None):
-    """One raw passage per line of each file (`.gz` read compressed), decoded as UTF-8.
+def open_local_file(path):
+    """Binary file object for a local path; `.gz` files are decompressed on the fly."""
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
-    Lines are split on `\\n` only; a stray `\\r` is whitespace the cleaner removes. With
-    errors="strict" an invalid byte stops the run naming the file and its byte offset.
+
+def text_rows(files, errors="strict", limit=None, open_file=open_local_file):
+    """One raw passage per line of each file, decoded as UTF-8.
+
+    `open_file(name)` returns a binary file object (local files by default; the HDFS import
+    passes WebHDFS streams). Lines are split on `\\n` only; a stray `\\r` is whitespace the
+    cleaner removes. With errors="strict" an invalid byte stops the run naming the file and its
+    byte offset.
     """
     read = 0
     for path in files:
-        opener = gzip.open if path.endswith(".gz") else open
         offset = 0
-        with opener(path, "rb") as f:
+        with open_file(path) as f:
             for line_number, raw in enumerate(f, 1):
                 try:
                     line = raw.decode("utf-8", errors=errors)
