@@ -7,6 +7,7 @@ import logging
 
 import torch
 import transformers
+from transformers.initialization import no_init_weights
 
 from components.bert.config import BertConfig
 from components.common.errors import UserError
@@ -51,32 +52,38 @@ def transformers_config(config: BertConfig, vocab, vocab_file="--vocab_file"):
     )
 
 
+# The decoder is tied to the word embeddings and its bias to cls.predictions.bias.
+TIED = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}
+
+
+def _model_with_weights(model_class, hf_config, state):
+    """`model_class` holding exactly `state` (every key but the tied ones must be there)."""
+    # Every weight is overwritten below, so transformers' random initialisation (about 8 s for
+    # BERT-base) is skipped; the strict key check makes sure nothing stays uninitialised.
+    with no_init_weights():
+        model = model_class(hf_config)
+    model.tie_weights()
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if set(missing) - TIED or unexpected:
+        raise RuntimeError(f"{model_class.__name__} keys differ: missing "
+                           f"{sorted(set(missing) - TIED)}, unexpected {sorted(unexpected)}")
+    embeddings = model.bert.embeddings.word_embeddings.weight
+    if model.cls.predictions.decoder.weight.data_ptr() != embeddings.data_ptr():
+        raise RuntimeError("decoder weight is not tied to the word embeddings")
+    return model.eval()
+
+
 def pretraining_model(hf_config, google_weights):
     """`BertForPreTraining` holding every Google weight (what the users' old converter saved)."""
-    model = transformers.BertForPreTraining(hf_config)
     state = {k: torch.from_numpy(v) for k, v in torch_state_dict(google_weights).items()}
-    # The decoder is tied to the word embeddings and its bias to cls.predictions.bias.
-    tied = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if set(missing) - tied or unexpected:
-        raise RuntimeError(f"name mapping incomplete: missing {sorted(set(missing) - tied)}, "
-                           f"unexpected {sorted(unexpected)}")
-    decoder = model.cls.predictions.decoder
-    if decoder.weight.data_ptr() != model.bert.embeddings.word_embeddings.weight.data_ptr():
-        decoder.weight = model.bert.embeddings.word_embeddings.weight
-    return model.eval()
+    return _model_with_weights(transformers.BertForPreTraining, hf_config, state)
 
 
 def masked_lm_model(hf_config, pretraining):
-    """`BertForMaskedLM` sharing the encoder and MLM head of a `BertForPreTraining`."""
-    model = transformers.BertForMaskedLM(hf_config)
+    """`BertForMaskedLM` with the encoder and MLM head of a `BertForPreTraining`."""
     state = {k: v for k, v in pretraining.state_dict().items()
-             if not k.startswith(("bert.pooler.", "cls.seq_relationship."))}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise RuntimeError(f"BertForMaskedLM keys differ: missing {missing}, "
-                           f"unexpected {unexpected}")
-    return model.eval()
+             if not k.startswith(("bert.pooler.", "cls.seq_relationship.")) and k not in TIED}
+    return _model_with_weights(transformers.BertForMaskedLM, hf_config, state)
 
 
 def tokenizer(vocab_file, max_length, do_lower_case=True):
