@@ -1,8 +1,6 @@
 """KFP components of the data-prep fan-out (dataprep image): plan the corpus's shards, make the
 pretraining data of one shard (one pod each, inside `dsl.ParallelFor`), merge the shards."""
 
-from typing import NamedTuple
-
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
@@ -10,23 +8,20 @@ from components.images import image
 
 
 @dsl.component(base_image=image("pretraining_data"), install_kfp_package=False)
-def split_corpus(corpus: Input[Dataset], num_shards: int = 4) -> NamedTuple(
-        "Fanout", [("shard_indexes", list), ("num_shards", int), ("shard_size_mb", float)]):
-    """Cut `corpus` into `num_shards` parts (fewer for a tiny corpus), one per pod."""
+def split_corpus(corpus: Input[Dataset], num_shards: int = 4) -> list:
+    """Cut `corpus` into `num_shards` parts (fewer for a tiny corpus), one per pod; returns one
+    {"shard_index", "num_shards", "shard_size_mb"} per part for the fan-out to iterate over."""
     from components.pipeline.fanout import plan_fanout
 
-    plan = plan_fanout(corpus_dir=corpus.path, num_shards=num_shards)
-    return (plan["shard_indexes"], plan["num_shards"], plan["shard_size_mb"])
+    return plan_fanout(corpus_dir=corpus.path, num_shards=num_shards)
 
 
 @dsl.component(base_image=image("pretraining_data"), install_kfp_package=False)
 def pretraining_data_shard(
     corpus: Input[Dataset],
     base_model: Input[Model],
+    part: dict,
     pretraining_data: Output[Dataset],
-    shard_index: int = 0,
-    num_shards: int = 1,
-    shard_size_mb: float = 0.5,
     max_seq_length: int = 128,
     max_predictions_per_seq: int = 20,
     masked_lm_prob: float = 0.15,
@@ -38,7 +33,7 @@ def pretraining_data_shard(
     segmenter: str = "jieba",
     pack: bool = False,
 ):
-    """Masked-LM instances of part `shard_index` of `num_shards` of the corpus, with the base
+    """Masked-LM instances of one `part` (from split_corpus) of the corpus, with the base
     model's vocab."""
     import os
 
@@ -58,9 +53,10 @@ def pretraining_data_shard(
         heldout_fraction=heldout_fraction,
         segmenter=segmenter,
         pack=pack,
-        shard_index=shard_index,
-        num_shards=num_shards,
-        shard_size_mb=shard_size_mb,
+        # JSON numbers: integers may arrive as floats
+        shard_index=int(part["shard_index"]),
+        num_shards=int(part["num_shards"]),
+        shard_size_mb=float(part["shard_size_mb"]),
     )
 
 

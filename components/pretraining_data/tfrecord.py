@@ -1,0 +1,149 @@
+"""TFRecord files of `tf.train.Example`s, written without TensorFlow.
+
+An Example is a small protobuf: `Example{features: Features{feature: map<string, Feature>}}`,
+each Feature an `Int64List` or `FloatList` (packed). We encode a whole batch of Examples at once
+with NumPy in the exact byte layout of protobuf's deterministic serialization (map entries sorted
+by key), so files are byte-identical run to run (protobuf's default map order is not stable
+across processes) and equal to `tf.train.Example(...).SerializeToString(deterministic=True)`,
+which the tests check. Records are framed as TFRecord does: little-endian uint64 length, masked
+CRC-32C of the length, data, masked CRC-32C of the data.
+"""
+
+import google_crc32c
+import numpy as np
+
+_TAG_LEN_1 = 0x0A  # field 1, length-delimited
+_TAG_LEN_2 = 0x12  # field 2, length-delimited (map entry value; Feature.float_list)
+_TAG_LEN_3 = 0x1A  # field 3, length-delimited (Feature.int64_list)
+
+
+def _varint(values):
+    """Varint bytes of non-negative ints [rows, n] as (bytes uint8 [rows, n*k], used bool)."""
+    values = np.asarray(values, dtype=np.uint64)
+    largest = int(values.max()) if values.size else 0
+    width = max(1, (largest.bit_length() + 6) // 7)
+    shifts = (7 * np.arange(width, dtype=np.uint64))[None, None, :]
+    expanded = values[:, :, None]
+    low = (expanded >> shifts) & np.uint64(0x7F)
+    more = expanded >= (np.uint64(1) << (shifts + np.uint64(7)))
+    used = (expanded >= (np.uint64(1) << shifts)) | (shifts == 0)
+    data = (low | np.where(more, np.uint64(0x80), np.uint64(0))).astype(np.uint8)
+    rows = values.shape[0]
+    return data.reshape(rows, -1), used.reshape(rows, -1)
+
+
+def _varint_length(values):
+    values = np.asarray(values, dtype=np.int64)
+    length = np.ones_like(values)
+    for bits in (7, 14, 21, 28, 35):
+        length += values >= (1 << bits)
+    return length
+
+
+def _constant(byte_values, rows):
+    data = np.broadcast_to(np.frombuffer(bytes(byte_values), dtype=np.uint8),
+                           (rows, len(byte_values)))
+    return data, np.ones(data.shape, dtype=bool)
+
+
+def _length_prefix(lengths):
+    return _varint(np.asarray(lengths)[:, None])
+
+
+def encode_examples(features):
+    """Serialize a batch: `features` maps name -> int array or float32 array [rows, n].
+
+    Returns (data uint8 [total bytes], lengths int64 [rows]): the serialized Examples back to back.
+    """
+    rows = len(next(iter(features.values())))
+    pieces = []
+    entry_lengths = []
+    for name in sorted(features):
+        values = features[name]
+        if values.dtype.kind == "f":
+            payload = values.astype("<f4").view(np.uint8).reshape(rows, -1)
+            payload_used = np.ones(payload.shape, dtype=bool)
+            list_tag = _TAG_LEN_2
+        else:
+            payload, payload_used = _varint(values)
+            list_tag = _TAG_LEN_3
+        payload_len = payload_used.sum(axis=1)
+        list_len = 1 + _varint_length(payload_len) + payload_len
+        feature_len = 1 + _varint_length(list_len) + list_len
+        key = name.encode()
+        entry_len = 1 + _varint_length(len(key)) + len(key) + 1 + _varint_length(feature_len) \
+            + feature_len
+        entry_lengths.append(1 + _varint_length(entry_len) + entry_len)
+        pieces += [
+            _constant([_TAG_LEN_1], rows), _length_prefix(entry_len),
+            _constant([_TAG_LEN_1, len(key), *key, _TAG_LEN_2], rows),
+            _length_prefix(feature_len), _constant([list_tag], rows), _length_prefix(list_len),
+            _constant([_TAG_LEN_1], rows), _length_prefix(payload_len), (payload, payload_used),
+        ]
+    features_len = np.sum(entry_lengths, axis=0)
+    pieces = [_constant([_TAG_LEN_1], rows), _length_prefix(features_len)] + pieces
+    data = np.concatenate([p[0] for p in pieces], axis=1)
+    used = np.concatenate([p[1] for p in pieces], axis=1)
+    return data[used], used.sum(axis=1)
+
+
+def _masked_crc(crc):
+    crc = np.asarray(crc, dtype=np.uint64)
+    rotated = ((crc >> np.uint64(15)) | (crc << np.uint64(17))) & np.uint64(0xFFFFFFFF)
+    return ((rotated + np.uint64(0xA282EAD8)) & np.uint64(0xFFFFFFFF)).astype("<u4")
+
+
+def frame_records(data, lengths):
+    """TFRecord framing of serialized records laid back to back; returns the file bytes."""
+    count = len(lengths)
+    offsets = np.cumsum(lengths) - lengths
+    blob = data.tobytes()
+    data_crc = np.fromiter(
+        (google_crc32c.value(blob[o:o + n])
+         for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)),
+        dtype=np.uint64, count=count)
+    header = lengths.astype("<u8").view(np.uint8).reshape(count, 8)
+    unique_lengths, inverse = np.unique(lengths, return_inverse=True)
+    length_crc = np.array([google_crc32c.value(int(n).to_bytes(8, "little"))
+                           for n in unique_lengths.tolist()], dtype=np.uint64)[inverse]
+    out = np.empty(int(lengths.sum()) + 16 * count, dtype=np.uint8)
+    starts = offsets + 16 * np.arange(count)
+    out[starts[:, None] + np.arange(8)] = header
+    out[starts[:, None] + 8 + np.arange(4)] = _masked_crc(length_crc).view(np.uint8).reshape(-1, 4)
+    record_of_byte = np.repeat(np.arange(count), lengths)
+    out[np.arange(len(data)) + 16 * record_of_byte + 12] = data
+    crc_at = (starts + 12 + lengths)[:, None] + np.arange(4)
+    out[crc_at] = _masked_crc(data_crc).view(np.uint8).reshape(-1, 4)
+    return out.tobytes()
+
+
+def pretraining_features(masked, segment_ids, input_mask):
+    """Google's run_pretraining schema from a `masking.MaskedRows` batch."""
+    rows = masked.input_ids.shape[0]
+    return {
+        "input_ids": masked.input_ids,
+        "input_mask": input_mask,
+        "segment_ids": segment_ids,
+        "masked_lm_positions": masked.masked_lm_positions,
+        "masked_lm_ids": masked.masked_lm_ids,
+        "masked_lm_weights": masked.masked_lm_weights,
+        "next_sentence_labels": np.zeros((rows, 1), dtype=np.int32),
+    }
+
+
+def read_records(path):
+    """The serialized records of a TFRecord file (CRCs checked); for merging and tests."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    records = []
+    position = 0
+    while position < len(blob):
+        length = int.from_bytes(blob[position:position + 8], "little")
+        start = position + 12
+        data = blob[start:start + length]
+        stored = int.from_bytes(blob[start + length:start + length + 4], "little")
+        if int(_masked_crc(google_crc32c.value(data))) != stored:
+            raise ValueError(f"corrupt record at byte {position} of {path}")
+        records.append(data)
+        position = start + length + 4
+    return records

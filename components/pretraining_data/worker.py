@@ -1,0 +1,199 @@
+"""One shard, start to finish: passages → words and tokens → rows × dupe_factor → masks → records.
+
+Runs in a pool worker (or in the main process with one worker). Tokenizer and segmenter are
+built once per process by `init_process` (before the pool forks, so workers share them).
+Segmentation and tokenization happen once per passage; the dupe passes reuse their arrays.
+"""
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+from components.pretraining_data import (
+    corpus,
+    instances,
+    masking,
+    segment,
+    stats,
+    tfrecord,
+    wordpiece,
+)
+
+ROWS_PER_BATCH = 4096
+
+_PROCESS = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    vocab_file: str
+    do_lower_case: bool
+    segmenter: str
+    user_dict: str | None
+    max_seq_length: int
+    max_predictions_per_seq: int
+    masked_lm_prob: float
+    short_seq_prob: float
+    dupe_factor: int
+    random_seed: int
+    do_whole_word_mask: bool
+    heldout_fraction: float
+    pack: bool
+    output_dir: str
+
+
+def init_process(settings):
+    """Load vocab, tokenizer and segmenter into this process (once)."""
+    key = (settings.vocab_file, settings.do_lower_case, settings.segmenter, settings.user_dict,
+           settings.do_whole_word_mask)
+    if _PROCESS.get("key") == key:
+        return
+    vocab = wordpiece.load_vocab(settings.vocab_file)
+    _PROCESS.update(
+        key=key, vocab=vocab,
+        tokenizer=wordpiece.build_tokenizer(vocab, settings.do_lower_case),
+        segmenter=(segment.Segmenter(settings.segmenter, settings.user_dict)
+                   if settings.do_whole_word_mask else None))
+
+
+class _Clock:
+    def __init__(self):
+        self.seconds = {}
+        self._last = time.process_time()
+
+    def lap(self, phase):
+        now = time.process_time()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+
+def _tokens(passages, settings, clock):
+    """(ids, continues_word, token counts) of passages, with counts for the manifest."""
+    vocab, segmenter = _PROCESS["vocab"], _PROCESS["segmenter"]
+    words = segmenter.word_lengths(passages) if segmenter else None
+    clock.lap("segmentation")
+    ids, char_starts, counts = wordpiece.encode_passages(_PROCESS["tokenizer"], passages)
+    clock.lap("tokenization")
+    if words is not None:
+        continues = segment.continuation_flags(
+            ids, char_starts, counts, np.fromiter(map(len, passages), dtype=np.int64),
+            words, vocab.is_subword)
+    else:
+        continues = np.zeros(len(ids), dtype=bool)
+    return ids, continues, counts
+
+
+def _plan(ids, continues, counts, settings, rng):
+    """Row chunks for all dupe passes, shuffled, over `stream` (the passages, packed or not)."""
+    vocab = _PROCESS["vocab"]
+    max_num_tokens = settings.max_seq_length - 2
+    counts = counts[counts > 0]
+    if settings.pack:
+        stream, stream_continues, is_sep = instances.pack_stream(
+            ids, continues, counts, vocab.id_of("[SEP]"))
+        plans = [instances.plan_packed(is_sep, max_num_tokens, settings.short_seq_prob, rng)
+                 for _ in range(settings.dupe_factor)]
+    else:
+        stream, stream_continues = ids, continues
+        plans = [instances.plan_unpacked(counts, max_num_tokens, settings.short_seq_prob, rng)
+                 for _ in range(settings.dupe_factor)]
+    starts = np.concatenate([p[0] for p in plans])
+    lengths = np.concatenate([p[1] for p in plans])
+    order = rng.permutation(len(starts))
+    return stream, stream_continues, starts[order], lengths[order]
+
+
+def _alternative_rows(ids, counts, settings, rng):
+    """Rows and real tokens the other layout (packed vs not) would give, for the manifest."""
+    max_num_tokens = settings.max_seq_length - 2
+    counts = counts[counts > 0]
+    if settings.pack:
+        lengths = instances.plan_unpacked(counts, max_num_tokens, settings.short_seq_prob, rng)[1]
+    else:
+        is_sep = instances.pack_stream(ids, np.zeros(len(ids), bool), counts, 0)[2]
+        lengths = instances.plan_packed(is_sep, max_num_tokens, settings.short_seq_prob, rng)[1]
+    return len(lengths) * settings.dupe_factor, int(lengths.sum() + 2 * len(lengths)) * \
+        settings.dupe_factor
+
+
+def _records(stream, stream_continues, starts, lengths, settings, rng, clock, counts_out):
+    """Masked, serialized and framed records of the planned rows (bytes)."""
+    vocab = _PROCESS["vocab"]
+    blobs = []
+    for first in range(0, len(starts), ROWS_PER_BATCH):
+        batch = slice(first, first + ROWS_PER_BATCH)
+        rows = instances.build_rows(stream, stream_continues, starts[batch], lengths[batch],
+                                    settings.max_seq_length, vocab.id_of("[CLS]"),
+                                    vocab.id_of("[SEP]"), vocab.id_of("[PAD]"))
+        masked = masking.mask_rows(rows, settings.masked_lm_prob, settings.max_predictions_per_seq,
+                                   vocab.size, vocab.id_of("[MASK]"), rng)
+        clock.lap("masking")
+        input_mask = (np.arange(settings.max_seq_length)[None, :]
+                      < rows.real_length[:, None]).astype(np.int32)
+        features = tfrecord.pretraining_features(masked, np.zeros_like(input_mask), input_mask)
+        blobs.append(tfrecord.frame_records(*tfrecord.encode_examples(features)))
+        clock.lap("writing")
+        stats.add_counts(counts_out, {
+            "instances": len(rows.real_length),
+            "real_tokens": int(rows.real_length.sum()),
+            "masked_tokens": int(masked.masked_lm_weights.sum()),
+            "replaced_by_mask": masked.replaced_by_mask,
+            "kept_original": masked.kept_original,
+            "replaced_by_random": masked.replaced_by_random,
+            "instance_real_tokens_histogram": stats.histogram(
+                rows.real_length, stats.instance_length_edges(settings.max_seq_length)),
+        })
+    return b"".join(blobs)
+
+
+def _split_seed(settings, shard, split_code):
+    return np.random.SeedSequence([settings.random_seed, shard.file_index, shard.index_in_file,
+                                   split_code])
+
+
+def process_shard(shard, settings):
+    """Make one shard's records: train records go to a file, held-out records come back."""
+    init_process(settings)
+    clock = _Clock()
+    passages = corpus.read_passages(shard)
+    heldout_flags = [corpus.is_heldout(p, settings.heldout_fraction) for p in passages]
+    clock.lap("reading")
+    result = {"shard": shard.name, "train_file": None, "heldout_records": b"",
+              "counts": {"passages": len(passages), "characters": sum(map(len, passages))}}
+    counts = result["counts"]
+    for split_code, split in enumerate(("train", "heldout")):
+        chosen = [p for p, held in zip(passages, heldout_flags, strict=True)
+                  if held == (split == "heldout")]
+        counts[split] = {"passages": len(chosen)}
+        if not chosen:
+            continue
+        ids, continues, token_counts = _tokens(chosen, settings, clock)
+        vocab = _PROCESS["vocab"]
+        stats.add_counts(counts, {
+            "text_tokens": len(ids),
+            "unk_tokens": int((ids == vocab.id_of("[UNK]")).sum()),
+            "passages_without_tokens": int((token_counts == 0).sum()),
+            "passage_chars_histogram": stats.histogram(list(map(len, chosen)),
+                                                       stats.PASSAGE_CHAR_EDGES),
+            "passage_tokens_histogram": stats.histogram(token_counts, stats.PASSAGE_TOKEN_EDGES),
+        })
+        rng = np.random.default_rng(_split_seed(settings, shard, split_code))
+        plan = _plan(ids, continues, token_counts, settings, rng)
+        alt_rows, alt_real = _alternative_rows(
+            ids, token_counts, settings, np.random.default_rng(_split_seed(settings, shard, 2)))
+        stats.add_counts(counts, {"alternative_instances": alt_rows,
+                                  "alternative_real_tokens": alt_real})
+        clock.lap("masking")
+        blob = _records(*plan, settings, rng, clock, counts[split])
+        if split == "heldout":
+            result["heldout_records"] = blob
+        elif blob:
+            path = os.path.join(settings.output_dir, f"train-shard-{shard.name}.tfrecord")
+            with open(path, "wb") as f:
+                f.write(blob)
+            result["train_file"] = path
+        clock.lap("writing")
+    result["seconds"] = clock.seconds
+    return result
