@@ -30,13 +30,18 @@ LOCAL_DEFAULTS = {
     "dupe_factor": 2,
     "heldout_fraction": 0.1,
     "train_batch_size": 32,
-    "num_train_steps": 60,
-    "num_warmup_steps": 6,
+    "num_train_steps": 40,
+    "num_warmup_steps": 4,
+    "log_every_n_steps": 4,
     "learning_rate": 2e-3,
     "save_checkpoints_steps": 1000,
     "eval_batch_size": 64,
     "fill_mask_examples": 5,
 }
+
+
+# Locally: no retries (a failure is a bug to see at once), cache keyed on the code too.
+LOCAL_SETTINGS = definition.Settings(retries=0, code_versions=True)
 
 
 def settings_from(args, **overrides):
@@ -71,7 +76,7 @@ def demo_base_model(pipeline_root, enable_caching):
     """The tiny random BERT of data/sample (made once, then cached); returns its URI."""
     from components.pipeline.local import execute
 
-    pipeline_func = definition.build_demo_base_model_pipeline(definition.Settings(retries=0))
+    pipeline_func = definition.build_demo_base_model_pipeline(LOCAL_SETTINGS)
     outputs, _, _ = execute(pipeline_func, {
         "bert_config_uri": os.path.join(SAMPLE_DIR, "bert_config.json"),
         "vocab_uri": os.path.join(SAMPLE_DIR, "vocab.txt")}, pipeline_root, enable_caching)
@@ -90,7 +95,7 @@ def cmd_run_local(args):
         arguments["source_url"] = "sqlite:///" + os.path.abspath(SAMPLE_DB)
     if not arguments.get("base_model_uri"):
         arguments["base_model_uri"] = demo_base_model(args.pipeline_root, not args.no_cache)
-    pipeline_func = definition.build_pipeline(definition.Settings(retries=0))
+    pipeline_func = definition.build_pipeline(LOCAL_SETTINGS)
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             enable_caching=not args.no_cache)
     artifacts = local.artifact_record(outputs)
@@ -171,8 +176,7 @@ def cmd_rerun(args):
                         run_name=args.run_name, enable_caching=not args.no_cache)
         print(f"started run {run_id} on {args.host}")
         return
-    pipeline_func = definition.build_stage_pipeline(stage, inputs,
-                                                    definition.Settings(retries=0))
+    pipeline_func = definition.build_stage_pipeline(stage, inputs, LOCAL_SETTINGS)
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             enable_caching=not args.no_cache)
     _finish(pipeline_func.name, [stage], arguments, local.artifact_record(outputs, artifacts),

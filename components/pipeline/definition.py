@@ -10,6 +10,8 @@ is fixed when a pipeline is built (`Settings`), never a run parameter, so no cre
 `pipeline.yaml`.
 """
 
+import hashlib
+import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -39,11 +41,41 @@ SECRET_KEYS_TO_ENV = {"username": "EDU_MLM_SOURCE_USER", "password": "EDU_MLM_SO
 @dataclass(frozen=True)
 class Settings:
     """Compile-time choices. retries: how often the GPU tasks retry (nodes get preempted);
-    data-prep failures are deterministic and are not retried."""
+    data-prep failures are deterministic and are not retried. code_versions: put a hash of each
+    task's code in its environment, so a local cache entry is only reused while the code that
+    made it is unchanged (on a cluster the image tag plays that role)."""
     registry: str | None = None
     tag: str | None = None
     secret_name: str = DEFAULT_SECRET
     retries: int = 2
+    code_versions: bool = False
+
+
+# The packages each stage's task runs (for `code_versions`).
+STAGE_CODE = {
+    "extract": ("extract",),
+    "pretraining_data": ("pretraining_data", "pipeline"),
+    "data_report": ("report", "pretraining_data"),
+    "bert": ("bert",),
+    "train": ("train", "evaluate", "bert"),
+    "evaluate": ("evaluate", "train", "bert"),
+    "convert": ("convert", "bert"),
+    "report": ("report", "pretraining_data"),
+}
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def code_version(stage):
+    """sha256 (first 16 hex digits) of the Python files of the packages `stage` runs."""
+    digest = hashlib.sha256()
+    for package in sorted({"common", *STAGE_CODE[stage]}):
+        directory = os.path.join(PACKAGE_DIR, package)
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".py"):
+                digest.update(name.encode())
+                with open(os.path.join(directory, name), "rb") as f:
+                    digest.update(f.read())
+    return digest.hexdigest()[:16]
 
 
 # Every artifact a run makes, its type, and the (task, output) that makes it: `rerun` imports them.
@@ -72,6 +104,8 @@ def _place(task, stage, settings, cpu="4", memory="8G", gpus=None):
     """Pin the task's image (per stage) and its CPU/memory (and GPU) requests."""
     task.set_container_image(images.image(stage, settings.registry, settings.tag))
     task.set_cpu_request(cpu).set_memory_request(memory)
+    if settings.code_versions:
+        task.set_env_variable("EDU_MLM_CODE_VERSION", code_version(stage))
     if gpus is not None:
         task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(gpus)
         if settings.retries:
@@ -91,10 +125,11 @@ def add_extract(a, p, settings):
 def add_pretraining_data(a, p, settings):
     split = _place(split_corpus(corpus=a["corpus"], num_shards=p["num_shards"]),
                    "pretraining_data", settings, cpu="1", memory="1G")
-    with dsl.ParallelFor(split.outputs["shard_indexes"]) as shard_index:
+    # Only the loop item crosses into the loop: kfp.local 2.17 resolves other task outputs used
+    # inside a ParallelFor to the loop item.
+    with dsl.ParallelFor(split.output) as part:
         shard_task = _place(pretraining_data_shard(
-            corpus=a["corpus"], base_model=a["base_model"], shard_index=shard_index,
-            num_shards=split.outputs["num_shards"], shard_size_mb=split.outputs["shard_size_mb"],
+            corpus=a["corpus"], base_model=a["base_model"], part=part,
             **{name: p[name] for name in (
                 "max_seq_length", "max_predictions_per_seq", "masked_lm_prob", "random_seed",
                 "do_whole_word_mask", "dupe_factor", "short_seq_prob", "heldout_fraction",
@@ -117,7 +152,8 @@ def add_train(a, p, settings):
     task = _place(train(
         pretraining_data=a["pretraining_data"], base_model=a["base_model"],
         **{name: p[name] for name in ("train_batch_size", "num_train_steps", "num_warmup_steps",
-                                      "learning_rate", "save_checkpoints_steps")}),
+                                      "learning_rate", "save_checkpoints_steps",
+                                      "log_every_n_steps")}),
         "train", settings, cpu="8", memory="64G", gpus=p["num_gpus"])
     return {"model": task.outputs["model"], "train_metrics": task.outputs["metrics"]}
 

@@ -16,7 +16,7 @@ MB = 1 << 20
 
 
 def plan_fanout(corpus_dir, num_shards):
-    """{"shard_indexes": [0..N-1], "num_shards": N, "shard_size_mb": S} for a corpus directory."""
+    """[{"shard_index": i, "num_shards": N, "shard_size_mb": S} for i < N] for a corpus."""
     if num_shards < 1:
         raise UserError(f"num_shards={num_shards} must be at least 1", where="num_shards",
                         fix="pass a positive number of shards")
@@ -25,5 +25,5 @@ def plan_fanout(corpus_dir, num_shards):
     # At least a few KB per range, so a tiny corpus is not cut into more parts than passages.
     num_shards = max(1, min(num_shards, total // 4096))
     shard_size_mb = min(MAX_SHARD_MB, total / num_shards / MB)
-    return {"shard_indexes": list(range(num_shards)), "num_shards": num_shards,
-            "shard_size_mb": shard_size_mb}
+    return [{"shard_index": i, "num_shards": num_shards, "shard_size_mb": shard_size_mb}
+            for i in range(num_shards)]

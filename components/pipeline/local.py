@@ -7,6 +7,7 @@ earlier run left them. Each run leaves `run.json` in its run directory (paramete
 and metadata of every artifact, cached ones included), which `pipeline.py rerun --from` reads.
 """
 
+import builtins
 import datetime
 import json
 import os
@@ -75,7 +76,7 @@ def execute(pipeline_func, arguments, pipeline_root, enable_caching=True):
     name = pipeline_func.name
     before = set(os.listdir(pipeline_root))
     clock = TaskClock(sys.stdout)
-    sys.stdout = clock
+    sys.stdout, original_print = clock, builtins.print
     try:
         outputs = pipeline_func(**arguments).outputs
     except RuntimeError as err:
@@ -85,7 +86,9 @@ def execute(pipeline_func, arguments, pipeline_root, enable_caching=True):
                         fix="fix the cause, then rerun that step with `python pipeline.py rerun "
                         "STEP --from RUN_DIR`") from err
     finally:
-        sys.stdout = clock.stream
+        # kfp.local indents print() around each task by patching builtins.print; two tasks of a
+        # ParallelFor racing can leave it patched.
+        sys.stdout, builtins.print = clock.stream, original_print
     run_dir = _new_run_dir(pipeline_root, name, before)
     if run_dir is None:  # every task was a cache hit: kfp.local made no directory
         stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S-%f")

@@ -42,6 +42,7 @@ PARAMETERS = (
     Param("num_warmup_steps", int, 1000, "linear learning-rate warmup steps"),
     Param("learning_rate", float, 2e-5, "peak learning rate (AdamW, linear decay)"),
     Param("save_checkpoints_steps", int, 1000, "steps between checkpoints (resume points)"),
+    Param("log_every_n_steps", int, 100, "steps per logged interval (train_log.jsonl, curves)"),
     Param("eval_batch_size", int, 64, "held-out evaluation batch size"),
     Param("num_gpus", int, 1, "GPUs for the trainer pod"),
     Param("fill_mask_examples", int, 8, "held-out sentences shown with top-5 predictions"),

@@ -1,31 +1,30 @@
 """The table `run-local` and `rerun` print at the end: steps, whether they ran or came from the
 cache, their wall time, and the key metrics they logged."""
 
-# stage -> [(task name, label, metrics artifact or None)]; task names are those kfp gives the
-# tasks in the compiled pipeline (see definition.ARTIFACTS).
+# stage -> [(task name, label, metrics artifact or None, [(metric key, short label)])]; task
+# names are those kfp gives the tasks in the compiled pipeline (see definition.ARTIFACTS).
+EVAL = [("masked_lm_loss", "loss"), ("masked_lm_accuracy", "accuracy"), ("perplexity", "ppl")]
+PARITY = [("max_abs_logit_diff", "max |Δlogit|")]
 ROWS = {
-    "extract": [("extract", "extract", "extract_metrics")],
-    "pretraining_data": [("split-corpus", "split corpus", None),
-                         ("pretraining-data-shard", "pretraining data", None),
-                         ("merge-pretraining-data", "merge shards", "data_metrics")],
-    "data_report": [("data-report", "data report", None)],
-    "train": [("train", "train", "train_metrics")],
-    "evaluate": [("evaluate", "evaluate base model", "base_eval"),
-                 ("evaluate-2", "evaluate trained model", "trained_eval")],
-    "convert": [("convert", "convert base model", "base_parity"),
-                ("convert-2", "convert trained model", "parity")],
-    "report": [("report", "report", "report_metrics")],
-}
-
-# metric key -> short label, in display order; keys a stage does not log are skipped.
-KEY_METRICS = {
-    "rows_read": "rows", "rows_kept": "kept",
-    "train_instances": "train inst", "heldout_instances": "held-out inst",
-    "padding_fraction": "padding",
-    "final_loss": "final loss", "global_step": "steps", "examples_per_second": "ex/s",
-    "masked_lm_loss": "loss", "masked_lm_accuracy": "accuracy", "perplexity": "ppl",
-    "max_abs_logit_diff": "max |Δlogit|",
-    "loss_before": "loss before", "loss_after": "loss after",
+    "extract": [("extract", "extract", "extract_metrics",
+                 [("rows_read", "rows"), ("rows_kept", "kept"), ("characters", "chars")])],
+    "pretraining_data": [
+        ("split-corpus", "split corpus", None, []),
+        ("pretraining-data-shard", "pretraining data", None, []),
+        ("merge-pretraining-data", "merge shards", "data_metrics",
+         [("train_instances", "train"), ("heldout_instances", "held-out"),
+          ("padding_fraction", "padding")])],
+    "data_report": [("data-report", "data report", None, [])],
+    "train": [("train", "train", "train_metrics",
+               [("global_step", "steps"), ("final_loss", "final loss"),
+                ("examples_per_sec", "ex/s")])],
+    "evaluate": [("evaluate", "evaluate base model", "base_eval", EVAL),
+                 ("evaluate-2", "evaluate trained model", "trained_eval", EVAL)],
+    "convert": [("convert", "convert base model", "base_parity", PARITY),
+                ("convert-2", "convert trained model", "parity", PARITY)],
+    "report": [("report", "report", "report_metrics",
+                [("masked_lm_loss_before", "loss before"),
+                 ("masked_lm_loss_after", "after")])],
 }
 
 
@@ -37,8 +36,8 @@ def _format(value):
     return str(value)
 
 
-def key_metrics(metadata):
-    return ", ".join(f"{label} {_format(metadata[key])}" for key, label in KEY_METRICS.items()
+def key_metrics(metadata, keys):
+    return ", ".join(f"{label} {_format(metadata[key])}" for key, label in keys
                      if key in metadata)
 
 
@@ -46,7 +45,7 @@ def step_rows(stages, clock_tasks, artifacts):
     """[(label, status, seconds, metrics)] for the tasks of `stages`, in pipeline order."""
     rows = []
     for stage in stages:
-        for task, label, metrics in ROWS[stage]:
+        for task, label, metrics, keys in ROWS[stage]:
             timing = clock_tasks.get(task)
             if timing is None:
                 status, seconds = "cached", ""
@@ -56,7 +55,7 @@ def step_rows(stages, clock_tasks, artifacts):
                 if timing["runs"] > 1:
                     label = f"{label} ×{timing['runs']}"
             values = artifacts.get(metrics, {}).get("metadata", {}) if metrics else {}
-            rows.append((label, status, seconds, key_metrics(values)))
+            rows.append((label, status, seconds, key_metrics(values, keys)))
     return rows
 
 

@@ -50,16 +50,26 @@ def _flat(mapping, prefix=""):
     return rows
 
 
-def _fractions(manifest):
-    """The manifest's `*_fraction` numbers (masked, [UNK], padding, ...), nested ones included."""
-    found = {}
-    for key, value in manifest.items():
-        if isinstance(value, dict):
-            found.update({f"{key}.{k}": v for k, v in _fractions(value).items()})
-        elif key.endswith("fraction") and isinstance(value, int | float) and not isinstance(
-                value, bool):
-            found[key] = value
-    return found
+def token_fractions(manifest):
+    """Padding, masked, [UNK] fractions and how masked tokens were replaced (80/10/10)."""
+    fractions = {label: manifest[key] for key, label in (
+        ("padding_fraction", "padding"), ("alternative_padding_fraction", "padding, other pack"),
+        ("masked_token_fraction", "masked"), ("unk_fraction", "[UNK]")) if key in manifest}
+    counts = manifest.get("counts", {})
+    masked = sum(counts.get(s, {}).get("masked_tokens", 0) for s in ("train", "heldout"))
+    for key, label in (("replaced_by_mask", "masked: [MASK]"),
+                       ("replaced_by_random", "masked: random"),
+                       ("kept_original", "masked: kept")):
+        if masked:
+            fractions[label] = sum(counts.get(s, {}).get(key, 0)
+                                   for s in ("train", "heldout")) / masked
+    return fractions
+
+
+def describe_source(source):
+    if not isinstance(source, dict):
+        return source
+    return "; ".join(f"{k}: {v}" for k, v in source.items() if v not in (None, "", []))
 
 
 def build_data_report(corpus_dir, pretraining_data_dir):
@@ -71,7 +81,8 @@ def build_data_report(corpus_dir, pretraining_data_dir):
     corpus_rows = [("rows read", corpus.get("rows_read")), ("rows kept", corpus.get("rows_kept"))]
     corpus_rows += [(f"dropped: {reason}", n) for reason, n in dropped.items()]
     corpus_rows += [("characters kept", corpus.get("characters")),
-                    ("shards", corpus.get("num_shards")), ("source", corpus.get("source"))]
+                    ("shards", corpus.get("num_shards")),
+                    ("source", describe_source(corpus.get("source")))]
     lengths = passage_lengths(corpus_dir)
     figures = [plots.histogram({"passages": lengths}, "Passage length", "characters")]
     if dropped:
@@ -89,18 +100,15 @@ def build_data_report(corpus_dir, pretraining_data_dir):
             {split: counts.get(split, {}).get("instance_real_tokens_histogram", [])
              for split in ("train", "heldout")},
             "Instance length", "real tokens (of max_seq_length)"))
-    if "passage_tokens" in edges and "passage_tokens_histogram" in counts:
-        figures.append(plots.binned(edges["passage_tokens"],
-                                    {"passages": counts["passage_tokens_histogram"]},
-                                    "Passage length", "tokens"))
-    fractions = _fractions(data)
+    fractions = token_fractions(data)
     if fractions:
-        figures.append(plots.bars([k.replace("_fraction", "") for k in fractions],
-                                  list(fractions.values()), "Token fractions", "fraction"))
+        figures.append(plots.bars(list(fractions), list(fractions.values()),
+                                  "Token fractions", "fraction of tokens"))
     sections.append(("Pretraining data", html.table(("", "value"), _scalars(data), (1,))
                      + _plots(figures)
-                     + "<p class=\"sub\">alternative_padding_fraction: the padding the other "
-                     "setting of pack would give on the same data.</p>"))
+                     + "<p class=\"sub\">\"padding, other pack\": the padding the other setting "
+                     "of pack would give on the same data; \"masked: …\" are fractions of the "
+                     "masked tokens (Google: 80% [MASK], 10% random, 10% kept).</p>"))
     nested = [(key, html.Markup(html.table(("", "value"), _flat(value), (1,))))
               for key, value in data.items() if isinstance(value, dict)]
     if nested:

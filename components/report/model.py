@@ -25,12 +25,15 @@ def read_train_log(model_dir):
 
 def headline_metrics(data_metrics, train_metrics, train_log, base_eval, trained_eval, parity):
     """The numbers the KFP run page lists: instance counts, final loss, before/after, parity."""
-    values = {key: data_metrics[key] for key in data_metrics
-              if "instances" in key or key.endswith("fraction")}
-    final = train_log[-1] if train_log else train_metrics
+    values = {key: data_metrics[key] for key in (
+        "train_instances", "heldout_instances", "padding_fraction", "masked_token_fraction",
+        "unk_fraction") if key in data_metrics}
+    last = train_log[-1] if train_log else {}
     for key, name in (("loss", "final_train_loss"), ("masked_lm_accuracy", "final_train_accuracy")):
-        if key in final:
-            values[name] = final[key]
+        if f"final_{key}" in train_metrics:
+            values[name] = train_metrics[f"final_{key}"]
+        elif key in last:
+            values[name] = last[key]
     if "global_step" in train_metrics:
         values["train_steps"] = train_metrics["global_step"]
     for key, when, metrics in ((k, w, m) for k, _, _ in EVAL_ROWS
@@ -87,7 +90,7 @@ def _fill_mask_section(examples, base_predictions, trained_predictions):
     def cell(predictions, answer):
         return html.Markup("<br>".join(
             f'<span class="{"good" if token == answer else ""}">{html.esc(token)}</span> '
-            f"{probability:.2f}" for token, probability in predictions))
+            f"{100 * probability:.1f}%" for token, probability in predictions))
 
     rows = []
     for (before, answer, after), base, trained in zip(examples, base_predictions,

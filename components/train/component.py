@@ -17,6 +17,7 @@ def train(
     num_warmup_steps: int = 1000,
     learning_rate: float = 2e-5,
     save_checkpoints_steps: int = 1000,
+    log_every_n_steps: int = 100,
 ):
     """Train from `base_model` on the train split of `pretraining_data`; write the trained model."""
     import os
@@ -34,5 +35,6 @@ def train(
         num_warmup_steps=num_warmup_steps,
         learning_rate=learning_rate,
         save_checkpoints_steps=save_checkpoints_steps,
+        log_every_n_steps=log_every_n_steps,
     )
     log_metrics(metrics, summary)
