@@ -59,6 +59,7 @@ test-fast: $(STAMP) ## the quick inner-loop tests (no slow end-to-end runs)
 bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	$(PY) bench/pretraining_data.py
 	$(PY) bench/train_step.py
+	$(PY) bench/convert.py
 
 lint: $(STAMP) ## ruff over the Python code, hadolint over the Dockerfiles
 	$(VENV)/bin/ruff check components tests bench pipeline.py scripts
