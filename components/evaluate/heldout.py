@@ -1,0 +1,96 @@
+"""Held-out masked-LM accuracy, loss and perplexity of a Google-format BERT.
+
+Weighted exactly like Google's `run_pretraining.metric_fn`: accuracy = Σ(w·correct)/Σw, loss =
+Σ(w·nll)/Σw over every masked position of every example (no example is dropped: the last batch
+may be smaller), perplexity = exp(loss).
+"""
+
+import json
+import logging
+import math
+import os
+
+import tensorflow as tf
+
+from components.bert.checkpoint import check_vocab_matches_config, load_model
+from components.common.artifacts import sha256_file, write_json_atomic
+from components.common.errors import UserError
+from components.common.logs import progress
+from components.train import data
+from components.train.loss import masked_lm_sums
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_model(model, files, max_seq_length, max_predictions_per_seq, eval_batch_size=64,
+                   max_eval_steps=None):
+    """Metrics of an in-memory model over `files` (every record once, up to max_eval_steps)."""
+    dataset = data.evaluation_dataset(files, eval_batch_size, max_seq_length,
+                                      max_predictions_per_seq)
+    if max_eval_steps:
+        dataset = dataset.take(max_eval_steps)
+
+    @tf.function(input_signature=[dataset.element_spec])  # one trace, any last-batch size
+    def eval_step(batch):
+        logits = model(batch["input_ids"], batch["input_mask"], batch["segment_ids"],
+                       masked_lm_positions=batch["masked_lm_positions"], training=False)
+        nll, weight, correct = masked_lm_sums(logits, batch["masked_lm_ids"],
+                                              batch["masked_lm_weights"])
+        return nll, weight, correct, tf.shape(batch["input_ids"])[0]
+
+    nll_sum = weight_sum = correct_sum = 0.0
+    examples = 0
+    try:
+        for batch in progress(dataset, desc="evaluating", unit="batch"):
+            nll, weight, correct, count = eval_step(batch)
+            nll_sum += float(nll)
+            weight_sum += float(weight)
+            correct_sum += float(correct)
+            examples += int(count)
+    except tf.errors.InvalidArgumentError as err:
+        raise UserError(f"the records do not fit the model: {str(err).splitlines()[0]}",
+                        where=files[0], fix="evaluate with the model and vocab the data "
+                        "was made for") from err
+    if weight_sum == 0:
+        raise UserError("the held-out records hold no masked positions", where=files[0],
+                        fix="regenerate the pretraining data")
+    loss = nll_sum / weight_sum
+    return {"masked_lm_accuracy": correct_sum / weight_sum, "masked_lm_loss": loss,
+            "perplexity": math.exp(min(loss, 700.0)), "num_examples": examples,
+            "num_masked_tokens": weight_sum}
+
+
+def evaluate(input_dir, init_checkpoint, bert_config_file=None, eval_batch_size=64,
+             max_eval_steps=None, output_file=None):
+    """Evaluate a model (checkpoint prefix or model directory) on held-out TFRecords.
+
+    `input_dir`: a pretraining-data directory (its `heldout-*.tfrecord`), or a directory or glob
+    of TFRecords in Google's schema. Returns the metrics; writes them as JSON to `output_file`.
+    """
+    if eval_batch_size < 1:
+        raise UserError(f"--eval_batch_size={eval_batch_size} must be at least 1",
+                        where="--eval_batch_size", fix="pass a positive batch size")
+    files, manifest = data.list_input_files(input_dir, "heldout")
+    seq_length, predictions = data.check_lengths(input_dir, files, manifest)
+    model, config, prefix = load_model(init_checkpoint, bert_config_file)
+    if seq_length > config.max_position_embeddings:
+        raise UserError(f"the records have max_seq_length {seq_length} but the model only "
+                        f"{config.max_position_embeddings} positions", where=input_dir,
+                        fix="evaluate on data made with a shorter max_seq_length")
+    vocab_file = os.path.join(os.path.dirname(prefix), "vocab.txt")
+    if os.path.isfile(vocab_file):
+        check_vocab_matches_config(vocab_file, config, bert_config_file or "bert_config.json")
+        wanted = (manifest or {}).get("vocab_sha256")
+        if wanted and wanted != sha256_file(vocab_file):
+            raise UserError("the held-out data was made with another vocab than the model's",
+                            where=f"{input_dir} vs {vocab_file}",
+                            fix="evaluate on data made with the model's vocab.txt")
+    log.info("evaluating %s on %d file(s) of %s", prefix, len(files), input_dir)
+    metrics = evaluate_model(model, files, seq_length, predictions, eval_batch_size,
+                             max_eval_steps)
+    metrics.update({"checkpoint": prefix, "input": os.path.abspath(input_dir)})
+    log.info("held-out: %s", json.dumps({k: v for k, v in metrics.items()
+                                         if isinstance(v, float)}))
+    if output_file:
+        write_json_atomic(output_file, metrics)
+    return metrics

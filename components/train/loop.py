@@ -1,0 +1,269 @@
+"""`train()`: continued masked-LM pretraining of a Google-format BERT, resumable and preemptible.
+
+One function per phase: resolve and check the inputs, build the model/optimizer/input under the
+distribution strategy, restore (training state, else the initial checkpoint), run the steps with
+periodic saves, then write the trained model in Google's format and `manifest.json` last.
+"""
+
+import logging
+import os
+import time
+
+import tensorflow as tf
+
+from components.bert.checkpoint import (
+    check_vocab_matches_config,
+    load_google_checkpoint,
+    resolve_model_files,
+)
+from components.bert.config import BertConfig
+from components.bert.model import BertForPreTraining
+from components.common.artifacts import sha256_file, write_manifest
+from components.common.cli import check_range
+from components.common.errors import UserError
+from components.common.logs import progress
+from components.train import data
+from components.train.monitor import TrainMonitor, default_peak_tflops, training_flops_per_example
+from components.train.optimizer import AdamWeightDecay
+from components.train.state import (
+    StopRequest,
+    TrainingInterrupted,
+    TrainingState,
+    check_run_settings,
+    export_model,
+    prepare_output_dir,
+    record_run_settings,
+    write_model_files,
+)
+from components.train.step import LossScale, make_train_step, trainable_by_name
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16")
+COMPUTE_DTYPES = {"fp32": tf.float32, "mixed_float16": tf.float16,
+                  "mixed_bfloat16": tf.bfloat16}
+
+
+def resolve_model_inputs(init_checkpoint, bert_config_file, vocab_file):
+    """(checkpoint prefix or None, config, config path, vocab path), vocab size checked."""
+    prefix = None
+    if init_checkpoint:
+        prefix, bert_config_file, vocab_file = resolve_model_files(
+            init_checkpoint, bert_config_file, vocab_file)
+    else:
+        if not bert_config_file:
+            raise UserError("random initialisation needs a model config",
+                            fix="pass --bert_config_file (or --init_checkpoint)")
+        if not vocab_file:
+            vocab_file = os.path.join(os.path.dirname(bert_config_file), "vocab.txt")
+            if not os.path.isfile(vocab_file):
+                raise UserError("no vocab.txt beside the config", where=bert_config_file,
+                                fix="pass --vocab_file")
+    config = BertConfig.from_json_file(bert_config_file)
+    check_vocab_matches_config(vocab_file, config, bert_config_file)
+    return prefix, config, bert_config_file, vocab_file
+
+
+def check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length):
+    if max_seq_length > config.max_position_embeddings:
+        raise UserError(f"--max_seq_length={max_seq_length} exceeds the model's "
+                        f"max_position_embeddings {config.max_position_embeddings}",
+                        where="--max_seq_length", fix="use shorter sequences")
+    wanted = (manifest or {}).get("vocab_sha256")
+    if wanted and wanted != sha256_file(vocab_file):
+        raise UserError("the pretraining data was made with another vocab than the model's",
+                        where=f"{input_dir} vs {vocab_file}",
+                        fix="regenerate the data with the model's vocab.txt")
+
+
+def make_strategy(num_gpus):
+    """One device (default strategy) or MirroredStrategy over `num_gpus` local devices.
+
+    Under a Kubeflow TFJob (TF_CONFIG names several workers) MultiWorkerMirroredStrategy.
+    """
+    if '"worker"' in os.environ.get("TF_CONFIG", ""):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    count = num_gpus if num_gpus is not None else max(1, len(gpus))
+    if count > len(devices):
+        raise UserError(f"--num_gpus={count} but only {len(devices)} devices are visible",
+                        where="--num_gpus", fix=f"pass --num_gpus={len(devices)} or less")
+    if count <= 1:
+        return tf.distribute.get_strategy()
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:count]])
+
+
+def resolve_precision(precision):
+    """`auto`: bfloat16 on Ampere or newer GPUs, float16 on Volta/Turing, float32 on CPU."""
+    if precision != "auto":
+        return precision
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "fp32"
+    major = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0,))[0]
+    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "fp32"
+
+
+def check_flags(train_batch_size, num_train_steps, num_warmup_steps, learning_rate,
+                save_checkpoints_steps, log_every_n_steps, precision):
+    check_range("train_batch_size", train_batch_size, 1)
+    check_range("num_train_steps", num_train_steps, 1)
+    check_range("num_warmup_steps", num_warmup_steps, 0)
+    check_range("learning_rate", learning_rate, 0, low_open=True)
+    check_range("save_checkpoints_steps", save_checkpoints_steps, 1)
+    check_range("log_every_n_steps", log_every_n_steps, 1)
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision={precision} is not one of {', '.join(PRECISIONS)}",
+                        where="--precision", fix="pick one of them")
+
+
+def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", vocab_file=None,
+          train_batch_size=96, max_seq_length=128, max_predictions_per_seq=20,
+          num_train_steps=210000, num_warmup_steps=1000, learning_rate=2e-5,
+          save_checkpoints_steps=1000, do_train=True, do_eval=False, eval_batch_size=64,
+          max_eval_steps=None, log_every_n_steps=100, random_seed=12345, precision="auto",
+          jit_compile=None, num_gpus=None, peak_tflops=None, stop_at_step=None,
+          shuffle_buffer_size=1000, keep_checkpoint_max=3):
+    """Train, resuming from `output_dir`'s newest training state; return the run's summary.
+
+    `train_batch_size` is per replica (global batch = it × replicas). `stop_at_step` ends this
+    run early after saving (a later run with the same arguments resumes). SIGTERM saves and
+    raises `TrainingInterrupted`.
+    """
+    check_flags(train_batch_size, num_train_steps, num_warmup_steps, learning_rate,
+                save_checkpoints_steps, log_every_n_steps, precision)
+    prefix, config, config_file, vocab_file = resolve_model_inputs(
+        init_checkpoint, bert_config_file, vocab_file)
+    summary = {"kind": "bert_model", "checkpoint": "bert_model.ckpt",
+               "bert_config": config.to_dict(), "init_checkpoint": prefix or "random",
+               "input_dir": os.path.abspath(input_dir)}
+    if do_train:
+        files, manifest = data.list_input_files(input_dir, "train")
+        data.check_lengths(input_dir, files, manifest, max_seq_length, max_predictions_per_seq)
+        check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length)
+        summary.update(run_training(
+            files, output_dir, config, vocab_file, prefix, train_batch_size, max_seq_length,
+            max_predictions_per_seq, num_train_steps, num_warmup_steps, learning_rate,
+            save_checkpoints_steps, log_every_n_steps, random_seed, resolve_precision(precision),
+            jit_compile, num_gpus, peak_tflops, stop_at_step, shuffle_buffer_size,
+            keep_checkpoint_max))
+        if summary["global_step"] < num_train_steps:
+            return summary  # stopped early on request: no manifest, the run is not finished
+    if do_eval:
+        from components.evaluate import evaluate
+
+        model_path = output_dir if do_train else prefix
+        metrics = evaluate(input_dir, model_path, bert_config_file=config_file,
+                           eval_batch_size=eval_batch_size, max_eval_steps=max_eval_steps,
+                           output_file=os.path.join(output_dir, "eval_results.json"))
+        summary.update({f"eval_{k}": v for k, v in metrics.items()})
+    if do_train:
+        summary["vocab_sha256"] = sha256_file(vocab_file)
+        write_manifest(output_dir, summary)
+    return summary
+
+
+def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_seq_length,
+                 max_predictions_per_seq, num_train_steps, num_warmup_steps, init_lr,
+                 save_checkpoints_steps, log_every_n_steps, random_seed, precision, jit_compile,
+                 num_gpus, peak_tflops, stop_at_step, shuffle_buffer_size, keep_checkpoint_max):
+    strategy = make_strategy(num_gpus)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = batch_size * replicas
+    if jit_compile is None:
+        jit_compile = bool(tf.config.list_physical_devices("GPU"))
+    settings = {
+        "bert_config": config.to_dict(), "global_batch_size": global_batch,
+        "max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
+        "num_train_steps": num_train_steps, "num_warmup_steps": num_warmup_steps,
+        "learning_rate": init_lr, "random_seed": random_seed}
+    check_run_settings(output_dir, settings)
+    log.info("training on %d replica(s), global batch %d, precision %s, XLA %s",
+             replicas, global_batch, precision, "on" if jit_compile else "off")
+
+    with strategy.scope():
+        model = BertForPreTraining(config, seed=random_seed,
+                                   compute_dtype=COMPUTE_DTYPES[precision])
+        optimizer = AdamWeightDecay(trainable_by_name(model))
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        loss_scale = LossScale() if precision == "mixed_float16" else None
+    dataset = data.training_dataset(files, global_batch, max_seq_length, max_predictions_per_seq,
+                                    seed=random_seed, shuffle_buffer_size=shuffle_buffer_size)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    trackables = {"model": model, "optimizer": optimizer, "step": step, "input": iterator}
+    if loss_scale is not None:
+        trackables["loss_scale"] = loss_scale
+    state = TrainingState(output_dir, keep_checkpoint_max, **trackables)
+    restored = state.restore_newest()
+    if restored:
+        log.info("resuming from %s at step %d", restored, int(step.numpy()))
+    elif prefix:
+        load_google_checkpoint(model, prefix)
+    else:
+        log.info("starting from a random initialisation (seed %d)", random_seed)
+    # Only now, with every input checked, does the output directory change.
+    prepare_output_dir(output_dir)
+    write_model_files(output_dir, config, vocab_file)
+    record_run_settings(output_dir, settings)
+
+    train_step = make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
+                                 num_warmup_steps, random_seed, loss_scale, jit_compile)
+    last_step = min(num_train_steps, stop_at_step or num_train_steps)
+    flops = training_flops_per_example(config, max_seq_length, max_predictions_per_seq)
+    if peak_tflops is None:
+        peak_tflops = default_peak_tflops(precision)
+    monitor = TrainMonitor(output_dir, flops, peak_tflops, int(step.numpy()))
+    try:
+        with StopRequest() as stop:
+            last = run_steps(train_step, iterator, step, state, monitor, model, output_dir,
+                             last_step, num_train_steps, save_checkpoints_steps,
+                             log_every_n_steps, global_batch, max_seq_length, stop)
+    finally:
+        monitor.close()
+    return {"global_step": int(step.numpy()), "num_train_steps": num_train_steps,
+            "train_batch_size": global_batch, "replicas": replicas, "precision": precision,
+            "jit_compile": bool(jit_compile), **last}
+
+
+def run_steps(train_step, iterator, step, state, monitor, model, output_dir, last_step,
+              num_train_steps, save_every, log_every, global_batch, seq_length, stop):
+    """The loop: step, log every `log_every`, save every `save_every`, on SIGTERM and at the end."""
+    current = int(step.numpy())
+    if current >= last_step:
+        export_model(model, output_dir, current)
+        return {}
+    bar = progress(total=num_train_steps, desc="training", unit="step")
+    bar.update(current)
+    totals, steps, input_seconds, last_entry = None, 0, 0.0, {}
+    started = time.perf_counter()
+    while current < last_step:
+        waited = time.perf_counter()
+        batch = next(iterator)
+        input_seconds += time.perf_counter() - waited
+        out = train_step(batch)
+        totals = out if totals is None else {k: totals[k] + out[k] for k in totals}
+        steps, current = steps + 1, current + 1
+        bar.update(1)
+        if current % log_every == 0 or current == last_step:
+            values = {k: float(v) for k, v in totals.items()}
+            values["learning_rate"] = float(out["learning_rate"])
+            seconds = time.perf_counter() - started
+            entry = monitor.record(current, values, steps, steps * global_batch,
+                                   steps * global_batch * seq_length, seconds, input_seconds)
+            bar.set_postfix(loss=f"{entry['loss']:.3f}", acc=f"{entry['masked_lm_accuracy']:.3f}")
+            last_entry = {"final_loss": entry["loss"],
+                          "final_masked_lm_accuracy": entry["masked_lm_accuracy"],
+                          "examples_per_sec": entry["examples_per_sec"]}
+            totals, steps, input_seconds = None, 0, 0.0
+            started = time.perf_counter()
+        if current % save_every == 0 or current == last_step or stop.requested:
+            state.save(current)
+            export_model(model, output_dir, current)
+            log.info("saved the training state and the model at step %d", current)
+        if stop.requested:
+            bar.close()
+            raise TrainingInterrupted(f"stopped at step {current} on SIGTERM; the state is "
+                                      f"saved in {output_dir}, rerun to resume")
+    bar.close()
+    return last_entry

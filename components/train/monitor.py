@@ -1,0 +1,109 @@
+"""What the trainer reports every log interval: loss, accuracy, learning rate and throughput.
+
+Each interval goes to `train_log.jsonl` (one JSON object per line), to TensorBoard events under
+`tensorboard/` and to the log. Throughput is measured over the interval's wall time: examples/s,
+tokens/s (sequence positions), model TFLOP/s from the analytic FLOP count of the step, MFU
+against `peak_tflops`, and the share of time the loop waited for input.
+"""
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+log = logging.getLogger(__name__)
+
+# What `tensorboard.summary.scalar` writes; spelled out so the trainer image needs no tensorboard.
+SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+LOG_FILE = "train_log.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+
+# Dense peak TFLOP/s per GPU (vendor data sheets): (16-bit tensor cores, float32 matmuls as TF
+# runs them: TF32 on Ampere and newer, plain FP32 before).
+GPU_PEAK_TFLOPS = {
+    "H200": (989.0, 494.0), "H100": (989.0, 494.0), "A100": (312.0, 156.0),
+    "L40S": (362.0, 183.0), "L4": (121.0, 60.0), "A10": (125.0, 62.5),
+    "V100": (125.0, 15.7), "T4": (65.0, 8.1),
+}
+
+
+def training_flops_per_example(config, seq_length, predictions_per_seq):
+    """Matmul FLOPs of forward + backward (3× forward) for one example, Google's gathered head."""
+    T, H, I, V = seq_length, config.hidden_size, config.intermediate_size, config.vocab_size  # noqa: E741
+    per_layer = 2 * T * (4 * H * H + 2 * H * I) + 2 * 2 * T * T * H  # projections + attention
+    head = 2 * predictions_per_seq * (H * H + H * V)                 # transform + vocab
+    return 3 * (config.num_hidden_layers * per_layer + head)
+
+
+def default_peak_tflops(precision):
+    """The data-sheet peak of the first visible GPU for `precision`, or None (CPU, unknown GPU)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
+    for key, (half, single) in GPU_PEAK_TFLOPS.items():
+        if key in name:
+            return (half if precision.startswith("mixed") else single) * len(gpus)
+    log.info("no peak TFLOP/s known for %r; pass --peak_tflops to see MFU", name)
+    return None
+
+
+class TrainMonitor:
+    """Appends interval records to train_log.jsonl and TensorBoard."""
+
+    def __init__(self, output_dir, flops_per_example, peak_tflops, resume_step):
+        self.path = os.path.join(output_dir, LOG_FILE)
+        self.flops_per_example = flops_per_example
+        self.peak_tflops = peak_tflops
+        self._drop_records_after(resume_step)
+        self.writer = tf.summary.create_file_writer(os.path.join(output_dir, TENSORBOARD_DIR))
+
+    def _drop_records_after(self, step):
+        """A resumed run repeats the steps after its checkpoint: forget their old records."""
+        if not os.path.exists(self.path):
+            return
+        with open(self.path, encoding="utf-8") as f:
+            kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+        tmp = f"{self.path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+        os.replace(tmp, self.path)
+
+    def record(self, step, sums, steps, examples, tokens, seconds, input_seconds):
+        """Write one interval: `sums` are the summed loss terms over its `steps` steps."""
+        weight = max(sums["weight"], 1e-12)
+        tflops = self.flops_per_example * examples / seconds / 1e12
+        entry = {
+            "step": step,
+            "loss": sums["weighted_nll"] / (sums["weight"] + 1e-5 * steps),
+            "masked_lm_accuracy": sums["correct"] / weight,
+            "learning_rate": sums["learning_rate"],
+            "grad_norm": sums["grad_norm"] / steps,
+            "examples_per_sec": examples / seconds,
+            "tokens_per_sec": tokens / seconds,
+            "model_tflops": tflops,
+            "input_wait_fraction": input_seconds / seconds,
+        }
+        if self.peak_tflops:
+            entry["mfu"] = tflops / self.peak_tflops
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
+        with self.writer.as_default(step=step):
+            for key, value in entry.items():
+                if key != "step":
+                    tf.summary.write(key, tf.constant(value, tf.float32),
+                                     metadata=SCALAR_METADATA)
+        self.writer.flush()
+        mfu = f", MFU {entry['mfu']:.1%}" if "mfu" in entry else ""
+        log.info("step %d: loss %.4f, masked-LM accuracy %.4f, lr %.3g, %.1f examples/s, "
+                 "%.3g TFLOP/s%s, input wait %.0f%%", step, entry["loss"],
+                 entry["masked_lm_accuracy"], entry["learning_rate"], entry["examples_per_sec"],
+                 tflops, mfu, 100 * entry["input_wait_fraction"])
+        return entry
+
+    def close(self):
+        self.writer.close()

@@ -1,0 +1,139 @@
+"""What the trainer keeps in its output directory between runs, and how it writes it safely.
+
+- `train_state/`: the private training state (model, AdamW slots, step, loss scale and the input
+  iterator's position) as `tf.train.Checkpoint`s kept by a `CheckpointManager`. TensorFlow
+  writes each one under a temporary name and only then records it in the `checkpoint` file, so
+  a run killed mid-save resumes from the previous complete one.
+- `train_state/run.json`: the settings a resumed run must share with the first one.
+- the model in Google's format (`bert_config.json`, `vocab.txt`, `bert_model.ckpt.*`), rewritten
+  at every save; `manifest.json` is removed when a run starts and written last when it ends,
+  so its presence means "training finished and these files are its result".
+"""
+
+import json
+import logging
+import os
+import shutil
+import signal
+import threading
+
+import tensorflow as tf
+
+from components.bert.checkpoint import (
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    VOCAB_NAME,
+    save_google_checkpoint,
+)
+from components.common.artifacts import MANIFEST, write_json_atomic
+from components.common.errors import UserError
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = "train_state"
+RUN_FILE = "run.json"
+
+
+def prepare_output_dir(output_dir):
+    """Create the output directory and drop a finished run's manifest (this run will replace it)."""
+    try:
+        os.makedirs(os.path.join(output_dir, STATE_DIR), exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the output directory: {err.strerror}", where=output_dir,
+                        fix="choose an --output_dir you can write to") from err
+    manifest = os.path.join(output_dir, MANIFEST)
+    if os.path.exists(manifest):
+        os.remove(manifest)
+
+
+def check_run_settings(output_dir, settings):
+    """Refuse to resume a training state made with other settings (see `record_run_settings`)."""
+    path = os.path.join(output_dir, STATE_DIR, RUN_FILE)
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        previous = json.load(f)
+    changed = [k for k in settings if k in previous and previous[k] != settings[k]]
+    if changed:
+        details = ", ".join(f"{k}: {previous[k]!r} then, {settings[k]!r} now"
+                            for k in changed[:3])
+        raise UserError(f"the output directory holds a training state made with other "
+                        f"settings ({details})", where=os.path.join(output_dir, STATE_DIR),
+                        fix="use the same settings to resume, or a fresh --output_dir")
+
+
+def record_run_settings(output_dir, settings):
+    write_json_atomic(os.path.join(output_dir, STATE_DIR, RUN_FILE), settings)
+
+
+class TrainingState:
+    """The resumable state and its CheckpointManager under `output_dir/train_state`."""
+
+    def __init__(self, output_dir, max_to_keep=3, **trackables):
+        self.checkpoint = tf.train.Checkpoint(**trackables)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(output_dir, STATE_DIR), max_to_keep=max_to_keep)
+
+    def restore_newest(self):
+        """Restore the newest readable checkpoint; return its path, or None for a fresh start."""
+        for path in reversed(self.manager.checkpoints):
+            try:
+                self.checkpoint.read(path).assert_existing_objects_matched()
+            except (tf.errors.OpError, ValueError, AssertionError) as err:
+                log.warning("training state %s is unreadable (%s); trying an older one",
+                            path, str(err).splitlines()[0])
+                continue
+            return path
+        if self.manager.checkpoints:
+            raise UserError("no training state in the output directory can be read",
+                            where=self.manager.directory,
+                            fix="remove the train_state directory to start over")
+        return None
+
+    def save(self, step):
+        return self.manager.save(checkpoint_number=step)
+
+
+def write_model_files(output_dir, config, vocab_file):
+    """bert_config.json and vocab.txt beside the checkpoint (each written atomically)."""
+    config.to_json_file(os.path.join(output_dir, CONFIG_NAME))
+    target = os.path.join(output_dir, VOCAB_NAME)
+    if os.path.abspath(vocab_file) != os.path.abspath(target):
+        tmp = f"{target}.tmp-{os.getpid()}"
+        shutil.copyfile(vocab_file, tmp)
+        os.replace(tmp, target)
+
+
+def export_model(model, output_dir, step):
+    """The model in Google's format under Google's names, with `global_step`."""
+    return save_google_checkpoint(model, os.path.join(output_dir, CHECKPOINT_NAME),
+                                  global_step=step)
+
+
+class StopRequest:
+    """Turns SIGTERM (what Kubernetes sends before killing a pod) into a flag the loop checks."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        log.warning("SIGTERM received: saving the training state after this step")
+        self.event.set()
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    @property
+    def requested(self):
+        return self.event.is_set()
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on SIGTERM after saving its state; rerun the same command to resume."""

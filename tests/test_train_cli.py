@@ -1,0 +1,109 @@
+"""The trainer's CLI: the users' own command runs as written; bad input is one clear line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from helpers_train import SAMPLE_DIR, write_pretraining_data
+
+from components.bert import init_random_model
+from components.train.__main__ import build_parser
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("base") / "chinese_L-12_H-768_A-12"
+    init_random_model(str(SAMPLE_DIR / "bert_config.json"), str(SAMPLE_DIR / "vocab.txt"),
+                      str(directory), random_seed=1)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("prepare_data_tf")
+    write_pretraining_data(directory, max_seq_length=128, max_predictions_per_seq=20)
+    return directory
+
+
+def run_cli(args, cwd):
+    return subprocess.run([sys.executable, "-m", "components.train", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def users_command(data_dir, base_model, output_dir, num_train_steps):
+    """The users' run_pretraining command from their README, with our paths."""
+    return [f"--input_dir={data_dir}", f"--output_dir={output_dir}", "--do_train=True",
+            "--do_eval=False", f"--bert_config_file={base_model}/bert_config.json",
+            f"--init_checkpoint={base_model}/bert_model.ckpt", "--train_batch_size=96",
+            "--max_seq_length=128", "--max_predictions_per_seq=20",
+            f"--num_train_steps={num_train_steps}", "--num_warmup_steps=1000",
+            "--learning_rate=2e-5"]
+
+
+def test_users_flags_parse_with_their_defaults():
+    args = build_parser().parse_args(["--input_dir", "d", "--output_dir", "o"])
+    assert (args.train_batch_size, args.max_seq_length, args.max_predictions_per_seq,
+            args.num_train_steps, args.num_warmup_steps, args.learning_rate) == (
+        96, 128, 20, 210000, 1000, 2e-5)
+    assert args.do_train is True and args.do_eval is False and args.init_checkpoint == ""
+
+
+@pytest.mark.slow
+def test_users_command_runs_as_written(data_dir, base_model, tmp_path, repo_root):
+    out = tmp_path / "chinese_wwm_L-12_H-768-zhihu"
+    result = run_cli(users_command(data_dir, base_model, out, num_train_steps=2), repo_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["global_step"] == 2 and manifest["train_batch_size"] == 96
+    assert {"bert_config.json", "vocab.txt", "bert_model.ckpt.index"} <= {
+        p.name for p in out.iterdir()}
+
+
+def assert_one_line_error(result, *needles):
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    for needle in needles:
+        assert needle in last, last
+
+
+def test_vocab_size_not_config_vocab_size(data_dir, base_model, tmp_path, repo_root):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli(users_command(data_dir, base_model, out, 2) + [f"--vocab_file={vocab}"],
+                     repo_root)
+    assert_one_line_error(result, "vocab has 5 entries", "vocab_size 1797", str(vocab))
+    assert not out.exists()
+
+
+def test_checkpoint_of_another_config(data_dir, base_model, tmp_path, repo_root):
+    config = json.loads((SAMPLE_DIR / "bert_config.json").read_text())
+    config.update(hidden_size=32, intermediate_size=64)
+    other = tmp_path / "other_config.json"
+    other.write_text(json.dumps(config))
+    out = tmp_path / "out"
+    result = run_cli(users_command(data_dir, base_model, out, 2)
+                     + [f"--bert_config_file={other}"], repo_root)
+    assert_one_line_error(result, "does not match the BERT config", "mis-shaped",
+                          "[1797, 64] vs [1797, 32]")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("missing", ["input_dir", "init_checkpoint"])
+def test_missing_input(missing, data_dir, base_model, tmp_path, repo_root):
+    args = users_command(data_dir, base_model, tmp_path / "out", 2)
+    gone = tmp_path / "no_such_thing"
+    args = [f"--{missing}={gone}" if a.startswith(f"--{missing}=") else a for a in args]
+    result = run_cli(args, repo_root)
+    assert_one_line_error(result, str(gone))
+
+
+def test_tfrecords_with_another_max_seq_length(base_model, tmp_path, repo_root):
+    short = tmp_path / "short"
+    write_pretraining_data(short, max_seq_length=64, max_predictions_per_seq=20)
+    result = run_cli(users_command(short, base_model, tmp_path / "out", 2), repo_root)
+    assert_one_line_error(result, "--max_seq_length=128",
+                          "TFRecords were made with max_seq_length=64")
