@@ -323,3 +323,13 @@ def _handler(fs, datanode):
 
     return Handler
 
+
+
+if __name__ == "__main__":
+    # A stand-alone server for benchmarks (its own process, so it does not share the client's
+    # GIL): prints the namenode URL, serves until killed.
+    import sys
+
+    server = WebHdfsServer(sys.argv[1]).start()
+    print(server.url, flush=True)
+    threading.Event().wait()

@@ -61,11 +61,12 @@ PUNCTUATION_MAP = str.maketrans({
     "\u2014": "-", "\u2013": "-",     # — –
     "\u2015": "-", "\u2010": "-",     # ― ‐
 })
+_UNCOVERED = re.compile("[" + "".join(chr(c) for c in PUNCTUATION_MAP) + "]")
 
 
 def strip_markup(text):
     """HTML tags and entities → plain text; a no-op (and fast) for text without markup."""
-    if not _LOOKS_LIKE_MARKUP.search(text):
+    if ("<" not in text and "&" not in text) or not _LOOKS_LIKE_MARKUP.search(text):
         return text
     soup = BeautifulSoup(_LONE_LT.sub("&lt;", text), "html.parser")
     for tag in soup.find_all(["script", "style"]):
@@ -82,7 +83,7 @@ def clean_passage(text, normalize_punctuation=True):
     text = strip_markup(text)
     text = _INVISIBLE.sub("", text)
     text = _WHITESPACE.sub(" ", text).strip()
-    if normalize_punctuation:
+    if normalize_punctuation and _UNCOVERED.search(text):  # translate() is slow; most rows skip
         text = text.translate(PUNCTUATION_MAP)
     return text
 
