@@ -73,14 +73,15 @@ def cmd_submit(args):
 
 
 def demo_base_model(pipeline_root, enable_caching):
-    """The tiny random BERT of data/sample (made once, then cached); returns its URI."""
+    """The tiny random BERT of data/sample (made once, then cached); returns its URI and the
+    task timings."""
     from components.pipeline.local import execute
 
     pipeline_func = definition.build_demo_base_model_pipeline(LOCAL_SETTINGS)
-    outputs, _, _ = execute(pipeline_func, {
+    outputs, clock, _ = execute(pipeline_func, {
         "bert_config_uri": os.path.join(SAMPLE_DIR, "bert_config.json"),
         "vocab_uri": os.path.join(SAMPLE_DIR, "vocab.txt")}, pipeline_root, enable_caching)
-    return outputs["Output"].uri
+    return outputs["Output"].uri, clock.tasks
 
 
 def cmd_run_local(args):
@@ -93,20 +94,26 @@ def cmd_run_local(args):
                             fix="run `make run` (it builds it) or scripts/make_sample_db.py, "
                             "or pass --param source_url=... / --param input_files=...")
         arguments["source_url"] = "sqlite:///" + os.path.abspath(SAMPLE_DB)
+    stages = list(definition.STAGES)
+    base_model_tasks = {}
     if not arguments.get("base_model_uri"):
-        arguments["base_model_uri"] = demo_base_model(args.pipeline_root, not args.no_cache)
+        arguments["base_model_uri"], base_model_tasks = demo_base_model(args.pipeline_root,
+                                                                        not args.no_cache)
+        stages.insert(0, "demo_base_model")
     pipeline_func = definition.build_pipeline(LOCAL_SETTINGS)
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             enable_caching=not args.no_cache)
     artifacts = local.artifact_record(outputs)
     artifacts["base_model"] = {"uri": arguments["base_model_uri"], "metadata": {}}
-    _finish(pipeline_func.name, list(definition.STAGES), arguments, artifacts, clock, run_dir)
+    _finish(pipeline_func.name, stages, arguments, artifacts,
+            {**base_model_tasks, **clock.tasks}, run_dir)
 
 
-def _finish(pipeline_name, stages, arguments, artifacts, clock, run_dir):
+def _finish(pipeline_name, stages, arguments, artifacts, tasks, run_dir):
+    """Write the run record and print the table of steps and where the results are."""
     from components.pipeline import local, summary
 
-    rows = summary.step_rows(stages, clock.tasks, artifacts)
+    rows = summary.step_rows(stages, tasks, artifacts)
     steps = [dict(zip(("step", "status", "seconds", "metrics"), row, strict=True))
              for row in rows]
     local.write_run_record(run_dir, pipeline_name, arguments, artifacts, steps)
@@ -180,7 +187,7 @@ def cmd_rerun(args):
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             enable_caching=not args.no_cache)
     _finish(pipeline_func.name, [stage], arguments, local.artifact_record(outputs, artifacts),
-            clock, run_dir)
+            clock.tasks, run_dir)
 
 
 def cmd_params(args):

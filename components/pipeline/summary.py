@@ -6,6 +6,7 @@ cache, their wall time, and the key metrics they logged."""
 EVAL = [("masked_lm_loss", "loss"), ("masked_lm_accuracy", "accuracy"), ("perplexity", "ppl")]
 PARITY = [("max_abs_logit_diff", "max |Δlogit|")]
 ROWS = {
+    "demo_base_model": [("init-random-model", "demo base model (random init)", None, [])],
     "extract": [("extract", "extract", "extract_metrics",
                  [("rows_read", "rows"), ("rows_kept", "kept"), ("characters", "chars")])],
     "pretraining_data": [
@@ -32,7 +33,9 @@ def _format(value):
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}"
+        if abs(value) < 1e-2 or abs(value) >= 1e4:
+            return f"{value:.3g}"
+        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
     return str(value)
 
 

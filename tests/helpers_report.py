@@ -1,0 +1,48 @@
+"""Render an HTML report in headless Chromium (Debian `chromium`, installed with apt-get when
+missing) and check it is self-contained."""
+
+import os
+import re
+import shutil
+import subprocess
+
+from bs4 import BeautifulSoup
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--enable-logging=stderr", "--v=0", "--window-size=1200,2400"]
+CONSOLE = re.compile(r":CONSOLE[:(]")
+
+
+def chromium():
+    """The chromium binary; installs Debian's package when it is missing."""
+    path = shutil.which("chromium")
+    if path:
+        return path
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env,
+                   capture_output=True)
+    return shutil.which("chromium")
+
+
+def render(html_path, png_path):
+    """Screenshot `html_path`; return the browser console lines (errors, logs) it printed."""
+    result = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--screenshot={png_path}",
+                             f"file://{os.path.abspath(html_path)}"],
+                            capture_output=True, text=True, timeout=120)
+    assert os.path.exists(png_path), result.stderr[-2000:]
+    return [line for line in result.stderr.splitlines() if CONSOLE.search(line)]
+
+
+def external_references(html_text):
+    """Everything that would make the browser fetch or run something: non-data: images,
+    scripts (inline ones too: the KFP UI's sandbox blocks them), stylesheets, frames, CSS
+    url()s."""
+    soup = BeautifulSoup(html_text, "html.parser")
+    found = [img.get("src", "") for img in soup.find_all("img")
+             if not img.get("src", "").startswith("data:image/png;base64,")]
+    found += [tag.get("src") or tag.get("href") or f"<{tag.name}>"
+              for tag in soup.find_all(["script", "link", "iframe"])]
+    found += re.findall(r"url\(", " ".join(style.get_text() for style in soup.find_all("style")))
+    return found

@@ -1,0 +1,115 @@
+"""End to end: the whole pipeline through kfp.local on the sample (what `make run` does, with
+fewer steps), the second run served from the cache, and `rerun train` reusing the run's data."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers_report import external_references, render
+
+from components.pipeline import definition
+
+pytestmark = pytest.mark.slow
+
+FAST = ["num_shards=2", "dupe_factor=1", "num_train_steps=24", "num_warmup_steps=2",
+        "log_every_n_steps=4", "fill_mask_examples=3"]
+
+
+def _run_local(repo_root, root, db, *extra):
+    args = [sys.executable, "pipeline.py", "run-local", "--pipeline-root", str(root)]
+    for param in [*FAST, f"source_url=sqlite:///{db}", *extra]:
+        args += ["--param", param]
+    result = subprocess.run(args, cwd=repo_root, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = result.stdout.rsplit("run directory:", 1)[1].split()[0]
+    with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
+        return result.stdout, run_dir, json.load(f)
+
+
+@pytest.fixture(scope="module")
+def first_run(repo_root, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pipeline")
+    db = tmp / "sample.db"
+    subprocess.run([sys.executable, "scripts/make_sample_db.py", "--output", str(db)],
+                   cwd=repo_root, check=True, capture_output=True)
+    root = tmp / "runs"
+    stdout, run_dir, record = _run_local(repo_root, root, db)
+    return {"root": root, "db": db, "stdout": stdout, "run_dir": run_dir, "record": record}
+
+
+def test_every_artifact_and_metric_exists(first_run):
+    artifacts = first_run["record"]["artifacts"]
+    assert set(artifacts) == set(definition.ARTIFACTS)
+    for name, (artifact_type, _) in definition.ARTIFACTS.items():
+        assert os.path.exists(artifacts[name]["uri"]), name
+        if artifact_type.schema_title == "system.Metrics":
+            assert artifacts[name]["metadata"], name
+    assert all(step["status"] == "ran" for step in first_run["record"]["steps"])
+    assert "transformers model:" in first_run["stdout"]
+
+
+def test_heldout_loss_drops_after_training(first_run):
+    artifacts = first_run["record"]["artifacts"]
+    before = artifacts["base_eval"]["metadata"]["masked_lm_loss"]
+    after = artifacts["trained_eval"]["metadata"]["masked_lm_loss"]
+    assert after < before
+    report = artifacts["report_metrics"]["metadata"]
+    assert report["masked_lm_loss_before"] == before and report["masked_lm_loss_after"] == after
+    assert report["train_instances"] == artifacts["data_metrics"]["metadata"]["train_instances"]
+
+
+def test_transformers_model_answers_fill_mask(first_run):
+    from transformers import pipeline
+
+    model_dir = first_run["record"]["artifacts"]["hf_model"]["uri"]
+    fill = pipeline("fill-mask", model=model_dir, tokenizer=model_dir, device=-1)
+    answers = fill(f"学生在课堂上认真{fill.tokenizer.mask_token}习。", top_k=5)
+    assert len(answers) == 5
+    assert all(a["token_str"].strip() and 0 <= a["score"] <= 1 for a in answers)
+    assert [a["score"] for a in answers] == sorted((a["score"] for a in answers), reverse=True)
+
+
+def test_reports_render_in_a_browser(first_run, tmp_path):
+    artifacts = first_run["record"]["artifacts"]
+    for name in ("data_report", "report"):
+        with open(artifacts[name]["uri"], encoding="utf-8") as f:
+            text = f.read()
+        assert external_references(text) == [], name
+        assert render(artifacts[name]["uri"], tmp_path / f"{name}.png") == [], name
+        assert (tmp_path / f"{name}.png").stat().st_size > 20_000, name
+    with open(artifacts["summary"]["uri"], encoding="utf-8") as f:
+        assert "masked_lm_loss_after" in f.read()
+
+
+def test_second_run_is_served_from_the_cache(first_run, repo_root):
+    _, _, record = _run_local(repo_root, first_run["root"], first_run["db"])
+    assert {step["status"] for step in record["steps"]} == {"cached"}
+    first = first_run["record"]["artifacts"]
+    assert all(record["artifacts"][n]["uri"] == first[n]["uri"] for n in first)
+
+
+def test_rerun_train_reuses_the_runs_data(first_run, repo_root):
+    result = subprocess.run(
+        [sys.executable, "pipeline.py", "rerun", "train", "--from", first_run["run_dir"],
+         "--pipeline-root", str(first_run["root"]), "--param", "num_train_steps=12"],
+        cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = result.stdout.rsplit("run directory:", 1)[1].split()[0]
+    assert run_dir != first_run["run_dir"]
+    with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
+        record = json.load(f)
+    assert [s["step"] for s in record["steps"]] == ["train"]
+    assert record["steps"][0]["status"] == "ran"
+    # Only the train task (and the importers feeding it) ran: no extract, no data prep.
+    assert {d for d in os.listdir(run_dir) if os.path.isdir(os.path.join(run_dir, d))} <= \
+        {"train", "importer", "importer-2"}
+    first = first_run["record"]["artifacts"]
+    assert record["artifacts"]["pretraining_data"]["uri"] == first["pretraining_data"]["uri"]
+    new_model = record["artifacts"]["model"]["uri"]
+    assert new_model != first["model"]["uri"]
+    with open(os.path.join(new_model, "manifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    assert manifest["global_step"] == 12
+    assert manifest["input_dir"] == os.path.abspath(first["pretraining_data"]["uri"])

@@ -1,0 +1,68 @@
+"""The report library: the TF-free Example reader, the data report's numbers, and that the page
+renders in a real browser with nothing fetched and no console output."""
+
+import pytest
+from helpers_report import external_references, render
+
+from components.report import write_data_report
+from components.report.data import token_fractions
+from components.report.records import parse_example
+
+
+@pytest.fixture(scope="module")
+def sample_data(tmp_path_factory, sample_dir):
+    """The sample corpus through the real extract and pretraining-data stages (no TF)."""
+    from components.extract import extract_corpus
+    from components.pretraining_data import create_pretraining_data
+
+    root = tmp_path_factory.mktemp("report")
+    corpus = root / "corpus"
+    extract_corpus(str(corpus), input_files=[str(sample_dir / "corpus.txt")])
+    data = root / "pretraining_data"
+    manifest = create_pretraining_data(str(corpus), output_dir=str(data),
+                                       vocab_file=str(sample_dir / "vocab.txt"), dupe_factor=1,
+                                       heldout_fraction=0.1, num_workers=1)
+    return corpus, data, manifest
+
+
+def test_parse_example_reads_what_tensorflow_wrote():
+    tf = pytest.importorskip("tensorflow")
+    feature = tf.train.Feature
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "input_ids": feature(int64_list=tf.train.Int64List(value=[101, 0, 2**40, -3])),
+        "masked_lm_weights": feature(float_list=tf.train.FloatList(value=[1.0, 0.5, 0.0])),
+    })).SerializeToString()
+    assert parse_example(example) == {"input_ids": [101, 0, 2**40, -3],
+                                      "masked_lm_weights": [1.0, 0.5, 0.0]}
+    assert parse_example(example, {"input_ids"}) == {"input_ids": [101, 0, 2**40, -3]}
+
+
+def test_token_fractions_follow_the_manifest(sample_data):
+    _, _, manifest = sample_data
+    fractions = token_fractions(manifest)
+    assert fractions["padding"] == manifest["padding_fraction"]
+    assert fractions["masked"] == manifest["masked_token_fraction"]
+    # Google's 80/10/10: over a few thousand masked tokens the [MASK] share is near 0.8
+    assert 0.7 < fractions["masked: [MASK]"] < 0.9
+    assert sum(fractions[k] for k in fractions if k.startswith("masked: ")) == pytest.approx(1)
+
+
+def test_data_report_renders_self_contained(sample_data, tmp_path):
+    corpus, data, manifest = sample_data
+    page = tmp_path / "data.html"
+    write_data_report(str(corpus), str(data), str(page))
+    text = page.read_text(encoding="utf-8")
+    assert external_references(text) == []
+    assert text.count("data:image/png;base64,") >= 3  # passage, drops, instance lengths, ...
+    assert f"{manifest['train_instances']:,}" in text and "dropped: duplicate" in text
+    assert render(page, tmp_path / "data.png") == []
+    assert (tmp_path / "data.png").stat().st_size > 20_000  # a page with plots, not a blank one
+
+
+def test_render_sees_console_errors_and_external_assets(tmp_path):
+    """The checks above can fail: a page with a script error and a fetched image is caught."""
+    page = tmp_path / "bad.html"
+    page.write_text('<html><body><img src="missing.png">'
+                    '<script>console.error("boom")</script></body></html>')
+    assert external_references(page.read_text()) == ["missing.png", "<script>"]
+    assert any("boom" in line for line in render(page, tmp_path / "bad.png"))
