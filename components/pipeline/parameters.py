@@ -37,7 +37,7 @@ PARAMETERS = (
     Param("heldout_fraction", float, 0.01, "fraction of passages held out for evaluation"),
     Param("segmenter", str, "jieba", "word segmenter for whole-word masking: jieba or rjieba"),
     Param("pack", bool, False, "pack several short passages per instance"),
-    Param("train_batch_size", int, 96, "instances per training step (all GPUs together)"),
+    Param("train_batch_size", int, 96, "instances per training step per GPU"),
     Param("num_train_steps", int, 210000, "training steps"),
     Param("num_warmup_steps", int, 1000, "linear learning-rate warmup steps"),
     Param("learning_rate", float, 2e-5, "peak learning rate (AdamW, linear decay)"),
