@@ -74,6 +74,7 @@ class HiveServer:
         self.workdir = tempfile.mkdtemp(prefix=f"edu-mlm-hive-{auth.lower()}-")
         self.log_path = os.path.join(self.workdir, "server.log")
         self.process = None
+        self.started = None
         self.start_seconds = None
 
     def command(self):
@@ -102,7 +103,11 @@ class HiveServer:
         return cmd
 
     def start(self, timeout=180):
-        started = time.monotonic()
+        return self.launch().wait_ready(timeout)
+
+    def launch(self):
+        """Start the JVM without waiting (several servers can then start side by side)."""
+        self.started = time.monotonic()
         env = dict(os.environ, SPARK_HOME=spark_home(), SPARK_LOCAL_IP="127.0.0.1",
                    SPARK_LOG_DIR=self.workdir, EDU_MLM_TEST_HIVE_USER=HIVE_USER,
                    EDU_MLM_TEST_HIVE_PASSWORD=HIVE_PASSWORD)
@@ -110,13 +115,17 @@ class HiveServer:
             self.process = subprocess.Popen(self.command(), cwd=self.workdir, env=env,
                                             stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
-        while time.monotonic() - started < timeout:
+        return self
+
+    def wait_ready(self, timeout=180):
+        """Wait until the Thrift port accepts connections; `start_seconds` says how long."""
+        while time.monotonic() - self.started < timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Spark Thrift Server exited with {self.process.returncode}; "
                                    f"log: {self.log_tail()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                self.start_seconds = time.monotonic() - started
+                self.start_seconds = time.monotonic() - self.started
                 return self
             except OSError:
                 time.sleep(0.25)

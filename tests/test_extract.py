@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -211,17 +212,20 @@ def test_cli_help_lists_every_flag():
         assert flag in result.stdout
 
 
-def test_manifest_is_json_with_no_password(tmp_path, monkeypatch, sqlite_db):
-    monkeypatch.setenv("EDU_MLM_SOURCE_PASSWORD", "pw-should-not-leak")
+def test_credentials_stay_out_of_manifest_logs_and_errors(tmp_path, monkeypatch, sqlite_db):
     from components.extract import sources
 
-    url = sources.with_env_credentials(sources.parse_url(
-        "postgresql://etl@db.example:5432/edu?sslmode=require&password=pw2"))
-    assert url.password == "pw-should-not-leak"
-    assert "pw" not in sources.masked_url(url).replace("***", "")
-    assert sources.described_url(url) == "postgresql://etl@db.example:5432/edu?sslmode=require"
+    monkeypatch.setenv("EDU_MLM_SOURCE_PASSWORD", "pw-should-not-leak")
+    monkeypatch.setenv("EDU_MLM_SOURCE_USER", "user-from-secret")
+    given = sources.parse_url("postgresql://db.example:5432/edu?sslmode=require&password=pw2")
+    url = sources.with_env_credentials(given)
+    assert (url.username, url.password) == ("user-from-secret", "pw-should-not-leak")
+    assert sources.masked_url(given) == "postgresql://db.example:5432/edu?sslmode=require"
+    assert sources.described_url(url) == "postgresql://db.example:5432/edu?sslmode=require"
+    assert sorted(sources.secrets_of(url, given)) == ["pw-should-not-leak", "pw2",
+                                                      "user-from-secret"]
     hive = sources.with_env_credentials(sources.parse_url("hive://etl@h:10000/db?auth=NOSASL"))
-    assert hive.password is None, "PyHive refuses a password outside LDAP/CUSTOM"
+    assert (hive.username, hive.password) == ("etl", None), "PyHive refuses a password here"
     ldap = sources.with_env_credentials(sources.parse_url("hive://etl@h:10000/db?auth=LDAP"))
     assert ldap.password == "pw-should-not-leak"
 
@@ -229,4 +233,18 @@ def test_manifest_is_json_with_no_password(tmp_path, monkeypatch, sqlite_db):
                    query="SELECT body FROM answers")
     text = (tmp_path / "c" / "manifest.json").read_text()
     assert json.loads(text)["kind"] == "corpus"
-    assert "pw-should-not-leak" not in text
+    assert "pw-should-not-leak" not in text and "user-from-secret" not in text
+
+    # A failing LDAP login (nothing listens on the port): the URL is shown as given.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url_text = f"hive://127.0.0.1:{port}/default?auth=LDAP"
+    result = run_cli("--source_url", url_text, "--query", "SELECT 1", "--output_dir",
+                     str(tmp_path / "d"), env={"EDU_MLM_SOURCE_PASSWORD": "pw-should-not-leak",
+                                               "EDU_MLM_SOURCE_USER": "user-from-secret"})
+    assert result.returncode == 2
+    assert f"cannot connect to the database: Could not connect to any of [('127.0.0.1', {port})]"\
+        f" ({url_text})" in result.stderr
+    assert "pw-should-not-leak" not in result.stderr
+    assert "user-from-secret" not in result.stderr

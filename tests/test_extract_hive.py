@@ -1,7 +1,7 @@
 """extract against a real HiveServer2 (the Spark Thrift Server from pyspark), through PyHive.
 
-One server per auth mode per session (NOSASL for most tests, NONE, and CUSTOM standing in for LDAP;
-see helpers_hive). They skip only where `java` is absent.
+One server per auth mode, started side by side once per session (NOSASL for most tests, NONE, and
+CUSTOM standing in for LDAP; see helpers_hive). They skip only where `java` is absent.
 """
 
 import importlib.util
@@ -58,38 +58,43 @@ def insert_rows(server, table, rows, stored_as=""):
                f"INSERT INTO {table} VALUES {values}")
 
 
-def start_server(auth):
-    server = HiveServer(auth).start()
-    sys.stderr.write(f"\nSpark Thrift Server ({auth}) listening after "
-                     f"{server.start_seconds:.1f} s\n")
-    return server
+@pytest.fixture(scope="session")
+def hive_servers():
+    """The three servers, started side by side once per session (JVM start-up is mostly waiting
+    on one thread each), then each given the test table."""
+    auths = ["NOSASL", "NONE"] + (["CUSTOM"] if shutil.which("javac") else [])
+    servers = {}
+    try:
+        for auth in auths:
+            servers[auth] = HiveServer(auth).launch()
+        for auth, server in servers.items():
+            server.wait_ready()
+            sys.stderr.write(f"\nSpark Thrift Server ({auth}) listening after "
+                             f"{server.start_seconds:.1f} s\n")
+            insert_rows(server, "edu_rows", ROWS)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
 
 
 @pytest.fixture(scope="session")
-def hive_nosasl():
-    server = start_server("NOSASL")
-    insert_rows(server, "edu_rows", ROWS)
-    yield server
-    server.stop()
+def hive_nosasl(hive_servers):
+    return hive_servers["NOSASL"]
 
 
 @pytest.fixture(scope="session")
-def hive_none():
-    server = start_server("NONE")
-    insert_rows(server, "edu_rows", ROWS)
-    yield server
-    server.stop()
+def hive_none(hive_servers):
+    return hive_servers["NONE"]
 
 
 @pytest.fixture(scope="session")
-def hive_ldap():
-    if shutil.which("javac") is None:
+def hive_ldap(hive_servers):
+    """CUSTOM auth standing in for LDAP (see helpers_hive); needs javac for its authenticator."""
+    if "CUSTOM" not in hive_servers:
         pytest.skip("javac not found: the password-checking Hive server compiles its "
                     "authenticator (install a JDK, not only a JRE)")
-    server = start_server("CUSTOM")
-    insert_rows(server, "edu_rows", ROWS)
-    yield server
-    server.stop()
+    return hive_servers["CUSTOM"]
 
 
 def read_passages(directory):

@@ -53,8 +53,8 @@ def _open_source(source_url, query, text_column, input_files, connection, batch_
                        "query": query, "text_column": text_column}
         return sources.dbapi_rows(connection, query, text_column, batch_size, limit), description
     if source_url is not None:
-        url = sources.with_env_credentials(sources.parse_url(source_url))
-        description = {"type": "sql", "url": sources.described_url(url), "query": query,
+        description = {"type": "sql", "url": sources.described_url(sources.parse_url(source_url)),
+                       "query": query,
                        "text_column": text_column}
         return sources.sql_rows(source_url, query, text_column, batch_size, limit), description
     files = sources.expand_input_files(input_files)

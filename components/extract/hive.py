@@ -28,10 +28,10 @@ from components.extract import sources
 AUTH_MODES = ("NOSASL", "NONE", "LDAP", "CUSTOM", "KERBEROS")
 
 
-def check_url(url):
-    """Refuse hive:// URLs PyHive would reject with a less helpful message."""
+def check_url(url, shown):
+    """Refuse hive:// URLs PyHive would reject with a less helpful message (`shown`: the URL as
+    the user gave it, password masked)."""
     auth = str(url.query.get("auth", "NONE")).upper()
-    shown = sources.masked_url(url)
     if auth not in AUTH_MODES:
         raise UserError(f"unknown Hive auth mode {auth!r}", where=shown,
                         fix=f"use auth= one of {', '.join(AUTH_MODES)} (the server's "
@@ -49,16 +49,18 @@ def connect(source_url):
     """A plain PyHive DB-API connection (`pyhive.hive.connect`) for a hive:// URL."""
     from pyhive import hive
 
-    url = sources.with_env_credentials(sources.parse_url(source_url))
-    check_url(url)
+    given = sources.parse_url(source_url)
+    url = sources.with_env_credentials(given)
+    shown = sources.masked_url(given)
+    check_url(url, shown)
     kwargs = {"host": url.host, "port": url.port or 10000, "username": url.username,
               "password": url.password, "database": url.database or "default"}
     kwargs.update(url.query)
     try:
         return hive.connect(**kwargs)
     except Exception as err:
-        line = sources.error_line(err, sources.secrets_of(url))
-        raise UserError(f"cannot connect to Hive: {line}", where=sources.masked_url(url),
+        line = sources.error_line(err, sources.secrets_of(url, given))
+        raise UserError(f"cannot connect to Hive: {line}", where=shown,
                         fix=hint(err, url)) from err
 
 

@@ -8,8 +8,10 @@ and files line by line. Drivers are imported by SQLAlchemy only for the URL's di
 loaded only for `hive://`.
 
 Credentials come from the URL given at run time or from the environment (`EDU_MLM_SOURCE_USER`,
-`EDU_MLM_SOURCE_PASSWORD`, filled by a Kubernetes Secret in the pipeline); they are masked in
-everything logged and removed from the source description that goes into the manifest.
+`EDU_MLM_SOURCE_PASSWORD`, filled by a Kubernetes Secret in the pipeline). Logs show the URL as
+given with its password masked (so nothing read from the environment), error messages mask the
+password and an environment-supplied user, and the manifest's source description has neither
+user nor password.
 """
 
 import glob
@@ -70,17 +72,20 @@ def masked_url(url):
 
 
 def described_url(url):
-    """The URL for the manifest: no password at all (`URL.set(password=None)` would keep it)."""
+    """The URL for the manifest: no user, no password (`URL.set(password=None)` would keep it)."""
     from sqlalchemy.engine import URL
 
     url = _without_secret_params(url)
-    return URL.create(url.drivername, username=url.username, host=url.host, port=url.port,
-                      database=url.database, query=url.query).render_as_string()
+    return URL.create(url.drivername, host=url.host, port=url.port, database=url.database,
+                      query=url.query).render_as_string()
 
 
-def secrets_of(url):
-    """Strings that must never appear in a message: the password and secret query values."""
+def secrets_of(url, given=None):
+    """Strings that must never appear in a message: the password, secret query values, and the
+    user when it came from the environment rather than from the URL as `given`."""
     secrets = [url.password] if url.password else []
+    if given is not None and given.username is None and url.username:
+        secrets.append(url.username)
     for k, v in url.query.items():
         if any(s in k.lower() for s in SECRET_PARAMS):
             secrets += [v] if isinstance(v, str) else list(v)
@@ -141,14 +146,15 @@ def sql_rows(source_url, query, text_column=None, batch_size=1000, limit=None):
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import NoSuchModuleError
 
-    url = with_env_credentials(parse_url(source_url))
-    secrets = secrets_of(url)
-    shown = masked_url(url)
+    given = parse_url(source_url)
+    url = with_env_credentials(given)
+    secrets = secrets_of(url, given)
+    shown = masked_url(given)
     is_hive = url.drivername.startswith("hive")
     if is_hive:
         from components.extract import hive
 
-        hive.check_url(url)
+        hive.check_url(url, shown)
         # Thrift logs a traceback before raising; we report the error ourselves, in one line.
         logging.getLogger("thrift").setLevel(logging.CRITICAL)
     try:
