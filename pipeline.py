@@ -15,7 +15,7 @@ import sys
 from components.common.cli import ArgumentParser
 from components.common.errors import UserError, exit_on_user_error
 from components.common.logs import setup_logging
-from components.pipeline import definition, parameters
+from components.pipeline import parameters
 
 log = logging.getLogger("pipeline")
 
@@ -40,18 +40,22 @@ LOCAL_DEFAULTS = {
 }
 
 
-# Locally: no retries (a failure is a bug to see at once), cache keyed on the code too.
-LOCAL_SETTINGS = definition.Settings(retries=0, code_versions=True)
+def local_settings():
+    """Locally: no retries (a failure is a bug to see at once), cache keyed on the code too."""
+    from components.pipeline import definition
+
+    return definition.Settings(retries=0, code_versions=True)
 
 
-def settings_from(args, **overrides):
-    return definition.Settings(registry=getattr(args, "registry", None),
-                               tag=getattr(args, "tag", None),
-                               secret_name=getattr(args, "secret_name", definition.DEFAULT_SECRET),
-                               **overrides)
+def settings_from(args):
+    from components.pipeline import definition
+
+    return definition.Settings(registry=args.registry, tag=args.tag,
+                               secret_name=args.secret_name)
 
 
 def cmd_compile(args):
+    from components.pipeline import definition
     from components.pipeline.remote import compile_pipeline
 
     compile_pipeline(definition.build_pipeline(settings_from(args)), args.output)
@@ -66,18 +70,24 @@ def cmd_submit(args):
         raise UserError("no base model", where="--param base_model_uri",
                         fix="pass --param base_model_uri=<artifact-store URI of a Google-format "
                         "BERT directory>")
-    run_id = submit(definition.build_pipeline(settings_from(args)), args.host, arguments,
-                    experiment=args.experiment, run_name=args.run_name,
-                    enable_caching=not args.no_cache)
+
+    def build():
+        from components.pipeline import definition
+
+        return definition.build_pipeline(settings_from(args))
+
+    run_id = submit(build, args.host, arguments, experiment=args.experiment,
+                    run_name=args.run_name, enable_caching=not args.no_cache)
     print(f"started run {run_id} on {args.host}")
 
 
 def demo_base_model(pipeline_root, enable_caching):
     """The tiny random BERT of data/sample (made once, then cached); returns its URI and the
     task timings."""
+    from components.pipeline import definition
     from components.pipeline.local import execute
 
-    pipeline_func = definition.build_demo_base_model_pipeline(LOCAL_SETTINGS)
+    pipeline_func = definition.build_demo_base_model_pipeline(local_settings())
     outputs, clock, _ = execute(pipeline_func, {
         "bert_config_uri": os.path.join(SAMPLE_DIR, "bert_config.json"),
         "vocab_uri": os.path.join(SAMPLE_DIR, "vocab.txt")}, pipeline_root, enable_caching)
@@ -85,7 +95,7 @@ def demo_base_model(pipeline_root, enable_caching):
 
 
 def cmd_run_local(args):
-    from components.pipeline import local
+    from components.pipeline import definition, local
 
     arguments = {**LOCAL_DEFAULTS, **parameters.parse_assignments(args.param)}
     if not arguments.get("source_url") and not arguments.get("input_files"):
@@ -94,13 +104,13 @@ def cmd_run_local(args):
                             fix="run `make run` (it builds it) or scripts/make_sample_db.py, "
                             "or pass --param source_url=... / --param input_files=...")
         arguments["source_url"] = "sqlite:///" + os.path.abspath(SAMPLE_DB)
-    stages = list(definition.STAGES)
+    stages = [s for s in definition.STAGES if s != "export" or arguments.get("export_hdfs_dir")]
     base_model_tasks = {}
     if not arguments.get("base_model_uri"):
         arguments["base_model_uri"], base_model_tasks = demo_base_model(args.pipeline_root,
                                                                         not args.no_cache)
         stages.insert(0, "demo_base_model")
-    pipeline_func = definition.build_pipeline(LOCAL_SETTINGS)
+    pipeline_func = definition.build_pipeline(local_settings())
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             enable_caching=not args.no_cache)
     artifacts = local.artifact_record(outputs)
@@ -129,6 +139,8 @@ def _finish(pipeline_name, stages, arguments, artifacts, tasks, run_dir):
 
 def _latest_run(pipeline_root):
     """The newest run directory of the pipeline (or of a rerun) under `pipeline_root`."""
+    from components.pipeline import definition
+
     prefix = definition.PIPELINE_NAME + "-"
     runs = [os.path.join(pipeline_root, d) for d in os.listdir(pipeline_root)
             if d.startswith(prefix) and not d.startswith(prefix + "demo")] \
@@ -142,7 +154,7 @@ def _latest_run(pipeline_root):
 def _parse_from(source, pipeline_root):
     """RUN_DIR (a local run), `latest`, or NAME=URI,NAME=URI (artifacts anywhere) →
     (parameters, artifacts)."""
-    from components.pipeline import local
+    from components.pipeline import definition, local
 
     if source == "latest":
         source = _latest_run(pipeline_root)
@@ -160,7 +172,7 @@ def _parse_from(source, pipeline_root):
 
 
 def cmd_rerun(args):
-    from components.pipeline import local
+    from components.pipeline import definition, local
 
     stage = args.step.replace("-", "_")
     if stage not in definition.STAGES:
@@ -178,12 +190,13 @@ def cmd_rerun(args):
     if args.host:
         from components.pipeline.remote import submit
 
-        run_id = submit(definition.build_stage_pipeline(stage, inputs, settings_from(args)),
+        run_id = submit(lambda: definition.build_stage_pipeline(stage, inputs,
+                                                                settings_from(args)),
                         args.host, arguments, experiment=args.experiment,
                         run_name=args.run_name, enable_caching=not args.no_cache)
         print(f"started run {run_id} on {args.host}")
         return
-    pipeline_func = definition.build_stage_pipeline(stage, inputs, LOCAL_SETTINGS)
+    pipeline_func = definition.build_stage_pipeline(stage, inputs, local_settings())
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             enable_caching=not args.no_cache)
     _finish(pipeline_func.name, [stage], arguments, local.artifact_record(outputs, artifacts),
@@ -202,9 +215,10 @@ def _add_image_flags(parser):
                         help="image registry (default: $EDU_MLM_REGISTRY or ghcr.io/edu-mlm); "
                         "images are REGISTRY/edu-mlm-{dataprep,trainer,converter}:TAG")
     parser.add_argument("--tag", default=None, help="image tag (default: $EDU_MLM_TAG or 0.1.0)")
-    parser.add_argument("--secret-name", default=definition.DEFAULT_SECRET,
-                        help="Kubernetes Secret holding the source credentials (keys: "
-                        + ", ".join(definition.SECRET_KEYS_TO_ENV) + ")")
+    parser.add_argument("--secret-name", default=parameters.DEFAULT_SECRET,
+                        help="Kubernetes Secret holding the credentials (keys: " + ", ".join(
+                            [*parameters.SECRET_KEYS_TO_ENV, *parameters.HDFS_SECRET_KEYS_TO_ENV])
+                        + "); optional")
 
 
 def _add_run_flags(parser, local_only=False):
@@ -244,11 +258,11 @@ def build_parser():
 
     p = sub.add_parser("rerun", help="run one step again, fed by an earlier run's artifacts",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("step", metavar="STEP", help="one of " + ", ".join(definition.STAGES))
+    p.add_argument("step", metavar="STEP", help="one of " + ", ".join(parameters.STEPS))
     p.add_argument("--from", dest="source", required=True, metavar="RUN_DIR_OR_URIS",
                    help="a local run directory (runs/local/edu-mlm-...), `latest`, or "
-                   "NAME=URI,... of the step's input artifacts (names: "
-                   + ", ".join(definition.ARTIFACTS) + ")")
+                   "NAME=URI,... of the step's input artifacts (names as in a run's run.json: "
+                   "base_model, corpus, pretraining_data, model, ...)")
     p.add_argument("--host", default=None,
                    help="submit the one-step pipeline to this KFP endpoint instead of running "
                    "it here")

@@ -19,6 +19,7 @@ EXPECTED_IMAGE = {
     "merge-pretraining-data": "dataprep", "data-report": "dataprep",
     "train": "trainer", "evaluate": "trainer", "evaluate-2": "trainer",
     "convert": "converter", "convert-2": "converter", "report": "converter",
+    "hdfs-export": "dataprep", "hdfs-export-2": "dataprep",
 }
 SECRET_VALUE = "hunter2-not-in-yaml-7f3a"
 
@@ -87,6 +88,11 @@ def test_secret_reaches_extract_as_env_only(compiled):
     assert extract["secretName"] == "hive-team-a"
     assert {m["secretKey"]: m["envVar"] for m in extract["keyToEnv"]} == \
         definition.SECRET_KEYS_TO_ENV
+    for task in ("hdfs-export", "hdfs-export-2"):
+        hdfs = executors[_executor_of(spec, task)]["secretAsEnv"][0]
+        assert hdfs["secretName"] == "hive-team-a"
+        assert {m["envVar"] for m in hdfs["keyToEnv"]} == {"EDU_MLM_HDFS_USER",
+                                                           "EDU_MLM_HDFS_TOKEN"}
     assert SECRET_VALUE not in text
     names = spec["root"]["inputDefinitions"]["parameters"]
     assert not [n for n in names if any(w in n.lower() for w in ("password", "secret", "token"))]

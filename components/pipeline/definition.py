@@ -11,6 +11,7 @@ is fixed when a pipeline is built (`Settings`), never a run parameter, so no cre
 """
 
 import hashlib
+import inspect
 import os
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -23,6 +24,7 @@ from components.bert.component import init_random_model
 from components.convert.component import convert
 from components.evaluate.component import evaluate
 from components.extract.component import extract
+from components.hdfs.component import hdfs_export
 from components.pipeline import parameters
 from components.pretraining_data.component import (
     merge_pretraining_data,
@@ -33,9 +35,9 @@ from components.report.component import data_report, report
 from components.train.component import train
 
 PIPELINE_NAME = "edu-mlm"
-DEFAULT_SECRET = "edu-mlm-source-credentials"
-# Secret data keys → the environment variables the extract library reads for credentials.
-SECRET_KEYS_TO_ENV = {"username": "EDU_MLM_SOURCE_USER", "password": "EDU_MLM_SOURCE_PASSWORD"}
+DEFAULT_SECRET = parameters.DEFAULT_SECRET
+SECRET_KEYS_TO_ENV = parameters.SECRET_KEYS_TO_ENV
+HDFS_SECRET_KEYS_TO_ENV = parameters.HDFS_SECRET_KEYS_TO_ENV
 
 
 @dataclass(frozen=True)
@@ -51,30 +53,32 @@ class Settings:
     code_versions: bool = False
 
 
-# The packages each stage's task runs (for `code_versions`).
+# The code each stage's task runs (for `code_versions`): packages or files under components/.
 STAGE_CODE = {
     "extract": ("extract",),
-    "pretraining_data": ("pretraining_data", "pipeline"),
+    "pretraining_data": ("pretraining_data", "pipeline/fanout.py"),
     "data_report": ("report", "pretraining_data"),
     "bert": ("bert",),
     "train": ("train", "evaluate", "bert"),
     "evaluate": ("evaluate", "train", "bert"),
     "convert": ("convert", "bert"),
     "report": ("report", "pretraining_data"),
+    "hdfs": ("hdfs", "extract"),
 }
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def code_version(stage):
-    """sha256 (first 16 hex digits) of the Python files of the packages `stage` runs."""
+    """sha256 (first 16 hex digits) of the Python code `stage` runs."""
     digest = hashlib.sha256()
-    for package in sorted({"common", *STAGE_CODE[stage]}):
-        directory = os.path.join(PACKAGE_DIR, package)
-        for name in sorted(os.listdir(directory)):
-            if name.endswith(".py"):
-                digest.update(name.encode())
-                with open(os.path.join(directory, name), "rb") as f:
-                    digest.update(f.read())
+    for entry in sorted({"common", *STAGE_CODE[stage]}):
+        path = os.path.join(PACKAGE_DIR, entry)
+        files = [path] if os.path.isfile(path) else [
+            os.path.join(path, name) for name in sorted(os.listdir(path)) if name.endswith(".py")]
+        for file in files:
+            digest.update(os.path.relpath(file, PACKAGE_DIR).encode())
+            with open(file, "rb") as f:
+                digest.update(f.read())
     return digest.hexdigest()[:16]
 
 
@@ -98,6 +102,7 @@ ARTIFACTS = {
     "summary": (Markdown, ("report", "summary")),
     "report_metrics": (Metrics, ("report", "metrics")),
 }
+HDFS_EXPORTS = {"model": "tf_model", "hf_model": "hf_model"}
 
 
 def _place(task, stage, settings, cpu="4", memory="8G", gpus=None):
@@ -191,6 +196,21 @@ def add_report(a, p, settings):
             "report_metrics": task.outputs["metrics"]}
 
 
+def add_export(a, p, settings):
+    """Copy the trained models to HDFS when `export_hdfs_dir` is set."""
+    with dsl.If(p["export_hdfs_dir"] != "", name="export-to-hdfs"):
+        for artifact, name in HDFS_EXPORTS.items():
+            task = _place(hdfs_export(artifact=a[artifact], hdfs_dir=p["export_hdfs_dir"],
+                                      name=name, namenode_url=p["hdfs_url"],
+                                      auth=p["hdfs_auth"]), "hdfs", settings, cpu="1",
+                          memory="2G")
+            task.set_display_name(f"export {name} to HDFS")
+            kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
+                                         secret_key_to_env=HDFS_SECRET_KEYS_TO_ENV,
+                                         optional=True)
+    return {}
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -212,7 +232,9 @@ STAGES = {stage.name: stage for stage in (
     Stage("report", add_report, ("pretraining_data", "data_metrics", "model", "train_metrics",
                                  "base_eval", "trained_eval", "base_hf_model", "hf_model",
                                  "parity", "base_parity"), ("report", "summary", "report_metrics")),
+    Stage("export", add_export, ("model", "hf_model"), ()),
 )}
+assert tuple(STAGES) == parameters.STEPS
 
 
 def _outputs_type(names):
@@ -222,13 +244,13 @@ def _outputs_type(names):
 def _make_pipeline(name, description, body, output_names):
     """A `@dsl.pipeline` whose parameters are `parameters.PARAMETERS` and whose outputs are the
     artifacts `output_names`; `body(p)` adds the tasks and returns {artifact name: channel}."""
-    outputs_type = _outputs_type(output_names)
+    outputs_type = _outputs_type(output_names) if output_names else None
 
     def pipeline_func(*args):
         made = body(dict(zip(parameters.BY_NAME, args, strict=True)))
-        return outputs_type(**{key: made[key] for key in output_names})
+        return outputs_type(**{key: made[key] for key in output_names}) if outputs_type else None
 
-    pipeline_func.__signature__ = parameters.signature(outputs_type)
+    pipeline_func.__signature__ = parameters.signature(outputs_type or inspect.Signature.empty)
     pipeline_func.__name__ = name.replace("-", "_")
     return dsl.pipeline(name=name, description=description)(pipeline_func)
 

@@ -9,6 +9,15 @@ from dataclasses import dataclass
 
 from components.common.errors import UserError
 
+# The pipeline's steps, in order (definition.STAGES builds them); `rerun STEP` takes these names.
+STEPS = ("extract", "pretraining_data", "data_report", "train", "evaluate", "convert", "report",
+         "export")
+
+# Kubernetes Secret (its name fixed at compile time) → environment variables of the steps.
+DEFAULT_SECRET = "edu-mlm-source-credentials"
+SECRET_KEYS_TO_ENV = {"username": "EDU_MLM_SOURCE_USER", "password": "EDU_MLM_SOURCE_PASSWORD"}
+HDFS_SECRET_KEYS_TO_ENV = {"hdfs_user": "EDU_MLM_HDFS_USER", "hdfs_token": "EDU_MLM_HDFS_TOKEN"}
+
 
 @dataclass(frozen=True)
 class Param:
@@ -46,6 +55,10 @@ PARAMETERS = (
     Param("eval_batch_size", int, 64, "held-out evaluation batch size"),
     Param("num_gpus", int, 1, "GPUs for the trainer pod"),
     Param("fill_mask_examples", int, 8, "held-out sentences shown with top-5 predictions"),
+    Param("export_hdfs_dir", str, "", "if set: copy the trained model (tf_model/) and the "
+          "transformers model (hf_model/) to this HDFS directory"),
+    Param("hdfs_url", str, "", "WebHDFS namenode URL (default: $EDU_MLM_HDFS_URL in the pod)"),
+    Param("hdfs_auth", str, "insecure", "HDFS auth: insecure (user), token or kerberos"),
 )
 BY_NAME = {p.name: p for p in PARAMETERS}
 

@@ -59,12 +59,14 @@ def check_endpoint(host):
     return health
 
 
-def submit(pipeline_func, host, arguments, experiment=None, run_name=None,
+def submit(build_pipeline, host, arguments, experiment=None, run_name=None,
            enable_caching=True):
-    """Start a run of `pipeline_func` on `host`; return the run id."""
+    """Start a run of the pipeline `build_pipeline()` returns on `host`; return the run id.
+    The endpoint is checked before anything heavy is imported or built."""
     check_endpoint(host)
     import kfp
 
+    pipeline_func = build_pipeline()
     try:
         client = kfp.Client(host=host)
         with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,8 @@ ROWS = {
                  ("evaluate-2", "evaluate trained model", "trained_eval", EVAL)],
     "convert": [("convert", "convert base model", "base_parity", PARITY),
                 ("convert-2", "convert trained model", "parity", PARITY)],
+    "export": [("hdfs-export", "export tf_model to HDFS", None, []),
+               ("hdfs-export-2", "export hf_model to HDFS", None, [])],
     "report": [("report", "report", "report_metrics",
                 [("masked_lm_loss_before", "loss before"),
                  ("masked_lm_loss_after", "after")])],
