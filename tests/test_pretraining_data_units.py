@@ -148,3 +148,14 @@ def test_stage_imports_neither_tensorflow_nor_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_jieba_run_cache_equals_cutting_whole_passages(sample_dir):
+    import jieba
+
+    passages = [line.strip() for line in open(sample_dir / "corpus.txt", encoding="utf-8")
+                if line.strip()]
+    passages += passages[:50]
+    segmenter = segment.Segmenter("jieba")
+    whole = [len(w) for p in passages for w in jieba.lcut(p)]
+    assert segmenter.word_lengths(passages).tolist() == whole

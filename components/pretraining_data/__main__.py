@@ -23,7 +23,7 @@ def build_parser():
         help="most masked positions per instance")
     add("--masked_lm_prob", type=float, default=0.15, help="share of tokens to mask")
     add("--short_seq_prob", type=float, default=0.1,
-        help="probability of a shorter target length (per passage; per row with --pack)")
+        help="probability that a row gets a shorter target length")
     add("--dupe_factor", type=int, default=5, help="passes over the corpus with fresh masks")
     add("--random_seed", type=int, default=123456, help="seed; shards derive theirs from it")
     add("--do_whole_word_mask", type=str2bool, default=True,

@@ -1,15 +1,17 @@
 """Rows of token ids from passages: Google's MLM-only instances, or packed rows (`--pack`).
 
-Unpacked (Google's `create_instances_from_document` with next-sentence prediction removed):
-each passage is cut into consecutive chunks of `max_seq_length - 2` tokens; with probability
-`short_seq_prob` a passage's target length is drawn from [2, max_seq_length - 2] instead (once
-per passage and pass, as Google draws it once per document). Each row is
+Unpacked (Google's `create_instances_from_document` with next-sentence prediction removed, a
+passage being a document): each passage is cut into consecutive chunks of `max_seq_length - 2`
+tokens. Google draws a shorter target length (uniform in [2, max_seq_length - 2]) with
+probability `short_seq_prob` once per multi-sentence document; as our chunks are cut inside a
+passage, the draw is made per row, so that `short_seq_prob` of the rows are short (one draw per
+passage would cut a whole long passage into rows of a few tokens). Each row is
 `[CLS] chunk [SEP]`, then `[PAD]`.
 
 Packed (RoBERTa's "full sentences"): the passages of a shard form one stream with `[SEP]`
-between passages, cut into rows of up to `max_seq_length - 2` tokens (short rows with
-probability `short_seq_prob`, drawn per row). A row never starts or ends on a separator.
-All rows have segment id 0: there is no sentence pair.
+between passages, cut into rows the same way (short rows with probability `short_seq_prob`); a
+separator at either end of a row is dropped. All rows have segment id 0: there is no sentence
+pair.
 """
 
 import dataclasses
@@ -35,35 +37,36 @@ def _target_lengths(rng, count, max_num_tokens, short_seq_prob):
 def plan_unpacked(token_counts, max_num_tokens, short_seq_prob, rng):
     """(starts, lengths) of the rows' chunks in the passages' tokens laid back to back."""
     counts = np.asarray(token_counts, dtype=np.int64)
-    targets = _target_lengths(rng, len(counts), max_num_tokens, short_seq_prob)
-    rows_per_passage = -(-counts // targets)
-    passage_of_row = np.repeat(np.arange(len(counts)), rows_per_passage)
-    first_row = np.cumsum(rows_per_passage) - rows_per_passage
-    chunk_index = np.arange(len(passage_of_row)) - first_row[passage_of_row]
-    offset_in_passage = chunk_index * targets[passage_of_row]
-    starts = (np.cumsum(counts) - counts)[passage_of_row] + offset_in_passage
-    lengths = np.minimum(targets[passage_of_row], counts[passage_of_row] - offset_in_passage)
-    return starts, lengths
+    most_rows = int((counts // 2).sum()) + len(counts)
+    targets = _target_lengths(rng, most_rows, max_num_tokens, short_seq_prob).tolist()
+    starts, lengths = [], []
+    row = 0
+    for base, count in zip((np.cumsum(counts) - counts).tolist(), counts.tolist(), strict=True):
+        position = 0
+        while position < count:
+            length = min(targets[row], count - position)
+            starts.append(base + position)
+            lengths.append(length)
+            position += length
+            row += 1
+    return np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
 
 
 def plan_packed(is_separator, max_num_tokens, short_seq_prob, rng):
-    """(starts, lengths) of the rows' chunks in a stream with separators between passages."""
+    """(starts, lengths) of the rows' chunks in a stream with separators between passages.
+
+    The stream is cut at consecutive target lengths; a separator at either end of a chunk is
+    dropped from it (so a row never starts or ends on one).
+    """
     total = len(is_separator)
-    targets = _target_lengths(rng, total + 1, max_num_tokens, short_seq_prob)
-    starts, lengths = [], []
-    position = 0
-    for target in targets.tolist():
-        if position < total and is_separator[position]:
-            position += 1
-        if position >= total:
-            break
-        end = min(position + target, total)
-        if end < total and is_separator[end - 1]:
-            end -= 1
-        starts.append(position)
-        lengths.append(end - position)
-        position = end
-    return np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
+    targets = _target_lengths(rng, total // 2 + 1, max_num_tokens, short_seq_prob)
+    ends = np.cumsum(targets)
+    ends = np.append(ends[ends < total], total)
+    starts = np.concatenate([[0], ends[:-1]])
+    starts = starts + is_separator[starts]
+    ends = ends - is_separator[ends - 1]
+    keep = ends > starts
+    return starts[keep], (ends - starts)[keep]
 
 
 def pack_stream(ids, continues_word, token_counts, sep_id):

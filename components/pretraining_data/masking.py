@@ -50,19 +50,24 @@ def choose_tokens(candidate, continues_word, wanted, rng):
     row_index = np.broadcast_to(np.arange(rows)[:, None], gid.shape)
     flat = (row_index * max_groups + gid)[candidate]
     sizes = np.bincount(flat, minlength=rows * max_groups).reshape(rows, max_groups)
-    keys = rng.random((rows, max_groups))
+    keys = rng.random((rows, max_groups), dtype=np.float32)
     keys[np.arange(max_groups)[None, :] >= group_count[:, None]] = 2.0
-    order = np.argsort(keys, axis=1, kind="stable")
+    order = np.argsort(keys, axis=1)
     sorted_sizes = np.take_along_axis(sizes, order, axis=1)
     taken_sorted = np.zeros((rows, max_groups), dtype=bool)
     count = np.zeros(rows, dtype=np.int64)
+    active = np.arange(rows)
     for rank in range(max_groups):
-        size = sorted_sizes[:, rank]
-        take = (size > 0) & (count + size <= wanted)
-        taken_sorted[:, rank] = take
-        count += np.where(take, size, 0)
-        if (count >= wanted).all():
-            break
+        if rank % 8 == 0:
+            # Rows that are full or out of groups drop out, so the loop's cost follows the rows
+            # still choosing, not the longest row.
+            active = active[(count[active] < wanted[active]) & (group_count[active] > rank)]
+            if not len(active):
+                break
+        size = sorted_sizes[active, rank]
+        take = (size > 0) & (count[active] + size <= wanted[active])
+        taken_sorted[active, rank] = take
+        count[active] += np.where(take, size, 0)
     taken = np.zeros_like(taken_sorted)
     np.put_along_axis(taken, order, taken_sorted, axis=1)
     return candidate & np.take_along_axis(taken, np.maximum(gid, 0), axis=1)

@@ -67,11 +67,32 @@ class Segmenter:
 
     def word_lengths(self, passages):
         """Character lengths of the words of all passages, back to back (int64)."""
-        lengths = np.fromiter(map(len, itertools.chain.from_iterable(map(self._cut, passages))),
-                              dtype=np.int64)
+        if self.name == "jieba":
+            lengths = self._jieba_word_lengths(passages)
+        else:
+            lengths = np.fromiter(
+                map(len, itertools.chain.from_iterable(map(self._cut, passages))), dtype=np.int64)
         if int(lengths.sum()) != sum(map(len, passages)):
             raise RuntimeError(f"{self.name} returned words that do not cover the passages")
         return lengths
+
+    def _jieba_word_lengths(self, passages):
+        """jieba cuts each run of its `re_han_default` pattern on its own, so a run's words do
+        not depend on the text around it: runs that repeat within the batch (education text
+        repeats its phrases) are cut once. The result equals cutting each passage whole."""
+        import jieba
+
+        split, cut = jieba.re_han_default.split, self._cut
+        cache = {}
+        lengths = []
+        for passage in passages:
+            for run in split(passage):
+                if run:
+                    words = cache.get(run)
+                    if words is None:
+                        words = cache[run] = [len(w) for w in cut(run)]
+                    lengths += words
+        return np.asarray(lengths, dtype=np.int64)
 
 
 def continuation_flags(token_ids, token_char_starts, token_counts, passage_chars, word_lengths,

@@ -19,17 +19,20 @@ _TAG_LEN_3 = 0x1A  # field 3, length-delimited (Feature.int64_list)
 
 def _varint(values):
     """Varint bytes of non-negative ints [rows, n] as (bytes uint8 [rows, n*k], used bool)."""
-    values = np.asarray(values, dtype=np.uint64)
+    values = np.asarray(values)
     largest = int(values.max()) if values.size else 0
-    width = max(1, (largest.bit_length() + 6) // 7)
-    shifts = (7 * np.arange(width, dtype=np.uint64))[None, None, :]
-    expanded = values[:, :, None]
-    low = (expanded >> shifts) & np.uint64(0x7F)
-    more = expanded >= (np.uint64(1) << (shifts + np.uint64(7)))
-    used = (expanded >= (np.uint64(1) << shifts)) | (shifts == 0)
-    data = (low | np.where(more, np.uint64(0x80), np.uint64(0))).astype(np.uint8)
+    if largest < 0x80:
+        return values.astype(np.uint8), np.ones(values.shape, dtype=bool)
+    values = values.astype(np.uint64 if largest >= 1 << 31 else np.uint32)
+    width = (largest.bit_length() + 6) // 7
+    data, used = [], []
+    for k in range(width):
+        shifted = values >> (7 * k)
+        more = shifted >= 0x80
+        data.append(((shifted & 0x7F) | (more << 7)).astype(np.uint8))
+        used.append(shifted > 0 if k else np.ones(values.shape, dtype=bool))
     rows = values.shape[0]
-    return data.reshape(rows, -1), used.reshape(rows, -1)
+    return (np.stack(data, axis=2).reshape(rows, -1), np.stack(used, axis=2).reshape(rows, -1))
 
 
 def _varint_length(values):
@@ -95,26 +98,25 @@ def _masked_crc(crc):
 
 def frame_records(data, lengths):
     """TFRecord framing of serialized records laid back to back; returns the file bytes."""
-    count = len(lengths)
-    offsets = np.cumsum(lengths) - lengths
     blob = data.tobytes()
-    data_crc = np.fromiter(
+    masked_data_crc = _masked_crc(np.fromiter(
         (google_crc32c.value(blob[o:o + n])
-         for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)),
-        dtype=np.uint64, count=count)
-    header = lengths.astype("<u8").view(np.uint8).reshape(count, 8)
-    unique_lengths, inverse = np.unique(lengths, return_inverse=True)
-    length_crc = np.array([google_crc32c.value(int(n).to_bytes(8, "little"))
-                           for n in unique_lengths.tolist()], dtype=np.uint64)[inverse]
-    out = np.empty(int(lengths.sum()) + 16 * count, dtype=np.uint8)
-    starts = offsets + 16 * np.arange(count)
-    out[starts[:, None] + np.arange(8)] = header
-    out[starts[:, None] + 8 + np.arange(4)] = _masked_crc(length_crc).view(np.uint8).reshape(-1, 4)
-    record_of_byte = np.repeat(np.arange(count), lengths)
-    out[np.arange(len(data)) + 16 * record_of_byte + 12] = data
-    crc_at = (starts + 12 + lengths)[:, None] + np.arange(4)
-    out[crc_at] = _masked_crc(data_crc).view(np.uint8).reshape(-1, 4)
-    return out.tobytes()
+         for o, n in zip((np.cumsum(lengths) - lengths).tolist(), lengths.tolist(), strict=True)),
+        dtype=np.uint64, count=len(lengths))).tolist()
+    pieces = []
+    offset = 0
+    for length, crc in zip(lengths.tolist(), masked_data_crc, strict=True):
+        header = _HEADERS.get(length)
+        if header is None:
+            size = length.to_bytes(8, "little")
+            header = _HEADERS[length] = size + int(_masked_crc(google_crc32c.value(size))).to_bytes(
+                4, "little")
+        pieces += (header, blob[offset:offset + length], crc.to_bytes(4, "little"))
+        offset += length
+    return b"".join(pieces)
+
+
+_HEADERS = {}
 
 
 def pretraining_features(masked, segment_ids, input_mask):
