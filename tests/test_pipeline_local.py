@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers_hdfs import WebHdfsServer
 from helpers_report import external_references, render
 
 from components.pipeline import definition
@@ -113,3 +114,25 @@ def test_rerun_train_reuses_the_runs_data(first_run, repo_root):
         manifest = json.load(f)
     assert manifest["global_step"] == 12
     assert manifest["input_dir"] == os.path.abspath(first["pretraining_data"]["uri"])
+
+
+def test_rerun_export_copies_both_models_to_hdfs(first_run, repo_root, tmp_path):
+    """The `export` step (a dsl.If branch, skipped by the runs above) against a WebHDFS
+    stand-in server (no Hadoop here; see helpers_hdfs)."""
+    server = WebHdfsServer(str(tmp_path / "hdfs")).start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "pipeline.py", "rerun", "export", "--from", first_run["run_dir"],
+             "--pipeline-root", str(first_run["root"]),
+             "--param", "export_hdfs_dir=/user/edu/models/run-1",
+             "--param", f"hdfs_url={server.url}"],
+            cwd=repo_root, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "EDU_MLM_HDFS_USER": "edu"})
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    artifacts = first_run["record"]["artifacts"]
+    for name, local in (("tf_model", artifacts["model"]["uri"]),
+                        ("hf_model", artifacts["hf_model"]["uri"])):
+        exported = server.local(f"/user/edu/models/run-1/{name}")
+        assert sorted(os.listdir(exported)) == sorted(os.listdir(local)), name
