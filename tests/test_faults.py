@@ -15,7 +15,9 @@ import dataclasses
 
 import pytest
 
+from components.common.errors import UserError
 from tests.helpers_faults import (
+    REPO_ROOT,
     BadInputs,
     assert_one_line_user_error,
     no_leftovers,
@@ -292,3 +294,46 @@ SUBPROCESS_SAMPLES = [c for c in CASES if c.id in (
 def test_tf_stage_cli_subprocess(case, bad_inputs, tmp_path, capfd, monkeypatch):
     _run_case(case, bad_inputs, tmp_path, capfd, monkeypatch, in_process=False)
 
+
+
+def _kfp_failure_log(pipeline_func, arguments, tmp_path, capfd, monkeypatch):
+    from kfp import local
+
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("EDU_MLM_NO_PROGRESS", "1")
+    local.init(runner=local.SubprocessRunner(use_venv=False),
+               pipeline_root=str(tmp_path / "kfp_root"), raise_on_error=True)
+    capfd.readouterr()
+    with pytest.raises(RuntimeError, match="FAILURE"):
+        pipeline_func(**arguments)
+    captured = capfd.readouterr()
+    return captured.out + captured.err
+
+
+def test_kfp_step_fails_with_the_one_line(bad_inputs, tmp_path, capfd, monkeypatch):
+    """A UserError in a KFP step (kfp.local, the components' own code) ends its log as one line."""
+    from kfp import dsl
+
+    from components.common.artifacts import read_manifest
+    from components.extract import extract_corpus
+    from components.extract.component import extract
+    from components.pretraining_data.component import split_corpus
+
+    @dsl.pipeline(name="fault-extract")
+    def extract_empty(input_files: str):
+        extract(input_files=input_files)
+
+    @dsl.pipeline(name="fault-split")
+    def split_half_written(corpus_uri: str):
+        corpus = dsl.importer(artifact_uri=corpus_uri, artifact_class=dsl.Dataset)
+        split_corpus(corpus=corpus.output)
+
+    with pytest.raises(UserError) as empty:
+        extract_corpus(str(tmp_path / "unused"), input_files=[str(bad_inputs.empty)])
+    with pytest.raises(UserError) as half:
+        read_manifest(str(bad_inputs.no_manifest), kind="corpus")
+    for pipeline_func, arguments, error in (
+            (extract_empty, {"input_files": str(bad_inputs.empty)}, empty.value),
+            (split_half_written, {"corpus_uri": str(bad_inputs.no_manifest)}, half.value)):
+        log = _kfp_failure_log(pipeline_func, arguments, tmp_path, capfd, monkeypatch)
+        assert f"UserError: {error.one_line()}" in log, log[-3000:]
