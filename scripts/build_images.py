@@ -31,6 +31,7 @@ from components.images import DEFAULT_REGISTRY, DEFAULT_TAG, STAGE_IMAGE, image 
 IMAGES = ("dataprep", "trainer", "converter")
 WHEEL_DIR = REPO_ROOT / "images" / "converter" / "wheels"
 CPU_BASE = "python:3.11-slim"
+GPU_BASE = "tensorflow/tensorflow:2.21.0-gpu"
 
 
 def image_names(registry=None, tag=None):
@@ -91,6 +92,20 @@ def build_arguments(name, cpu, torch_pip_args):
     return args
 
 
+def ensure_base_image(engine, reference):
+    """Fail with one line, before any build starts, when a base image can be neither found nor
+    pulled (a machine without registry access)."""
+    present = subprocess.run([engine, "image", "inspect", reference], capture_output=True)
+    if present.returncode == 0:
+        return
+    print(f"pulling {reference}", flush=True)
+    if subprocess.run([engine, "pull", reference], capture_output=True).returncode != 0:
+        raise UserError(f"base image {reference} is neither present nor pullable",
+                        where=f"{engine} pull {reference}",
+                        fix="check registry access; without a registry, on podman: "
+                            'eval "$(.venv/bin/python scripts/podman_local.py setup)"')
+
+
 def image_size(engine, reference):
     result = subprocess.run([engine, "image", "inspect", "--format", "{{.Size}}", reference],
                             capture_output=True, text=True, check=True)
@@ -145,6 +160,9 @@ def main(argv=None):
                         fix="pass a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt")
     torch_pip_args = stage_torch_wheels(args.torch_wheels) if args.torch_wheels else None
     names = image_names(args.registry, args.tag)
+    bases = {GPU_BASE if name == "trainer" and not args.cpu else CPU_BASE for name in args.only}
+    for base in sorted(bases):
+        ensure_base_image(engine, base)
     figures = {}
     for name in args.only:
         seconds = build_one(engine, name, names[name],

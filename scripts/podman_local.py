@@ -3,11 +3,12 @@
 What this machine needs before `make images` / `make run-containers` can work (each step is
 idempotent; the state lives in one directory, $EDU_MLM_PODMAN_DIR or /tmp/edu-mlm-podman):
 
-    python scripts/podman_local.py install     # apt-get podman runc buildah debootstrap
-    eval "$(python scripts/podman_local.py env)"   # CONTAINERS_CONF / _STORAGE_CONF exports
-    python scripts/podman_local.py base-image  # stand-in docker.io/library/python:3.11-slim
-    python scripts/podman_local.py service start   # podman API socket; prints DOCKER_HOST
-    python scripts/podman_local.py teardown    # stop the service, delete the private store
+    .venv/bin/python scripts/podman_local.py install      # apt-get podman runc buildah debootstrap
+    eval "$(.venv/bin/python scripts/podman_local.py env)"   # CONTAINERS_CONF/_STORAGE_CONF
+    .venv/bin/python scripts/podman_local.py base-image   # python:3.11-slim, pulled or stand-in
+    .venv/bin/python scripts/podman_local.py service start   # Docker API socket; DOCKER_HOST
+    eval "$(.venv/bin/python scripts/podman_local.py setup)" # all of the above
+    .venv/bin/python scripts/podman_local.py teardown     # stop the service, delete the store
 
 Why each piece: crun fails here (cgroup v1), so the runtime is runc, which needs explicit
 ulimits; a private store keeps the images out of /var/lib/containers and can be deleted in
