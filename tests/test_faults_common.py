@@ -1,0 +1,50 @@
+"""The shared fault helpers: bad-row accounting and disk-full errors (components/common)."""
+
+import errno
+
+import pytest
+
+from components.common.bad_rows import BadRows
+from components.common.disk import check_free_space, write_errors_as_user_errors
+from components.common.errors import UserError
+
+
+def test_bad_rows_within_the_allowed_share_are_skipped():
+    bad = BadRows(max_bad_fraction=0.1)
+    bad.skip("invalid_utf8", "a.txt line 3")
+    bad.skip("invalid_utf8", "a.txt line 9")
+    bad.check(rows_seen=20, source="a.txt")
+    assert bad.counts == {"invalid_utf8": 2} and bad.first == {"invalid_utf8": "a.txt line 3"}
+
+
+def test_bad_rows_over_the_allowed_share_stop_with_counts_and_the_first_row():
+    bad = BadRows(max_bad_fraction=0.1)
+    bad.skip("too_long", "row 4")
+    bad.merge({"too_long": 1, "no_text": 2}, {"too_long": "row 7", "no_text": "row 8"})
+    with pytest.raises(UserError) as err:
+        bad.check(rows_seen=30, source="--query")
+    line = err.value.one_line()
+    assert "4 of 30 rows are bad (2 too_long, 2 no_text)" in line
+    assert "--max_bad_fraction=0.1; first too_long: row 4 (--query)" in line
+
+
+@pytest.mark.parametrize("value", [-0.01, 1.5])
+def test_max_bad_fraction_must_be_a_share(value):
+    with pytest.raises(UserError, match="--max_bad_fraction"):
+        BadRows(max_bad_fraction=value)
+
+
+def test_free_space_check_names_the_output(tmp_path):
+    check_free_space(tmp_path / "out", 1)
+    with pytest.raises(UserError, match=r"not enough disk space for the output: about .* "
+                                        r"needed, .* free \(.*out\)"):
+        check_free_space(tmp_path / "not" / "yet" / "out", 1 << 62)
+
+
+def test_disk_full_write_errors_become_user_errors_others_pass_through(tmp_path):
+    with pytest.raises(UserError, match=r"writing the output failed: No space left on device"):
+        with write_errors_as_user_errors(str(tmp_path)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(FileNotFoundError):
+        with write_errors_as_user_errors(str(tmp_path)):
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory")
