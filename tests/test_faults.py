@@ -232,9 +232,6 @@ def cases():
 
 
 AWAITING = {
-    "extract-punctuation_only": "rows of only punctuation dropped with a reason",
-    "extract-sql_bad_rows_over_max_bad_fraction": "--max_bad_fraction in extract",
-    "extract-max_bad_fraction_above_1": "--max_bad_fraction in extract",
     "pretraining_data-only_unk_passages": "--max_bad_fraction in pretraining_data",
     "pretraining_data-passages_without_tokens": "--max_bad_fraction in pretraining_data",
     "pretraining_data-passages_without_tokens_packed": "--max_bad_fraction in pretraining_data",
