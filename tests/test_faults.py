@@ -4,11 +4,11 @@ Each case must end with exit code 2 (UserError), exactly one `error:` line on st
 the bad input (file, flag or parameter), no traceback, and no output directory nor temporary
 sibling (`out.tmp-*`, `out.old-*`) left behind.
 
-The data-prep stages and `bert.init` (which checks its inputs before importing TensorFlow) run
-as real subprocesses (`python -m components.<stage>`, about 1 s each). The TensorFlow stages
-(train, evaluate, convert) run their `__main__` in this process with runpy, so TensorFlow is
-imported once instead of once per case (about 10 s each here); `test_tf_stage_cli_subprocess`
-runs one case of each of them as a real subprocess too.
+The data-prep stages (extract, pretraining_data, hdfs) and `bert.init` (which checks its inputs
+before importing TensorFlow) run as real subprocesses (`python -m components.<stage>`, about 1 s
+each). The TensorFlow stages (train, evaluate, convert) run their `__main__` in this process with
+runpy, so TensorFlow is imported once instead of once per case (about 10 s each here);
+`test_tf_stage_cli_subprocess` runs one case of each of them as a real subprocess too.
 """
 
 import dataclasses
@@ -222,8 +222,25 @@ def cases():
         ("unwritable_output", ["--tf_checkpoint_path", "{model}", "--output_dir",
                                "{a_file}/out"], ["a_file"]),
     ]
+    nowhere = ["--namenode_url", "http://127.0.0.1:9"]  # nothing listens on the discard port
+    hdfs = [
+        ("export_dir_without_manifest", ["export", "--input_dir", "{no_manifest}",
+                                         "--hdfs_path", "/edu/x", *nowhere],
+         ["corpus_no_manifest", "manifest"]),
+        ("export_without_namenode", ["export", "--input_dir", "{corpus}", "--hdfs_path",
+                                     "/edu/x"], ["--namenode_url"]),
+        ("export_unreachable_namenode", ["export", "--input_dir", "{corpus}", "--hdfs_path",
+                                         "/edu/x", *nowhere], ["/edu/x", "--namenode_url"]),
+        ("import_unreachable_namenode", ["import", "--hdfs_path", "/edu/x", *out, *nowhere],
+         ["/edu/x", "--namenode_url"]),
+        ("import_relative_path", ["import", "--hdfs_path", "edu/x", *out, *nowhere],
+         ["--hdfs_path", "edu/x"]),
+        ("import_max_bad_fraction_above_1", ["import", "--hdfs_path", "/edu/x", *out, *nowhere,
+                                             "--max_bad_fraction", "2"], ["--max_bad_fraction"]),
+    ]
     table = []
     for stage, rows, in_process in (
+            ("hdfs", hdfs, False),
             ("extract", extract, False), ("pretraining_data", pretraining, False),
             ("bert.init", bert_init, False), ("bert.init", bert_init_tf, True),
             ("train", train, True), ("evaluate", evaluate, True), ("convert", convert, True)):
