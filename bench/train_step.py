@@ -137,10 +137,9 @@ def replica_difference(args, steps=3):
             step = tf.Variable(0, dtype=tf.int64)
         train_step = make_train_step(strategy, model, optimizer, step, 1e-3, 100, 0,
                                      random_seed=1)
-        dataset = tf.data.Dataset.from_tensors(batch).repeat()
-        iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        tensors = {k: tf.constant(v) for k, v in batch.items()}
         for _ in range(steps):
-            train_step(next(iterator))
+            train_step(tensors)
         results.append({n: v.numpy() for n, v in model.variables_by_name.items()})
     return max(float(np.abs(results[0][n] - results[1][n]).max()) for n in results[0])
 

@@ -83,3 +83,38 @@ def write_pretraining_data(directory, vocab_file=SAMPLE_DIR / "vocab.txt", max_s
             "vocab_sha256": hashlib.sha256(pathlib.Path(vocab_file).read_bytes()).hexdigest(),
             "train_instances": len(train), "heldout_instances": len(heldout)}))
     return {"train": len(train), "heldout": len(heldout)}
+
+
+# Runs the trainer's CLI in a fresh interpreter with deterministic ops (and, optionally, the CPU
+# split into logical devices, which must happen before TensorFlow initialises).
+TRAINER_SCRIPT = """
+import sys
+import tensorflow as tf
+tf.config.experimental.enable_op_determinism()
+logical_cpus = int(sys.argv[1])
+if logical_cpus > 1:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+from components.train.__main__ import main
+main(sys.argv[2:])
+"""
+
+
+def trainer_command(args, logical_cpus=1):
+    import sys
+
+    return [sys.executable, "-c", TRAINER_SCRIPT, str(logical_cpus), *map(str, args)]
+
+
+def read_train_log(output_dir):
+    """The complete records of train_log.jsonl (a killed run may leave half a line)."""
+    path = pathlib.Path(output_dir) / "train_log.jsonl"
+    records = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records

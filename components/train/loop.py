@@ -94,6 +94,14 @@ def make_strategy(num_gpus):
     return tf.distribute.MirroredStrategy([d.name for d in devices[:count]])
 
 
+def input_shard(strategy):
+    """(number of input pipelines, this one's index): one per worker under a TFJob."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return 1, 0
+    return resolver.cluster_spec().num_tasks("worker"), resolver.task_id or 0
+
+
 def resolve_precision(precision):
     """`auto`: bfloat16 on Ampere or newer GPUs, float16 on Volta/Turing, float32 on CPU."""
     if precision != "auto":
@@ -188,9 +196,14 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
         optimizer = AdamWeightDecay(trainable_by_name(model))
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         loss_scale = LossScale() if precision == "mixed_float16" else None
-    dataset = data.training_dataset(files, global_batch, max_seq_length, max_predictions_per_seq,
-                                    seed=random_seed, shuffle_buffer_size=shuffle_buffer_size)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    workers, worker_index = input_shard(strategy)
+    if workers > len(files):
+        raise UserError(f"{workers} workers but only {len(files)} training files",
+                        where=files[0], fix="write at least one shard per worker")
+    dataset = data.training_dataset(files[worker_index::workers], global_batch // workers,
+                                    max_seq_length, max_predictions_per_seq, seed=random_seed,
+                                    shuffle_buffer_size=shuffle_buffer_size)
+    iterator = iter(dataset)
     trackables = {"model": model, "optimizer": optimizer, "step": step, "input": iterator}
     if loss_scale is not None:
         trackables["loss_scale"] = loss_scale

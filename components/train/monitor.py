@@ -66,8 +66,14 @@ class TrainMonitor:
         """A resumed run repeats the steps after its checkpoint: forget their old records."""
         if not os.path.exists(self.path):
             return
+        kept = []
         with open(self.path, encoding="utf-8") as f:
-            kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+            for line in f:
+                try:
+                    if json.loads(line)["step"] <= step:
+                        kept.append(line)
+                except (ValueError, KeyError):
+                    continue  # the half-written last line of a killed run
         tmp = f"{self.path}.tmp-{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
             f.writelines(kept)
