@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -34,9 +35,13 @@ ROWS = [
     ("答案：C", "too_short"),
     ("“学而时习之”——《论语》……", "\"学而时习之\"--《论语》⋯⋯"),
     ("学习计划：每天 30 分钟".encode(), "学习计划：每天 30 分钟"),
+    ("。。。！！！？？？……——", "no_text"),
+    ("本周复习计划：".encode() + b"\xff\xfe" + "数学和物理".encode(), "invalid_utf8"),
+    ("学" * 2_000_001, "too_long"),
 ]
 EXPECTED_PASSAGES = [out for _, out in ROWS if out not in DROP_REASONS]
-EXPECTED_DROPS = {"null": 1, "empty": 2, "markup_only": 1, "too_short": 1, "duplicate": 2}
+EXPECTED_DROPS = {"null": 1, "empty": 2, "markup_only": 1, "no_text": 1, "too_short": 1,
+                  "duplicate": 2, "invalid_utf8": 1, "too_long": 1}
 
 
 def read_corpus(directory):
@@ -69,7 +74,7 @@ def test_sqlite_rows_are_cleaned_and_drops_counted_exactly(sqlite_db, tmp_path):
     out = tmp_path / "corpus"
     manifest = extract_corpus(str(out), source_url=f"sqlite:///{sqlite_db}",
                               query="SELECT id, subject, body FROM answers ORDER BY id",
-                              text_column="body", batch_size=3)
+                              text_column="body", batch_size=3, max_bad_fraction=0.2)
     on_disk, passages = read_corpus(out)
     assert on_disk == manifest
     assert passages == EXPECTED_PASSAGES
@@ -77,12 +82,28 @@ def test_sqlite_rows_are_cleaned_and_drops_counted_exactly(sqlite_db, tmp_path):
     assert manifest["rows_kept"] == len(EXPECTED_PASSAGES)
     assert manifest["rows_dropped"] == EXPECTED_DROPS
     assert manifest["characters"] == sum(len(p) for p in EXPECTED_PASSAGES)
+    assert manifest["first_bad_row"] == "row 15: invalid UTF-8 at byte offset 21 of the value"
     assert manifest["source"] == {"type": "sql", "url": f"sqlite:///{sqlite_db}",
                                   "query": "SELECT id, subject, body FROM answers ORDER BY id",
                                   "text_column": "body"}
     for passage in passages:
         assert not set(passage) & {"\r", "\n", "\u2028", "\u2029", "\u3000"}
     assert sorted(os.listdir(tmp_path)) == ["corpus", "edu.db"], "no temporary dirs left behind"
+
+
+def test_too_many_bad_rows_stop_the_stage_with_counts(sqlite_db, tmp_path):
+    with pytest.raises(UserError, match=re.escape(
+            f"2 of {len(ROWS)} rows are bad (1 invalid_utf8, 1 too_long; 12.5 % > "
+            "--max_bad_fraction 0.01); first: row 15: invalid UTF-8 at byte offset 21")):
+        extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
+                       query="SELECT body FROM answers ORDER BY id")
+    assert sorted(os.listdir(tmp_path)) == ["edu.db"]
+
+    manifest = extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
+                              query="SELECT body FROM answers ORDER BY id", errors="replace",
+                              max_chars=3_000_000, max_bad_fraction=0)
+    assert manifest["rows_dropped"]["invalid_utf8"] == manifest["rows_dropped"]["too_long"] == 0
+    assert "本周复习计划：\ufffd\ufffd数学和物理" in read_corpus(tmp_path / "c")[1]
 
 
 def test_limit_and_shard_cutting(sqlite_db, tmp_path):
@@ -94,7 +115,8 @@ def test_limit_and_shard_cutting(sqlite_db, tmp_path):
     assert [s["file"] for s in manifest["shards"]] == ["part-00000.txt", "part-00001.txt"]
 
     manifest = extract_corpus(str(tmp_path / "dealt"), source_url=f"sqlite:///{sqlite_db}",
-                              query="SELECT body FROM answers ORDER BY id", num_shards=4)
+                              query="SELECT body FROM answers ORDER BY id", num_shards=4,
+                              max_bad_fraction=0.2)
     _, passages = read_corpus(tmp_path / "dealt")
     assert sorted(passages) == sorted(EXPECTED_PASSAGES)
     assert [s["passages"] for s in manifest["shards"]] == [2, 2, 1, 1]
@@ -114,12 +136,19 @@ def test_text_files_globs_and_invalid_utf8(tmp_path):
     (tmp_path / "a.txt").write_bytes("\ufeff第一篇：等差数列的通项公式\r\n".encode() + b"\n")
     bad = "第二篇：化学平衡移动原理\n".encode() + b"\xe5\xad bad \xff bytes in this line\n"
     (tmp_path / "b.txt").write_bytes(bad)
+    offset = len("第二篇：化学平衡移动原理\n".encode())
+    where = f"invalid UTF-8 at byte offset {offset} (line 2) in {tmp_path / 'b.txt'}"
     with pytest.raises(UserError) as err:
         extract_corpus(str(tmp_path / "out"), input_files=[str(tmp_path / "*.txt")])
-    offset = len("第二篇：化学平衡移动原理\n".encode())
-    assert f"invalid UTF-8 at byte offset {offset} (line 2)" in str(err.value)
-    assert str(tmp_path / "b.txt") in str(err.value)
+    assert f"1 of 4 rows are bad (1 invalid_utf8; 25.0 % > --max_bad_fraction 0.01); first: " \
+           f"{where}" in str(err.value)
     assert not (tmp_path / "out").exists()
+
+    manifest = extract_corpus(str(tmp_path / "out"), input_files=[str(tmp_path / "*.txt")],
+                              max_bad_fraction=0.25)
+    assert read_corpus(tmp_path / "out")[1] == ["第一篇：等差数列的通项公式",
+                                                "第二篇：化学平衡移动原理"]
+    assert manifest["first_bad_row"] == where
 
     manifest = extract_corpus(str(tmp_path / "out"), input_files=[str(tmp_path / "*.txt")],
                               errors="replace")
@@ -140,12 +169,13 @@ def test_sample_corpus_extracts(sample_dir, tmp_path):
 
 @pytest.mark.parametrize("make_input, message", [
     (lambda d: d / "empty.txt", "the source returned no rows"),
-    (lambda d: d / "short.txt", "no passages left: all 3 rows were dropped (1 empty, 2 too_short)"),
+    (lambda d: d / "short.txt", "no passages left: all 4 rows were dropped (1 empty, 1 no_text, "
+                                "2 too_short)"),
     (lambda d: d / "missing*.txt", "no input file matches"),
 ])
 def test_bad_text_input_fails_whole(tmp_path, make_input, message):
     (tmp_path / "empty.txt").write_text("")
-    (tmp_path / "short.txt").write_text("好\n\n谢谢老师\n")
+    (tmp_path / "short.txt").write_text("好\n\n谢谢老师\n……！！\n")
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         extract_corpus(str(tmp_path / "out"), input_files=[str(make_input(tmp_path))])
     assert sorted(os.listdir(tmp_path)) == ["empty.txt", "short.txt"]
@@ -161,13 +191,15 @@ def test_cli_reads_sqlite_with_users_flag_spellings(sqlite_db, tmp_path):
     out = tmp_path / "corpus"
     result = run_cli(f"--source_url=sqlite:///{sqlite_db}", "--query",
                      "SELECT body FROM answers ORDER BY id", "--output_dir", str(out),
-                     "--normalize_punctuation=False", "--min_chars", "4", "--dedup=True")
+                     "--normalize_punctuation=False", "--min_chars", "4", "--dedup=True",
+                     "--max_bad_fraction=0.2")
     assert result.returncode == 0, result.stderr
     manifest, passages = read_corpus(out)
     assert "“学而时习之”——《论语》……" in passages
     assert "答案：C" in passages
-    assert manifest["cleaning"] == {"min_chars": 4, "normalize_punctuation": False,
-                                    "dedup": True, "errors": "strict"}
+    assert manifest["cleaning"] == {"min_chars": 4, "max_chars": 2_000_000,
+                                    "normalize_punctuation": False, "dedup": True,
+                                    "errors": "strict", "max_bad_fraction": 0.2}
     assert "reading from sqlite:///" in result.stderr
     assert f"{manifest['rows_kept']} passages of {len(ROWS)} rows" in result.stdout
 
@@ -184,6 +216,10 @@ def test_cli_reads_sqlite_with_users_flag_spellings(sqlite_db, tmp_path):
     (["--source_url", "sqlite:///{tmp}/db.sqlite"], "a database source needs a query"),
     ([], "no source given"),
     (["--input_file", "{tmp}/ok.txt", "--min_chars", "-1"], "--min_chars=-1 is out of range"),
+    (["--input_file", "{tmp}/ok.txt", "--max_bad_fraction", "1.5"],
+     "--max_bad_fraction=1.5 is out of range"),
+    (["--input_file", "{tmp}/ok.txt", "--min_chars", "20", "--max_chars", "5"],
+     "--max_chars=5 is out of range"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_no_output(tmp_path, args, message):
     (tmp_path / "bad.txt").write_bytes(b"ok\xff line\n")
@@ -208,7 +244,8 @@ def test_cli_help_lists_every_flag():
     assert result.returncode == 0
     for flag in ("--source_url", "--query", "--text_column", "--input_file", "--output_dir",
                  "--min_chars", "--normalize_punctuation", "--batch_size", "--errors",
-                 "--limit", "--num_shards", "--rows_per_shard", "--dedup"):
+                 "--limit", "--num_shards", "--rows_per_shard", "--dedup", "--max_chars",
+                 "--max_bad_fraction"):
         assert flag in result.stdout
 
 
@@ -230,7 +267,7 @@ def test_credentials_stay_out_of_manifest_logs_and_errors(tmp_path, monkeypatch,
     assert ldap.password == "pw-should-not-leak"
 
     extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
-                   query="SELECT body FROM answers")
+                   query="SELECT body FROM answers", max_bad_fraction=0.2)
     text = (tmp_path / "c" / "manifest.json").read_text()
     assert json.loads(text)["kind"] == "corpus"
     assert "pw-should-not-leak" not in text and "user-from-secret" not in text

@@ -5,6 +5,7 @@ import pytest
 from components.common.errors import UserError
 from components.extract.cleaning import (
     DROP_REASONS,
+    BadRow,
     Cleaner,
     Deduplicator,
     clean_passage,
@@ -66,17 +67,33 @@ def test_emoji_and_latin_survive():
 
 
 def test_cleaner_counts_each_drop_reason():
-    cleaner = Cleaner(min_chars=5)
+    cleaner = Cleaner(min_chars=5, max_chars=12)
     values = [None, "", "  \n ", "<br/>&nbsp;", "短", "这是一条足够长的句子",
-              "这是一条足够长的句子", "<p>这是一条足够长的句子</p>", "学习计划表".encode(), 12345]
+              "这是一条足够长的句子", "<p>这是一条足够长的句子</p>", "学习计划表".encode(), 12345,
+              "！？……——。。", "😀😀😀😀😀", b"\xe5\xad\xa6\xff\xfe bad",
+              "这一条句子已经超过了十二个字", BadRow("invalid_utf8", "line 7 of a.txt")]
     kept = [cleaner.clean(v) for v in values]
     assert kept == [None, None, None, None, None, "这是一条足够长的句子", None, None, "学习计划表",
-                    "12345"]
-    assert cleaner.dropped == {"null": 1, "empty": 2, "markup_only": 1, "too_short": 1,
-                               "duplicate": 2}
+                    "12345", None, None, None, None, None]
+    assert cleaner.dropped == {"null": 1, "empty": 2, "markup_only": 1, "no_text": 2,
+                               "too_short": 1, "duplicate": 2, "invalid_utf8": 2, "too_long": 1}
     assert set(cleaner.dropped) == set(DROP_REASONS)
-    assert (cleaner.rows_read, cleaner.rows_kept) == (10, 3)
+    assert (cleaner.rows_read, cleaner.rows_kept) == (15, 3)
     assert cleaner.characters == len("这是一条足够长的句子") + 5 + 5
+    assert cleaner.first_bad == "row 13: invalid UTF-8 at byte offset 3 of the value"
+
+
+def test_bad_fraction_is_checked_against_all_rows_read():
+    cleaner = Cleaner(max_bad_fraction=0.25)
+    for value in ["第一条正常的长句子内容", "第二条正常的长句子内容", "第三条正常的长句子内容",
+                  b"\xff bad bytes in here"]:
+        cleaner.clean(value)
+    cleaner.check_bad_fraction("t.db")  # 1 of 4 is not more than 25 %
+    cleaner.clean("学" * 2_000_001)
+    with pytest.raises(UserError, match=r"^2 of 5 rows are bad \(1 invalid_utf8, 1 too_long; "
+                                        r"40.0 % > --max_bad_fraction 0.25\); first: row 4: "
+                                        r"invalid UTF-8 at byte offset 0 of the value \(t.db\)"):
+        cleaner.check_bad_fraction("t.db")
 
 
 def test_dedup_can_be_switched_off():
@@ -92,8 +109,5 @@ def test_deduplicator_distinguishes_near_duplicates():
 
 
 def test_bytes_with_invalid_utf8_follow_the_error_policy():
-    cleaner = Cleaner(errors="strict")
-    cleaner.clean("第一行没有问题的文本")
-    with pytest.raises(UserError, match="row 2 .* invalid UTF-8 at byte offset 3"):
-        cleaner.clean(b"\xe5\xad\xa6\xff bad bytes here")
+    assert Cleaner(errors="strict").clean(b"\xff bad bytes here") is None
     assert Cleaner(errors="replace").clean(b"\xff bad bytes here") == "\ufffd bad bytes here"

@@ -122,8 +122,9 @@ def test_round_trip_through_hive_url(hive_nosasl, tmp_path):
     manifest, passages = read_passages(out)
     assert passages == EXPECTED
     assert manifest["rows_read"] == len(ROWS)
-    assert manifest["rows_dropped"] == {"null": 1, "empty": 1, "markup_only": 1,
-                                        "too_short": 1, "duplicate": 1}
+    assert manifest["rows_dropped"] == {"null": 1, "empty": 1, "markup_only": 1, "no_text": 0,
+                                        "too_short": 1, "duplicate": 1, "invalid_utf8": 0,
+                                        "too_long": 0}
     assert manifest["source"]["url"] == hive_nosasl.url()
 
 

@@ -128,8 +128,9 @@ def test_import_raw_text_is_cleaned_into_a_corpus(webhdfs, tmp_path):
     passages = (tmp_path / "corpus" / "part-00000.txt").read_text(encoding="utf-8").splitlines()
     assert passages == ["本节课复习了等差数列的通项公式。", "化学平衡：勒夏特列原理⋯⋯"]
     assert manifest["rows_read"] == 5
-    assert manifest["rows_dropped"] == {"null": 0, "empty": 1, "markup_only": 0,
-                                        "too_short": 1, "duplicate": 1}
+    assert manifest["rows_dropped"] == {"null": 0, "empty": 1, "markup_only": 0, "no_text": 0,
+                                        "too_short": 1, "duplicate": 1, "invalid_utf8": 0,
+                                        "too_long": 0}
     assert manifest["source"] == {
         "type": "hdfs", "url": webhdfs.url, "path": "/user/km/data/summaries",
         "files": ["/user/km/data/summaries/part-0.txt", "/user/km/data/summaries/part-1.txt"]}
@@ -139,8 +140,8 @@ def test_import_invalid_utf8_names_hdfs_file_and_offset(webhdfs, tmp_path):
     os.makedirs(webhdfs.local("/data"))
     with open(webhdfs.local("/data/raw.txt"), "wb") as f:
         f.write("第一行没有问题的文本\n".encode() + b"bad \xff byte\n")
-    with pytest.raises(UserError, match=r"invalid UTF-8 at byte offset 35 \(line 2\) "
-                                        r"\(/data/raw.txt\)"):
+    with pytest.raises(UserError, match=r"1 of 2 rows are bad .*first: invalid UTF-8 at byte "
+                                        r"offset 35 \(line 2\) in /data/raw.txt"):
         import_from_hdfs("/data/raw.txt", str(tmp_path / "c"), namenode_url=webhdfs.url)
     assert not (tmp_path / "c").exists()
 

@@ -39,11 +39,18 @@ def build_parser():
     source.add_argument("--limit", type=int, default=None,
                         help="read at most this many rows (a dry run on a large table)")
     source.add_argument("--errors", choices=ERROR_POLICIES, default="strict",
-                        help="invalid UTF-8 in text files: stop with the file and byte offset "
-                             "(strict) or replace the bad bytes with U+FFFD (replace)")
+                        help="invalid UTF-8: skip and count the row as bad, naming the first "
+                             "one's file/row and byte offset (strict), or replace the bad bytes "
+                             "with U+FFFD (replace)")
+    source.add_argument("--max_bad_fraction", type=float, default=0.01,
+                        help="stop (writing nothing) when more than this share of the rows are "
+                             "bad (invalid UTF-8, longer than --max_chars)")
     cleaning = parser.add_argument_group("cleaning")
     cleaning.add_argument("--min_chars", type=int, default=10,
                           help="drop passages shorter than this many characters after cleaning")
+    cleaning.add_argument("--max_chars", type=int, default=2_000_000,
+                          help="passages longer than this after cleaning are bad rows (an "
+                               "export glitch, not a document)")
     cleaning.add_argument("--normalize_punctuation", type=str2bool, default=True,
                           help="map punctuation missing from Chinese BERT's vocab (curly quotes, "
                                "ellipsis, dashes) to forms it covers")
@@ -64,8 +71,9 @@ def run_extract(args):
     manifest = extract_corpus(
         output_dir=args.output_dir, source_url=args.source_url, query=args.query,
         text_column=args.text_column, input_files=args.input_files, min_chars=args.min_chars,
-        normalize_punctuation=args.normalize_punctuation, dedup=args.dedup,
-        batch_size=args.batch_size, errors=args.errors, limit=args.limit,
+        max_chars=args.max_chars, normalize_punctuation=args.normalize_punctuation,
+        dedup=args.dedup, errors=args.errors, max_bad_fraction=args.max_bad_fraction,
+        batch_size=args.batch_size, limit=args.limit,
         rows_per_shard=args.rows_per_shard, num_shards=args.num_shards)
     dropped = ", ".join(f"{n} {r}" for r, n in manifest["rows_dropped"].items() if n) or "none"
     print(f"corpus: {manifest['rows_kept']} passages of {manifest['rows_read']} rows "

@@ -9,7 +9,12 @@ What real exports contain and what happens to it:
 - Zero-width and control characters: removed (BERT's tokenizer drops them anyway).
 - Optionally, punctuation absent from Google's Chinese BERT vocab (curly quotes, the ellipsis,
   em and en dashes) is mapped to forms it covers, so it does not become `[UNK]`.
-Then the length check (characters, after cleaning) and exact de-duplication (`Deduplicator`).
+Then what is left must hold text (a letter, digit or CJK character), be between --min_chars and
+--max_chars characters long, and not repeat an earlier passage (`Deduplicator`).
+
+Bad rows (invalid UTF-8, absurdly long values: export glitches, not text) are skipped and counted
+like any other drop, never fatal by themselves; `Cleaner.check_bad_fraction` stops the stage at the
+end when more than --max_bad_fraction of the rows were bad, naming the first one.
 """
 
 import hashlib
@@ -23,9 +28,13 @@ from components.common.errors import UserError
 NULL = "null"                    # SQL NULL
 EMPTY = "empty"                  # empty or whitespace-only before cleaning
 MARKUP_ONLY = "markup_only"      # had content, but nothing was left after removing markup
+NO_TEXT = "no_text"              # only punctuation, symbols or emoji: no letter, digit or CJK
 TOO_SHORT = "too_short"          # shorter than --min_chars after cleaning
 DUPLICATE = "duplicate"          # same cleaned passage seen before
-DROP_REASONS = (NULL, EMPTY, MARKUP_ONLY, TOO_SHORT, DUPLICATE)
+INVALID_UTF8 = "invalid_utf8"    # bad row: undecodable bytes (with --errors strict)
+TOO_LONG = "too_long"            # bad row: longer than --max_chars after cleaning
+DROP_REASONS = (NULL, EMPTY, MARKUP_ONLY, NO_TEXT, TOO_SHORT, DUPLICATE, INVALID_UTF8, TOO_LONG)
+BAD_REASONS = (INVALID_UTF8, TOO_LONG)
 
 # HTML elements we recognise as markup; anything else after `<` is text (`a<b`, `x<3`).
 HTML_TAGS = (
@@ -97,6 +106,13 @@ def value_to_text(value, errors="strict"):
     return str(value)
 
 
+class BadRow:
+    """A row a source could not even decode; `where` says which (file, line, byte offset)."""
+
+    def __init__(self, reason, where):
+        self.reason, self.where = reason, where
+
+
 class Deduplicator:
     """Exact de-duplication by a 16-byte BLAKE2b digest of each kept passage.
 
@@ -118,40 +134,67 @@ class Deduplicator:
 class Cleaner:
     """Cleans a stream of raw values; `clean(value)` returns the passage or None, counting drops."""
 
-    def __init__(self, min_chars=10, normalize_punctuation=True, dedup=True, errors="strict"):
+    def __init__(self, min_chars=10, max_chars=2_000_000, normalize_punctuation=True, dedup=True,
+                 errors="strict", max_bad_fraction=0.01):
         self.min_chars = min_chars
+        self.max_chars = max_chars
         self.normalize_punctuation = normalize_punctuation
         self.errors = errors
+        self.max_bad_fraction = max_bad_fraction
         self.dedup = Deduplicator() if dedup else None
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        self.first_bad = None
         self.rows_read = 0
         self.rows_kept = 0
         self.characters = 0
 
     def clean(self, value):
         self.rows_read += 1
-        try:
-            text = value_to_text(value, self.errors)
-        except UnicodeDecodeError as err:
-            raise UserError(f"row {self.rows_read} is a binary value with invalid UTF-8 at byte "
-                            f"offset {err.start}", where="--query",
-                            fix="pass --errors replace to turn bad bytes into U+FFFD") from err
-        reason = None
-        if text is None:
-            reason = NULL
-        elif not text.strip():
-            reason = EMPTY
-        else:
-            text = clean_passage(text, self.normalize_punctuation)
-            if not text:
-                reason = MARKUP_ONLY
-            elif len(text) < self.min_chars:
-                reason = TOO_SHORT
-            elif self.dedup is not None and not self.dedup.is_new(text):
-                reason = DUPLICATE
+        reason, text = self._reason(value)
         if reason is not None:
             self.dropped[reason] += 1
             return None
         self.rows_kept += 1
         self.characters += len(text)
         return text
+
+    def _reason(self, value):
+        """(drop reason or None, cleaned text)."""
+        if isinstance(value, BadRow):
+            return self._bad(value.reason, value.where), None
+        try:
+            text = value_to_text(value, self.errors)
+        except UnicodeDecodeError as err:
+            return self._bad(INVALID_UTF8, f"row {self.rows_read}: invalid UTF-8 at byte "
+                                           f"offset {err.start} of the value"), None
+        if text is None:
+            return NULL, None
+        if not text.strip():
+            return EMPTY, None
+        text = clean_passage(text, self.normalize_punctuation)
+        if not text:
+            return MARKUP_ONLY, None
+        if not any(ch.isalnum() for ch in text):
+            return NO_TEXT, None
+        if len(text) < self.min_chars:
+            return TOO_SHORT, None
+        if len(text) > self.max_chars:
+            return self._bad(TOO_LONG, f"row {self.rows_read}: {len(text)} characters"), None
+        if self.dedup is not None and not self.dedup.is_new(text):
+            return DUPLICATE, None
+        return None, text
+
+    def _bad(self, reason, where):
+        self.first_bad = self.first_bad or where
+        return reason
+
+    def check_bad_fraction(self, where):
+        """Stop with the counts when more than max_bad_fraction of the rows read were bad."""
+        bad = sum(self.dropped[r] for r in BAD_REASONS)
+        if bad and bad > self.max_bad_fraction * self.rows_read:
+            counts = ", ".join(f"{self.dropped[r]} {r}" for r in BAD_REASONS if self.dropped[r])
+            raise UserError(f"{bad} of {self.rows_read} rows are bad ({counts}; "
+                            f"{100 * bad / self.rows_read:.1f} % > --max_bad_fraction "
+                            f"{self.max_bad_fraction}); first: {self.first_bad}", where=where,
+                            fix="fix the source, pass --errors replace for bad bytes, or raise "
+                                "--max_bad_fraction")

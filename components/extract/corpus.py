@@ -1,7 +1,7 @@
 """The extract stage: read a source, clean every passage, write the corpus artifact.
 
 The output directory appears only when complete (`atomic_output_dir`); a failure anywhere (bad
-URL, failed query, invalid UTF-8, nothing left after cleaning) leaves no directory behind.
+URL, failed query, too many bad rows, nothing left after cleaning) leaves no directory behind.
 """
 
 import logging
@@ -19,8 +19,21 @@ log = logging.getLogger(__name__)
 ERROR_POLICIES = ("strict", "replace")
 
 
-def _check_arguments(source_url, query, connection, input_files, min_chars, batch_size, errors,
-                     limit, rows_per_shard, num_shards):
+def cleaning_options(min_chars=10, max_chars=2_000_000, normalize_punctuation=True, dedup=True,
+                     errors="strict", max_bad_fraction=0.01):
+    """The checked cleaning options, as `Cleaner` takes them and the manifest records them."""
+    if errors not in ERROR_POLICIES:
+        raise UserError(f"--errors must be one of {', '.join(ERROR_POLICIES)}, got {errors!r}",
+                        where="--errors", fix="pass strict or replace")
+    check_range("min_chars", min_chars, low=0)
+    check_range("max_chars", max_chars, low=max(min_chars, 1))
+    check_range("max_bad_fraction", max_bad_fraction, low=0, high=1)
+    return {"min_chars": min_chars, "max_chars": max_chars,
+            "normalize_punctuation": normalize_punctuation, "dedup": dedup, "errors": errors,
+            "max_bad_fraction": max_bad_fraction}
+
+
+def _check_source(source_url, query, connection, input_files):
     sql = source_url is not None or connection is not None
     if sql and input_files:
         raise UserError("both a database source and --input_file were given",
@@ -34,15 +47,6 @@ def _check_arguments(source_url, query, connection, input_files, min_chars, batc
     if query and not sql:
         raise UserError("--query was given without --source_url", where="--query",
                         fix="pass the database URL with --source_url")
-    if errors not in ERROR_POLICIES:
-        raise UserError(f"--errors must be one of {', '.join(ERROR_POLICIES)}, got {errors!r}",
-                        where="--errors", fix="pass strict or replace")
-    check_range("min_chars", min_chars, low=0)
-    check_range("batch_size", batch_size, low=1)
-    check_range("rows_per_shard", rows_per_shard, low=1)
-    check_range("num_shards", num_shards, low=0)
-    if limit is not None:
-        check_range("limit", limit, low=1)
 
 
 def _open_source(source_url, query, text_column, input_files, connection, batch_size, errors,
@@ -53,9 +57,8 @@ def _open_source(source_url, query, text_column, input_files, connection, batch_
                        "query": query, "text_column": text_column}
         return sources.dbapi_rows(connection, query, text_column, batch_size, limit), description
     if source_url is not None:
-        description = {"type": "sql", "url": sources.described_url(sources.parse_url(source_url)),
-                       "query": query,
-                       "text_column": text_column}
+        url = sources.described_url(sources.parse_url(source_url))
+        description = {"type": "sql", "url": url, "query": query, "text_column": text_column}
         return sources.sql_rows(source_url, query, text_column, batch_size, limit), description
     files = sources.expand_input_files(input_files)
     log.info("reading %d text file(s): %s", len(files), ", ".join(files[:5]) +
@@ -77,8 +80,9 @@ def _nothing_kept(cleaner):
 
 
 def extract_corpus(output_dir, source_url=None, query=None, text_column=None, input_files=(),
-                   connection=None, min_chars=10, normalize_punctuation=True, dedup=True,
-                   batch_size=1000, errors="strict", limit=None, rows_per_shard=100_000,
+                   connection=None, min_chars=10, max_chars=2_000_000,
+                   normalize_punctuation=True, dedup=True, errors="strict",
+                   max_bad_fraction=0.01, batch_size=1000, limit=None, rows_per_shard=100_000,
                    num_shards=0):
     """Read passages from a database query or text files, clean them, write a corpus artifact.
 
@@ -89,33 +93,44 @@ def extract_corpus(output_dir, source_url=None, query=None, text_column=None, in
                     query returns several.
     input_files:    paths or globs of UTF-8 text files, one passage per line (`.gz` allowed).
     connection:     an open DB-API connection (e.g. `pyhive.hive.connect(...)`) instead of a URL.
-    min_chars:      passages shorter than this after cleaning are dropped.
+    min_chars / max_chars: kept passages' length range in characters, after cleaning.
     normalize_punctuation: map punctuation missing from Chinese BERT's vocab to covered forms.
     dedup:          drop exact duplicates of an earlier cleaned passage.
+    errors:         "strict": rows with invalid UTF-8 are bad rows (skipped, counted);
+                    "replace": their bad bytes become U+FFFD.
+    max_bad_fraction: stop (no output) when more than this share of rows were bad.
     batch_size:     rows fetched per round trip to the database.
-    errors:         "strict" stops at invalid UTF-8 naming file and offset; "replace" uses U+FFFD.
     limit:          read at most this many rows (dry runs).
     rows_per_shard / num_shards: how to cut shards (num_shards > 0 deals round-robin).
     Returns the manifest.
     """
     input_files = [input_files] if isinstance(input_files, str) else list(input_files or ())
-    _check_arguments(source_url, query, connection, input_files, min_chars, batch_size, errors,
-                     limit, rows_per_shard, num_shards)
+    _check_source(source_url, query, connection, input_files)
+    cleaning = cleaning_options(min_chars, max_chars, normalize_punctuation, dedup, errors,
+                                max_bad_fraction)
+    check_range("batch_size", batch_size, low=1)
+    if limit is not None:
+        check_range("limit", limit, low=1)
+    check_shards(rows_per_shard, num_shards)
     rows, source = _open_source(source_url, query, text_column, input_files, connection,
                                 batch_size, errors, limit)
-    return write_corpus(output_dir, rows, source, min_chars=min_chars,
-                        normalize_punctuation=normalize_punctuation, dedup=dedup, errors=errors,
-                        limit=limit, rows_per_shard=rows_per_shard, num_shards=num_shards)
+    return write_corpus(output_dir, rows, source, cleaning, limit=limit,
+                        rows_per_shard=rows_per_shard, num_shards=num_shards)
 
 
-def write_corpus(output_dir, rows, source, min_chars=10, normalize_punctuation=True, dedup=True,
-                 errors="strict", limit=None, rows_per_shard=100_000, num_shards=0):
+def check_shards(rows_per_shard, num_shards):
+    check_range("rows_per_shard", rows_per_shard, low=1)
+    check_range("num_shards", num_shards, low=0)
+
+
+def write_corpus(output_dir, rows, source, cleaning, limit=None, rows_per_shard=100_000,
+                 num_shards=0):
     """Clean raw values from the iterator `rows` into a corpus artifact described by `source`.
 
-    Also the back end of other sources (the HDFS import streams files through it).
+    `cleaning` comes from `cleaning_options`. Also the back end of other sources (the HDFS import
+    streams files through it).
     """
-    cleaner = Cleaner(min_chars=min_chars, normalize_punctuation=normalize_punctuation,
-                      dedup=dedup, errors=errors)
+    cleaner = Cleaner(**cleaning)
     with atomic_output_dir(output_dir) as tmp:
         with ShardWriter(tmp, rows_per_shard=rows_per_shard, num_shards=num_shards) as writer:
             for value in progress(rows, total=limit, desc="extract", unit="rows"):
@@ -125,6 +140,7 @@ def write_corpus(output_dir, rows, source, min_chars=10, normalize_punctuation=T
         dropped = dict(cleaner.dropped)
         log.info("read %d rows, kept %d, dropped %s", cleaner.rows_read, cleaner.rows_kept,
                  ", ".join(f"{n} {reason}" for reason, n in dropped.items() if n) or "none")
+        cleaner.check_bad_fraction(where=_source_name(source))
         if cleaner.rows_kept == 0:
             raise UserError(_nothing_kept(cleaner), where=_source_name(source),
                             fix="check the query or files, or lower --min_chars")
@@ -132,12 +148,12 @@ def write_corpus(output_dir, rows, source, min_chars=10, normalize_punctuation=T
             "kind": "corpus",
             "format": "UTF-8 text, one passage per line",
             "source": source,
-            "cleaning": {"min_chars": min_chars, "normalize_punctuation": normalize_punctuation,
-                         "dedup": dedup, "errors": errors},
+            "cleaning": cleaning,
             "limit": limit,
             "rows_read": cleaner.rows_read,
             "rows_kept": cleaner.rows_kept,
             "rows_dropped": dropped,
+            "first_bad_row": cleaner.first_bad,
             "characters": cleaner.characters,
             "num_shards": len(writer.shards),
             "shards": writer.shards,

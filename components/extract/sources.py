@@ -21,6 +21,7 @@ import os
 import re
 
 from components.common.errors import UserError
+from components.extract.cleaning import INVALID_UTF8, BadRow
 
 log = logging.getLogger(__name__)
 
@@ -253,8 +254,8 @@ def text_rows(files, errors="strict", limit=None, open_file=open_local_file):
 
     `open_file(name)` returns a binary file object (local files by default; the HDFS import
     passes WebHDFS streams). Lines are split on `\\n` only; a stray `\\r` is whitespace the
-    cleaner removes. With errors="strict" an invalid byte stops the run naming the file and its
-    byte offset.
+    cleaner removes. With errors="strict" a line with invalid UTF-8 becomes a `BadRow` naming the
+    file, line and byte offset (the cleaner counts it); "replace" turns bad bytes into U+FFFD.
     """
     read = 0
     for path in files:
@@ -264,11 +265,10 @@ def text_rows(files, errors="strict", limit=None, open_file=open_local_file):
                 try:
                     line = raw.decode("utf-8", errors=errors)
                 except UnicodeDecodeError as err:
-                    raise UserError(f"invalid UTF-8 at byte offset {offset + err.start} "
-                                    f"(line {line_number})", where=path,
-                                    fix="convert the file to UTF-8, or pass --errors replace "
-                                        "to turn bad bytes into U+FFFD") from err
-                if offset == 0:
+                    line = BadRow(INVALID_UTF8, f"invalid UTF-8 at byte offset "
+                                                f"{offset + err.start} (line {line_number}) in "
+                                                f"{path}")
+                if offset == 0 and isinstance(line, str):
                     line = line.removeprefix("\ufeff")
                 offset += len(raw)
                 yield line

@@ -48,12 +48,16 @@ def build_parser():
                            "copied); model: a model directory copied as is")
     pull.add_argument("--min_chars", type=int, default=10,
                       help="corpus: drop passages shorter than this after cleaning")
+    pull.add_argument("--max_chars", type=int, default=2_000_000,
+                      help="corpus: longer passages are bad rows")
+    pull.add_argument("--max_bad_fraction", type=float, default=0.01,
+                      help="corpus: stop when more than this share of rows are bad")
     pull.add_argument("--normalize_punctuation", type=str2bool, default=True,
                       help="corpus: map punctuation missing from Chinese BERT's vocab")
     pull.add_argument("--dedup", type=str2bool, default=True,
                       help="corpus: drop exact duplicate passages")
     pull.add_argument("--errors", choices=ERROR_POLICIES, default="strict",
-                      help="corpus: invalid UTF-8 stops the import (strict) or becomes U+FFFD")
+                      help="corpus: invalid UTF-8 makes a bad row (strict) or becomes U+FFFD")
     pull.add_argument("--rows_per_shard", type=int, default=100_000,
                       help="corpus: passages per shard file (when --num_shards is 0)")
     pull.add_argument("--num_shards", type=int, default=0,
@@ -74,9 +78,10 @@ def build_parser():
 def run_import(args):
     manifest = import_from_hdfs(
         args.hdfs_path, args.output_dir, namenode_url=args.namenode_url, user=args.hdfs_user,
-        auth=args.hdfs_auth, kind=args.kind, min_chars=args.min_chars,
+        auth=args.hdfs_auth, kind=args.kind, min_chars=args.min_chars, max_chars=args.max_chars,
         normalize_punctuation=args.normalize_punctuation, dedup=args.dedup, errors=args.errors,
-        rows_per_shard=args.rows_per_shard, num_shards=args.num_shards)
+        max_bad_fraction=args.max_bad_fraction, rows_per_shard=args.rows_per_shard,
+        num_shards=args.num_shards)
     print(f"imported {args.hdfs_path} as a {manifest['kind']} artifact at {args.output_dir}")
     return manifest
 

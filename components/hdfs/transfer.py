@@ -32,6 +32,8 @@ from components.common.artifacts import (
 )
 from components.common.errors import UserError
 from components.common.logs import progress
+from components.extract.corpus import check_shards, cleaning_options, write_corpus
+from components.extract.sources import text_rows
 from components.hdfs.client import hdfs_errors, make_client
 
 log = logging.getLogger(__name__)
@@ -186,8 +188,9 @@ def _model_kind(names):
 
 
 def import_from_hdfs(hdfs_path, output_dir, namenode_url=None, user=None, auth="insecure",
-                     kind="corpus", min_chars=10, normalize_punctuation=True, dedup=True,
-                     errors="strict", rows_per_shard=100_000, num_shards=0):
+                     kind="corpus", min_chars=10, max_chars=2_000_000, normalize_punctuation=True,
+                     dedup=True, errors="strict", max_bad_fraction=0.01, rows_per_shard=100_000,
+                     num_shards=0):
     """Bring an HDFS file or directory in as a local artifact of `kind` ("corpus" or "model").
 
     Raw text becomes a corpus through the extract stage's cleaning (the cleaning flags apply);
@@ -197,6 +200,9 @@ def import_from_hdfs(hdfs_path, output_dir, namenode_url=None, user=None, auth="
         raise UserError(f"unknown artifact kind {kind!r}", where="--kind",
                         fix="pass corpus (text) or model (a model directory)")
     hdfs_path = _check_hdfs_path(hdfs_path)
+    cleaning = cleaning_options(min_chars, max_chars, normalize_punctuation, dedup, errors,
+                                max_bad_fraction)
+    check_shards(rows_per_shard, num_shards)
     client = make_client(namenode_url, user, auth)
     source = {"type": "hdfs", "url": client.url, "path": hdfs_path}
     with hdfs_errors("import from HDFS", hdfs_path):
@@ -217,21 +223,11 @@ def import_from_hdfs(hdfs_path, output_dir, namenode_url=None, user=None, auth="
                                 "artifact, not a corpus", where=hdfs_path,
                                 fix="pass --kind model, or the path of a corpus")
             return _import_corpus_artifact(client, files, output_dir, remote_manifest)
-        return _import_text(client, files, output_dir, source, min_chars=min_chars,
-                            normalize_punctuation=normalize_punctuation, dedup=dedup,
-                            errors=errors, rows_per_shard=rows_per_shard,
+        source["files"] = [remote for _, remote, _ in files]
+        log.info("streaming %d HDFS file(s) through the cleaning", len(files))
+        rows = text_rows(source["files"], errors, open_file=lambda remote: client.read(remote))
+        return write_corpus(output_dir, rows, source, cleaning, rows_per_shard=rows_per_shard,
                             num_shards=num_shards)
-
-
-def _import_text(client, files, output_dir, source, **cleaning):
-    from components.extract.corpus import write_corpus
-    from components.extract.sources import text_rows
-
-    source["files"] = [remote for _, remote, _ in files]
-    log.info("streaming %d HDFS file(s) through the cleaning", len(files))
-    rows = text_rows(source["files"], cleaning["errors"],
-                     open_file=lambda remote: client.read(remote))
-    return write_corpus(output_dir, rows, source, **cleaning)
 
 
 def _import_corpus_artifact(client, files, output_dir, manifest):
