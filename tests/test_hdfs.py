@@ -155,6 +155,13 @@ def test_corpus_artifact_round_trip_and_checksum(webhdfs, tmp_path, sample_dir):
     assert manifest["kind"] == "corpus" and manifest["num_shards"] == 3
     assert same_tree(tmp_path / "corpus", tmp_path / "back")
 
+    webhdfs.requests.clear()
+    with pytest.raises(UserError, match="is a 'corpus' artifact, not a model"):
+        import_from_hdfs("/corpora/sample", str(tmp_path / "m"), namenode_url=webhdfs.url,
+                         kind="model")
+    assert [path for _, op, path in webhdfs.requests if op == "OPEN"] == [
+        "/corpora/sample/manifest.json"], "refused before downloading the shards"
+
     with open(webhdfs.local("/corpora/sample/part-00001.txt"), "a", encoding="utf-8") as f:
         f.write("被篡改的一行内容\n")
     with pytest.raises(UserError, match="part-00001.txt does not match its sha256"):

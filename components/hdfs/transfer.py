@@ -241,19 +241,20 @@ def _import_corpus_artifact(client, files, output_dir, manifest):
 
 
 def _import_model(client, files, output_dir, source, remote_manifest):
+    if remote_manifest is not None and remote_manifest.get("kind") not in ("bert_model",
+                                                                             "hf_model"):
+        raise UserError(f"the HDFS directory is a {remote_manifest.get('kind')!r} artifact, not "
+                        "a model", where=source["path"],
+                        fix="pass --kind corpus, or the path of a model directory")
+    kind = _model_kind({rel for rel, *_ in files})
+    if remote_manifest is None and kind is None:
+        raise UserError("the HDFS directory holds no model (no bert_config.json + *.ckpt.index, "
+                        "no config.json + weights)", where=source["path"],
+                        fix="point --hdfs_path at the model directory")
     with atomic_output_dir(output_dir) as tmp:
         _download(client, files, tmp, "import")
         if remote_manifest is not None:
-            if remote_manifest.get("kind") not in ("bert_model", "hf_model"):
-                raise UserError(f"the HDFS directory is a {remote_manifest.get('kind')!r} "
-                                "artifact, not a model", where=source["path"],
-                                fix="pass --kind corpus, or the path of a model directory")
             return remote_manifest
-        kind = _model_kind({rel for rel, *_ in files})
-        if kind is None:
-            raise UserError("the HDFS directory holds no model (no bert_config.json + "
-                            "*.ckpt.index, no config.json + weights)", where=source["path"],
-                            fix="point --hdfs_path at the model directory")
         manifest = {"kind": kind, "source": source, "files": [
             {"file": rel, "bytes": size, "sha256": sha256_file(os.path.join(tmp, rel))}
             for rel, _, size in files]}
