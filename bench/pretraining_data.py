@@ -86,7 +86,8 @@ def bench_stage(corpus, vocab, segmenter, pack, num_workers, directory):
                f"--pack={pack}"]
     if num_workers:
         command.append(f"--num_workers={num_workers}")
-    env = dict(os.environ, EDU_MLM_NO_PROGRESS="1", PYTHONPATH=ROOT)
+    env = dict(os.environ, EDU_MLM_NO_PROGRESS="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
     wall, peak, cpu, _ = run_measured(command, env)
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         manifest = json.load(f)

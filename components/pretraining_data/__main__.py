@@ -36,7 +36,7 @@ def build_parser():
     add("--pack", type=str2bool, nargs="?", const=True, default=False,
         help="fill rows with consecutive passages separated by [SEP] (less padding)")
     add("--num_workers", type=int, default=None, help="worker processes (default: all cores)")
-    add("--shard_size_mb", type=float, default=0.5,
+    add("--shard_size_mb", type=float, default=0.25,
         help="input MiB per work unit; each unit becomes one train-*.tfrecord file")
     add("--shard_index", type=int, default=0,
         help="with --num_shards: process only this part of the input (a fan-out step)")

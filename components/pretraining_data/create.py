@@ -119,7 +119,7 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
                             short_seq_prob=0.1, dupe_factor=5, random_seed=123456,
                             do_whole_word_mask=True, do_lower_case=True, heldout_fraction=0.01,
                             segmenter="jieba", user_dict=None, pack=False, num_workers=None,
-                            shard_size_mb=0.5, shard_index=0, num_shards=1):
+                            shard_size_mb=0.25, shard_index=0, num_shards=1):
     """Make Google-schema MLM TFRecords from a corpus; returns the manifest.
 
     `shard_index`/`num_shards` process only that contiguous part of the input's shards, for a

@@ -118,10 +118,10 @@ def _alternative_rows(ids, counts, settings, rng):
         settings.dupe_factor
 
 
-def _records(stream, stream_continues, starts, lengths, settings, rng, clock, counts_out):
-    """Masked, serialized and framed records of the planned rows (bytes)."""
+def _write_records(sink, stream, stream_continues, starts, lengths, settings, rng, clock,
+                   counts_out):
+    """Mask, serialize and frame the planned rows batch by batch into `sink(bytes)`."""
     vocab = _PROCESS["vocab"]
-    blobs = []
     for first in range(0, len(starts), ROWS_PER_BATCH):
         batch = slice(first, first + ROWS_PER_BATCH)
         rows = instances.build_rows(stream, stream_continues, starts[batch], lengths[batch],
@@ -133,7 +133,7 @@ def _records(stream, stream_continues, starts, lengths, settings, rng, clock, co
         input_mask = (np.arange(settings.max_seq_length)[None, :]
                       < rows.real_length[:, None]).astype(np.int32)
         features = tfrecord.pretraining_features(masked, np.zeros_like(input_mask), input_mask)
-        blobs.append(tfrecord.frame_records(*tfrecord.encode_examples(features)))
+        sink(tfrecord.frame_records(*tfrecord.encode_examples(features)))
         clock.lap("writing")
         stats.add_counts(counts_out, {
             "instances": len(rows.real_length),
@@ -145,7 +145,6 @@ def _records(stream, stream_continues, starts, lengths, settings, rng, clock, co
             "instance_real_tokens_histogram": stats.histogram(
                 rows.real_length, stats.instance_length_edges(settings.max_seq_length)),
         })
-    return b"".join(blobs)
 
 
 def _split_seed(settings, shard, split_code):
@@ -186,13 +185,14 @@ def process_shard(shard, settings):
         stats.add_counts(counts, {"alternative_instances": alt_rows,
                                   "alternative_real_tokens": alt_real})
         clock.lap("masking")
-        blob = _records(*plan, settings, rng, clock, counts[split])
         if split == "heldout":
-            result["heldout_records"] = blob
-        elif blob:
+            blobs = []
+            _write_records(blobs.append, *plan, settings, rng, clock, counts[split])
+            result["heldout_records"] = b"".join(blobs)
+        elif len(plan[2]):
             path = os.path.join(settings.output_dir, f"train-shard-{shard.name}.tfrecord")
             with open(path, "wb") as f:
-                f.write(blob)
+                _write_records(f.write, *plan, settings, rng, clock, counts[split])
             result["train_file"] = path
         clock.lap("writing")
     result["seconds"] = clock.seconds
