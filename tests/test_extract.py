@@ -285,3 +285,15 @@ def test_credentials_stay_out_of_manifest_logs_and_errors(tmp_path, monkeypatch,
         f" ({url_text})" in result.stderr
     assert "pw-should-not-leak" not in result.stderr
     assert "user-from-secret" not in result.stderr
+
+
+def test_drivers_load_only_when_a_url_needs_them(sqlite_db, tmp_path):
+    code = ("import sys; from components.extract import extract_corpus; "
+            f"extract_corpus({str(tmp_path / 'c')!r}, source_url='sqlite:///{sqlite_db}', "
+            "query='SELECT body FROM answers', max_bad_fraction=0.2); "
+            "print(sorted(m for m in ('pyhive', 'thrift', 'tensorflow', 'torch') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "EDU_MLM_NO_PROGRESS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
