@@ -60,6 +60,8 @@ bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	$(PY) bench/pretraining_data.py
 	$(PY) bench/train_step.py
 	$(PY) bench/convert.py
+	$(PY) bench/extract_hive.py
+	$(PY) bench/hdfs_export.py
 
 lint: $(STAMP) ## ruff over the Python code, hadolint over the Dockerfiles
 	$(VENV)/bin/ruff check components tests bench pipeline.py scripts
