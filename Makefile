@@ -50,7 +50,7 @@ run-containers: build/sample.db | $(STAMP) ## make run with each step in its own
 	$(PY) scripts/run_containers.py $(if $(TORCH_WHEELS),--torch_wheels $(TORCH_WHEELS)) \
 		$(if $(CA_BUNDLE),--ca_bundle $(CA_BUNDLE)) $(ARGS)
 
-test: $(STAMP) ## run the whole test suite (lint included)
+test: lint ## run the whole test suite (lint first)
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP) ## the quick inner-loop tests (no slow end-to-end runs)
