@@ -125,7 +125,7 @@ class BadInputs:
     bad_utf8 = property(lambda self: self._file(
         "bad_utf8.txt", "今天".encode() + b"\xff\xfe" + "复习二次函数的图像与性质。\n".encode()))
     hangul = property(lambda self: self._file(
-        "hangul.txt", "".join(f"한국어 문장 번호 {i} 입니다 공부\n" for i in range(30)).encode()))
+        "hangul.txt", "".join(f"한국어 문장 {c} 입니다\n" for c in "가나다라마바사아자차").encode()))
     invisible = property(lambda self: self._file(
         "invisible.txt", "\u200b\u200b\n\u200d\ufeff\u200b\n".encode()))
     no_mask_vocab = property(lambda self: self._file(
