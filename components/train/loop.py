@@ -5,8 +5,10 @@ distribution strategy, restore (training state, else the initial checkpoint), ru
 periodic saves, then write the trained model in Google's format and `manifest.json` last.
 """
 
+import json
 import logging
 import os
+import tempfile
 import time
 
 import tensorflow as tf
@@ -81,7 +83,8 @@ def make_strategy(num_gpus):
 
     Under a Kubeflow TFJob (TF_CONFIG names several workers) MultiWorkerMirroredStrategy.
     """
-    if '"worker"' in os.environ.get("TF_CONFIG", ""):
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    if sum(len(tasks) for tasks in cluster.values()) > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = gpus or tf.config.list_logical_devices("CPU")
@@ -100,6 +103,26 @@ def input_shard(strategy):
     if resolver is None or not resolver.cluster_spec().as_dict():
         return 1, 0
     return resolver.cluster_spec().num_tasks("worker"), resolver.task_id or 0
+
+
+def worker_role(strategy, output_dir):
+    """(is chief, where this worker writes). Under MultiWorkerMirroredStrategy every worker
+    saves (the save is collective), but only the chief (worker 0) into `output_dir`; the others
+    write to a private temporary directory. Every worker resumes from `output_dir`, which must
+    be shared storage (a ReadWriteMany volume)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True, output_dir
+    if is_chief(resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict()):
+        return True, output_dir
+    return False, tempfile.mkdtemp(prefix=f"edu-mlm-{resolver.task_type}-{resolver.task_id}-")
+
+
+def is_chief(task_type, task_id, cluster):
+    """TF's convention: the `chief` task if the cluster has one, else worker 0."""
+    if "chief" in cluster:
+        return task_type == "chief"
+    return task_type == "worker" and (task_id or 0) == 0
 
 
 def resolve_precision(precision):
@@ -156,8 +179,8 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
             save_checkpoints_steps, log_every_n_steps, random_seed, resolve_precision(precision),
             jit_compile, num_gpus, peak_tflops, stop_at_step, shuffle_buffer_size,
             keep_checkpoint_max))
-        if summary["global_step"] < num_train_steps:
-            return summary  # stopped early on request: no manifest, the run is not finished
+        if summary["global_step"] < num_train_steps or not summary.pop("chief"):
+            return summary  # stopped early, or a worker whose files are not the result
     if do_eval:
         from components.evaluate import evaluate
 
@@ -207,7 +230,8 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     trackables = {"model": model, "optimizer": optimizer, "step": step, "input": iterator}
     if loss_scale is not None:
         trackables["loss_scale"] = loss_scale
-    state = TrainingState(output_dir, keep_checkpoint_max, **trackables)
+    chief, write_dir = worker_role(strategy, output_dir)
+    state = TrainingState(write_dir, keep_checkpoint_max, restore_dir=output_dir, **trackables)
     restored = state.restore_newest()
     if restored:
         log.info("resuming from %s at step %d", restored, int(step.numpy()))
@@ -216,9 +240,9 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     else:
         log.info("starting from a random initialisation (seed %d)", random_seed)
     # Only now, with every input checked, does the output directory change.
-    prepare_output_dir(output_dir)
-    write_model_files(output_dir, config, vocab_file)
-    record_run_settings(output_dir, settings)
+    prepare_output_dir(write_dir)
+    write_model_files(write_dir, config, vocab_file)
+    record_run_settings(write_dir, settings)
 
     train_step = make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
                                  num_warmup_steps, random_seed, loss_scale, jit_compile)
@@ -226,17 +250,17 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     flops = training_flops_per_example(config, max_seq_length, max_predictions_per_seq)
     if peak_tflops is None:
         peak_tflops = default_peak_tflops(precision)
-    monitor = TrainMonitor(output_dir, flops, peak_tflops, int(step.numpy()))
+    monitor = TrainMonitor(write_dir, flops, peak_tflops, int(step.numpy()))
     try:
         with StopRequest() as stop:
-            last = run_steps(train_step, iterator, step, state, monitor, model, output_dir,
+            last = run_steps(train_step, iterator, step, state, monitor, model, write_dir,
                              last_step, num_train_steps, save_checkpoints_steps,
                              log_every_n_steps, global_batch, max_seq_length, stop)
     finally:
         monitor.close()
     return {"global_step": int(step.numpy()), "num_train_steps": num_train_steps,
             "train_batch_size": global_batch, "replicas": replicas, "precision": precision,
-            "jit_compile": bool(jit_compile), **last}
+            "jit_compile": bool(jit_compile), "chief": chief, **last}
 
 
 def run_steps(train_step, iterator, step, state, monitor, model, output_dir, last_step,

@@ -69,14 +69,18 @@ def record_run_settings(output_dir, settings):
 class TrainingState:
     """The resumable state and its CheckpointManager under `output_dir/train_state`."""
 
-    def __init__(self, output_dir, max_to_keep=3, **trackables):
+    def __init__(self, output_dir, max_to_keep=3, restore_dir=None, **trackables):
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(output_dir, STATE_DIR), max_to_keep=max_to_keep)
+        # A non-chief worker saves privately but resumes from the chief's states.
+        self.restore_manager = self.manager if restore_dir in (None, output_dir) else \
+            tf.train.CheckpointManager(self.checkpoint, os.path.join(restore_dir, STATE_DIR),
+                                       max_to_keep=max_to_keep)
 
     def restore_newest(self):
         """Restore the newest readable checkpoint; return its path, or None for a fresh start."""
-        for path in reversed(self.manager.checkpoints):
+        for path in reversed(self.restore_manager.checkpoints):
             try:
                 self.checkpoint.read(path).assert_existing_objects_matched()
             except (tf.errors.OpError, ValueError, AssertionError) as err:
@@ -84,9 +88,9 @@ class TrainingState:
                             path, str(err).splitlines()[0])
                 continue
             return path
-        if self.manager.checkpoints:
+        if self.restore_manager.checkpoints:
             raise UserError("no training state in the output directory can be read",
-                            where=self.manager.directory,
+                            where=self.restore_manager.directory,
                             fix="remove the train_state directory to start over")
         return None
 
