@@ -81,7 +81,7 @@ def cmd_submit(args):
     print(f"started run {run_id} on {args.host}")
 
 
-def demo_base_model(pipeline_root, enable_caching):
+def demo_base_model(pipeline_root, enable_caching, verbose):
     """The tiny random BERT of data/sample (made once, then cached); returns its URI and the
     task timings."""
     from components.pipeline import definition
@@ -90,7 +90,8 @@ def demo_base_model(pipeline_root, enable_caching):
     pipeline_func = definition.build_demo_base_model_pipeline(local_settings())
     outputs, clock, _ = execute(pipeline_func, {
         "bert_config_uri": os.path.join(SAMPLE_DIR, "bert_config.json"),
-        "vocab_uri": os.path.join(SAMPLE_DIR, "vocab.txt")}, pipeline_root, enable_caching)
+        "vocab_uri": os.path.join(SAMPLE_DIR, "vocab.txt")}, pipeline_root, enable_caching,
+        verbose)
     return outputs["Output"].uri, clock.tasks
 
 
@@ -107,12 +108,12 @@ def cmd_run_local(args):
     stages = [s for s in definition.STAGES if s != "export" or arguments.get("export_hdfs_dir")]
     base_model_tasks = {}
     if not arguments.get("base_model_uri"):
-        arguments["base_model_uri"], base_model_tasks = demo_base_model(args.pipeline_root,
-                                                                        not args.no_cache)
+        arguments["base_model_uri"], base_model_tasks = demo_base_model(
+            args.pipeline_root, not args.no_cache, args.verbose)
         stages.insert(0, "demo_base_model")
     pipeline_func = definition.build_pipeline(local_settings())
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
-                                            enable_caching=not args.no_cache)
+                                            not args.no_cache, args.verbose)
     artifacts = local.artifact_record(outputs)
     artifacts["base_model"] = {"uri": arguments["base_model_uri"], "metadata": {}}
     _finish(pipeline_func.name, stages, arguments, artifacts,
@@ -198,7 +199,7 @@ def cmd_rerun(args):
         return
     pipeline_func = definition.build_stage_pipeline(stage, inputs, local_settings())
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
-                                            enable_caching=not args.no_cache)
+                                            not args.no_cache, args.verbose)
     _finish(pipeline_func.name, [stage], arguments, local.artifact_record(outputs, artifacts),
             clock.tasks, run_dir)
 
@@ -254,6 +255,8 @@ def build_parser():
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _add_run_flags(p, local_only=True)
     p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="where runs and the cache live")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the whole kfp.local log (it is always in the run's run.log)")
     p.set_defaults(func=cmd_run_local)
 
     p = sub.add_parser("rerun", help="run one step again, fed by an earlier run's artifacts",
@@ -267,6 +270,8 @@ def build_parser():
                    help="submit the one-step pipeline to this KFP endpoint instead of running "
                    "it here")
     p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="local runs: where runs live")
+    p.add_argument("--verbose", action="store_true",
+                   help="local runs: show the whole kfp.local log (always in run.log)")
     _add_run_flags(p)
     _add_image_flags(p)
     p.set_defaults(func=cmd_rerun)

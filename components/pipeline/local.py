@@ -26,32 +26,54 @@ TASK_START = re.compile(r"Executing task '([^']+)'")
 TASK_END = re.compile(r"Task '([^']+)' finished with status (\w+)")
 
 
-class TaskClock:
-    """Passes stdout through unchanged and notes when kfp.local starts and finishes each task
-    (kfp.local reports both only as log lines)."""
+# What the console leaves out unless --verbose (the full log is kept in the run's run.log):
+# kfp.local's dumps of each step's executor input and outputs, and TensorFlow's start-up notes.
+QUIET = re.compile("|".join([
+    r'^\s*["{}]', r"^\s*\[\]?,?\s*$", r"^\s*\],?\s*$",  # JSON dump lines
+    r"^\s*(uri|metadata)=", r" name='",  # kfp.local's listing of a step's output artifacts
+    r"\]: (Looking for|Loading KFP|Got executor_input|Wrote executor output)", r"Streamed logs:",
+    r"^\s*I\d{4} ", r"absl::InitializeLog", r"oneDNN", r"cpu_feature_guard",
+    r"rebuild TensorFlow with", r"To enable the following instructions",
+]))
 
-    def __init__(self, stream):
+
+class TaskClock:
+    """Tees stdout to a log file and notes when kfp.local starts and finishes each task (it
+    reports both only as log lines); the console gets every line, or (quiet) the informative
+    ones."""
+
+    def __init__(self, stream, log_path, quiet=True):
         self.stream = stream
+        self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self.quiet = quiet
         self.pending = ""
         self.tasks = {}  # task name -> {"runs": n, "start": t, "end": t, "status": s}
 
     def write(self, text):
-        self.stream.write(text)
+        self.log.write(text)
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         now = time.monotonic()
         for line in lines:
-            line = ANSI.sub("", line)
-            if started := TASK_START.search(line):
+            plain = ANSI.sub("", line)
+            if not (self.quiet and (QUIET.search(plain) or not plain.strip())):
+                self.stream.write(line + "\n")
+            if started := TASK_START.search(plain):
                 entry = self.tasks.setdefault(started[1], {"runs": 0, "start": now})
                 entry["runs"] += 1
-            elif ended := TASK_END.search(line):
+            elif ended := TASK_END.search(plain):
                 entry = self.tasks.setdefault(ended[1], {"runs": 1, "start": now})
                 entry["end"], entry["status"] = now, ended[2]
         return len(text)
 
     def flush(self):
         self.stream.flush()
+        self.log.flush()
+
+    def close(self):
+        if self.pending:
+            self.write("\n")
+        self.log.close()
 
     def isatty(self):
         return False
@@ -68,33 +90,45 @@ def _init_local(pipeline_root, enable_caching):
                enable_caching=enable_caching, raise_on_error=True)
 
 
-def execute(pipeline_func, arguments, pipeline_root, enable_caching=True):
-    """Run `pipeline_func` locally; return (outputs {name: artifact}, task clock, run directory)."""
+def execute(pipeline_func, arguments, pipeline_root, enable_caching=True, verbose=False):
+    """Run `pipeline_func` locally; return (outputs {name: artifact}, task clock, run directory).
+    The whole log goes to the run directory's run.log; the console shows all of it if
+    `verbose`, else the informative lines."""
     pipeline_root = os.path.abspath(pipeline_root)
     os.makedirs(pipeline_root, exist_ok=True)
     _init_local(pipeline_root, enable_caching)
     name = pipeline_func.name
     before = set(os.listdir(pipeline_root))
-    clock = TaskClock(sys.stdout)
+    log_path = os.path.join(pipeline_root, f".{name}-{os.getpid()}.log")
+    clock = TaskClock(sys.stdout, log_path, quiet=not verbose)
     sys.stdout, original_print = clock, builtins.print
     try:
         outputs = pipeline_func(**arguments).outputs
     except RuntimeError as err:
         failed = re.findall(r"Inner task failed: (.*)\.", ANSI.sub("", str(err)))
+        run_dir = _keep_log(log_path, _new_run_dir(pipeline_root, name, before))
         raise UserError(f"pipeline {name!r} failed in step {failed[0] if failed else '?'} "
-                        "(its log is above)", where=_new_run_dir(pipeline_root, name, before),
+                        "(its log is above and in run.log)", where=run_dir,
                         fix="fix the cause, then rerun that step with `python pipeline.py rerun "
                         "STEP --from RUN_DIR`") from err
     finally:
         # kfp.local indents print() around each task by patching builtins.print; two tasks of a
         # ParallelFor racing can leave it patched.
         sys.stdout, builtins.print = clock.stream, original_print
+        clock.close()
     run_dir = _new_run_dir(pipeline_root, name, before)
     if run_dir is None:  # every task was a cache hit: kfp.local made no directory
         stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S-%f")
         run_dir = os.path.join(pipeline_root, f"{name}-{stamp}")
         os.makedirs(run_dir)
-    return outputs, clock, run_dir
+    return outputs, clock, _keep_log(log_path, run_dir)
+
+
+def _keep_log(log_path, run_dir):
+    """Move the run's log into its run directory (when kfp.local made one); return the dir."""
+    if run_dir and os.path.exists(log_path):
+        os.replace(log_path, os.path.join(run_dir, "run.log"))
+    return run_dir
 
 
 def _new_run_dir(pipeline_root, name, before):
