@@ -155,7 +155,7 @@ def test_jieba_run_cache_equals_cutting_whole_passages(sample_dir):
 
     passages = [line.strip() for line in open(sample_dir / "corpus.txt", encoding="utf-8")
                 if line.strip()]
-    passages += passages[:50]
+    passages += passages[:50] + ["  空格　和\t制表符 a  b ", "ＡＢＣ１２３全角", "x"]
     segmenter = segment.Segmenter("jieba")
     whole = [len(w) for p in passages for w in jieba.lcut(p)]
     assert segmenter.word_lengths(passages).tolist() == whole

@@ -77,21 +77,32 @@ class Segmenter:
         return lengths
 
     def _jieba_word_lengths(self, passages):
-        """jieba cuts each run of its `re_han_default` pattern on its own, so a run's words do
-        not depend on the text around it: runs that repeat within the batch (education text
-        repeats its phrases) are cut once. The result equals cutting each passage whole."""
+        """Exactly `jieba.lcut`'s words, faster.
+
+        jieba cuts each run of its `re_han_default` pattern on its own (`__cut_DAG`, with HMM
+        for unknown words), so a run's words do not depend on the text around it: runs that
+        repeat within the batch (education text repeats its phrases) are cut once, and runs go
+        straight to the run cutter. Text between runs is cut into single characters (whitespace
+        included: passages hold no "\r\n", the one two-character piece jieba keeps).
+        The unit tests check the result against `jieba.lcut`.
+        """
         import jieba
 
-        split, cut = jieba.re_han_default.split, self._cut
+        split = jieba.re_han_default.split
+        cut_run = getattr(self._engine, "_Tokenizer__cut_DAG", self._cut)
         cache = {}
         lengths = []
         for passage in passages:
-            for run in split(passage):
-                if run:
-                    words = cache.get(run)
-                    if words is None:
-                        words = cache[run] = [len(w) for w in cut(run)]
-                    lengths += words
+            for index, run in enumerate(split(passage)):
+                if not run:
+                    continue
+                if index % 2 == 0:
+                    lengths += [1] * len(run)
+                    continue
+                words = cache.get(run)
+                if words is None:
+                    words = cache[run] = [len(w) for w in cut_run(run)]
+                lengths += words
         return np.asarray(lengths, dtype=np.int64)
 
 
