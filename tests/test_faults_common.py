@@ -5,7 +5,11 @@ import errno
 import pytest
 
 from components.common.bad_rows import BadRows
-from components.common.disk import check_free_space, write_errors_as_user_errors
+from components.common.disk import (
+    check_free_space,
+    check_writable_location,
+    write_errors_as_user_errors,
+)
 from components.common.errors import UserError
 
 
@@ -48,3 +52,12 @@ def test_disk_full_write_errors_become_user_errors_others_pass_through(tmp_path)
     with pytest.raises(FileNotFoundError):
         with write_errors_as_user_errors(str(tmp_path)):
             raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+
+
+def test_writable_location_is_checked_up_front(tmp_path):
+    check_writable_location(tmp_path / "new" / "eval.json", "--output_file")
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(UserError, match=r"a_file is not a directory \(.*eval.json\); pass "
+                                        r"another --output_file"):
+        check_writable_location(tmp_path / "a_file" / "eval.json", "--output_file")
+    assert not (tmp_path / "new").exists()

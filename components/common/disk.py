@@ -31,6 +31,17 @@ def _size(num_bytes):
     return f"{num_bytes / (1 << 20):.1f} MiB"
 
 
+def check_writable_location(path, flag):
+    """Raise a UserError, before any work, when `path` could not be created (as a file or dir)."""
+    location = _existing_ancestor(path)
+    if not os.path.isdir(location):
+        raise UserError(f"cannot write there: {location} is not a directory", where=path,
+                        fix=f"pass another {flag}")
+    if not os.access(location, os.W_OK):
+        raise UserError(f"cannot write there: {location} is not writable", where=path,
+                        fix=f"pass another {flag}")
+
+
 def check_free_space(path, needed_bytes, what="the output", flag="--output_dir"):
     """Raise a UserError when the filesystem holding `path` has less than `needed_bytes` free."""
     location = _existing_ancestor(path)
