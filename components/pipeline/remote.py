@@ -21,7 +21,6 @@ def compile_pipeline(pipeline_func, output):
     tmp = f"{output}.tmp-{os.getpid()}.yaml"  # the compiler insists on the suffix
     compiler.Compiler().compile(pipeline_func, tmp)
     os.replace(tmp, output)
-    log.info("wrote %s", output)
 
 
 def check_endpoint(host):
