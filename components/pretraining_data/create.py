@@ -69,7 +69,8 @@ def _results(shards, settings, num_workers):
             yield worker.process_shard(shard, settings)
         return
     context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context)
+    try:
         pending = collections.deque()
         remaining = iter(shards)
         for shard in remaining:
@@ -82,6 +83,8 @@ def _results(shards, settings, num_workers):
             if shard is not None:
                 pending.append(pool.submit(worker.process_shard, shard, settings))
             yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _HeldoutWriter:
@@ -153,7 +156,8 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
         worker.init_process(settings)
         counts, seconds, train_paths = {}, {}, []
         heldout = _HeldoutWriter(tmp)
-        with progress(total=sum(s.end - s.start for s in shards), desc="pretraining data",
+        shard_bytes = {s.name: s.end - s.start for s in shards}
+        with progress(total=sum(shard_bytes.values()), desc="pretraining data",
                       unit="B") as bar:
             for result in _results(shards, settings, num_workers):
                 stats.add_counts(counts, result["counts"])
@@ -161,7 +165,7 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
                 if result["train_file"]:
                     train_paths.append(result["train_file"])
                 heldout.write(result["heldout_records"])
-                bar.update(sum(s.end - s.start for s in shards if s.name == result["shard"]))
+                bar.update(shard_bytes[result["shard"]])
         heldout.close()
         if num_shards == 1 and counts.get("passages", 0) == 0:
             raise UserError("the corpus has no passages", where=f"--input_file {', '.join(files)}",
