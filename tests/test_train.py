@@ -11,6 +11,7 @@ import tensorflow as tf
 from helpers_train import SAMPLE_DIR, write_pretraining_data
 
 from components.bert import init_random_model
+from components.common.errors import UserError
 from components.evaluate import evaluate
 from components.train import train
 
@@ -106,3 +107,30 @@ def test_stop_and_resume_gives_the_same_weights_as_a_straight_run(data_dir, tmp_
     assert json.loads((resumed / "manifest.json").read_text())["global_step"] == 40
     steps = [json.loads(x)["step"] for x in (resumed / "train_log.jsonl").read_text().splitlines()]
     assert steps == [20, 40]
+
+
+@pytest.mark.slow
+def test_trains_and_evaluates_on_the_pretraining_data_stage_output(base_model, tmp_path):
+    from components.pretraining_data import create_pretraining_data
+
+    data = tmp_path / "ptd"
+    made = create_pretraining_data(str(SAMPLE_DIR / "corpus.txt"), output_dir=str(data),
+                                   vocab_file=str(SAMPLE_DIR / "vocab.txt"), max_seq_length=64,
+                                   max_predictions_per_seq=10, dupe_factor=1,
+                                   heldout_fraction=0.2, num_workers=1)
+    out = tmp_path / "trained"
+    summary = train(str(data), str(out), init_checkpoint=str(base_model), train_batch_size=8,
+                    max_seq_length=64, max_predictions_per_seq=10, num_train_steps=20,
+                    num_warmup_steps=2, learning_rate=1e-3, do_eval=True)
+    assert summary["global_step"] == 20
+    assert summary["eval_num_examples"] == made["heldout_instances"]
+    assert 0 < summary["eval_masked_lm_loss"] < 10
+
+    # The same data refused for a model whose vocab differs (same size, other order).
+    vocab_lines = (SAMPLE_DIR / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    swapped = tmp_path / "vocab.txt"
+    swapped.write_text("\n".join(vocab_lines[1:] + vocab_lines[:1]) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="made with another vocab"):
+        train(str(data), str(tmp_path / "other"), init_checkpoint=str(base_model),
+              vocab_file=str(swapped), max_seq_length=64, max_predictions_per_seq=10,
+              num_train_steps=2)
