@@ -1,6 +1,8 @@
 """Speed switches and several devices: mixed precision, XLA, MirroredStrategy, throughput log."""
 
 import json
+import os
+import socket
 import subprocess
 
 import numpy as np
@@ -122,3 +124,36 @@ def test_two_logical_devices_give_the_one_device_result(data_dir, tmp_path, repo
         weights[devices] = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
     for name in weights[1]:
         np.testing.assert_allclose(weights[2][name], weights[1][name], atol=1e-5, err_msg=name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_workers_under_tf_config_train_one_model(data_dir, tmp_path, repo_root):
+    """What a TFJob runs: two worker processes, MultiWorkerMirroredStrategy over localhost."""
+    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
+    out = tmp_path / "model"
+    args = ["--input_dir", data_dir, "--output_dir", out, "--bert_config_file",
+            SAMPLE_DIR / "bert_config.json", "--vocab_file", SAMPLE_DIR / "vocab.txt",
+            "--train_batch_size", 8, "--num_train_steps", 20]
+    args += [f"--{k}={v}" for k, v in TINY.items()]
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, EDU_MLM_NO_PROGRESS="1", TMPDIR=str(tmp_path),
+                   TF_CONFIG=json.dumps({"cluster": cluster,
+                                         "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(trainer_command(args), cwd=repo_root, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True))
+    logs = [w.communicate(timeout=300)[1] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["replicas"], manifest["train_batch_size"]) == (2, 16)
+    final = [line.split("final loss ")[1] for log in logs for line in log.splitlines()
+             if "final loss" in line]
+    assert len(final) == 2 and final[0] == final[1]  # one model, trained in lockstep
+    assert not list(tmp_path.glob("edu-mlm-worker-1-*"))  # worker 1's private saves are gone

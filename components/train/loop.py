@@ -8,6 +8,7 @@ periodic saves, then write the trained model in Google's format and `manifest.js
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 
@@ -42,6 +43,9 @@ from components.train.step import LossScale, make_train_step, trainable_by_name
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16")
+# Reported with the run's summary (the KFP Metrics) from the last log interval.
+THROUGHPUT_KEYS = ("examples_per_sec", "tokens_per_sec", "model_tflops", "mfu",
+                   "input_wait_fraction")
 COMPUTE_DTYPES = {"fp32": tf.float32, "mixed_float16": tf.float16,
                   "mixed_bfloat16": tf.bfloat16}
 
@@ -164,6 +168,8 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
     """
     check_flags(train_batch_size, num_train_steps, num_warmup_steps, learning_rate,
                 save_checkpoints_steps, log_every_n_steps, precision)
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    strategy = make_strategy(num_gpus) if do_train else None
     prefix, config, config_file, vocab_file = resolve_model_inputs(
         init_checkpoint, bert_config_file, vocab_file)
     summary = {"kind": "bert_model", "checkpoint": "bert_model.ckpt",
@@ -177,7 +183,7 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
             files, output_dir, config, vocab_file, prefix, train_batch_size, max_seq_length,
             max_predictions_per_seq, num_train_steps, num_warmup_steps, learning_rate,
             save_checkpoints_steps, log_every_n_steps, random_seed, resolve_precision(precision),
-            jit_compile, num_gpus, peak_tflops, stop_at_step, shuffle_buffer_size,
+            jit_compile, strategy, peak_tflops, stop_at_step, shuffle_buffer_size,
             keep_checkpoint_max))
         if summary["global_step"] < num_train_steps or not summary.pop("chief"):
             return summary  # stopped early, or a worker whose files are not the result
@@ -198,8 +204,7 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
 def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_seq_length,
                  max_predictions_per_seq, num_train_steps, num_warmup_steps, init_lr,
                  save_checkpoints_steps, log_every_n_steps, random_seed, precision, jit_compile,
-                 num_gpus, peak_tflops, stop_at_step, shuffle_buffer_size, keep_checkpoint_max):
-    strategy = make_strategy(num_gpus)
+                 strategy, peak_tflops, stop_at_step, shuffle_buffer_size, keep_checkpoint_max):
     replicas = strategy.num_replicas_in_sync
     global_batch = batch_size * replicas
     if jit_compile is None:
@@ -258,6 +263,8 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
                              log_every_n_steps, global_batch, max_seq_length, stop)
     finally:
         monitor.close()
+        if not chief:
+            shutil.rmtree(write_dir, ignore_errors=True)
     return {"global_step": int(step.numpy()), "num_train_steps": num_train_steps,
             "train_batch_size": global_batch, "replicas": replicas, "precision": precision,
             "jit_compile": bool(jit_compile), "chief": chief, **last}
@@ -291,7 +298,7 @@ def run_steps(train_step, iterator, step, state, monitor, model, output_dir, las
             bar.set_postfix(loss=f"{entry['loss']:.3f}", acc=f"{entry['masked_lm_accuracy']:.3f}")
             last_entry = {"final_loss": entry["loss"],
                           "final_masked_lm_accuracy": entry["masked_lm_accuracy"],
-                          "examples_per_sec": entry["examples_per_sec"]}
+                          **{k: entry[k] for k in THROUGHPUT_KEYS if k in entry}}
             totals, steps, input_seconds = None, 0, 0.0
             started = time.perf_counter()
         if current % save_every == 0 or current == last_step or stop.requested:
