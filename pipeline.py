@@ -204,6 +204,27 @@ def cmd_rerun(args):
             clock.tasks, run_dir)
 
 
+def cmd_hdfs_import(args):
+    from components.pipeline import definition
+
+    arguments = {"hdfs_path": args.hdfs_path, "kind": args.kind, "hdfs_url": args.hdfs_url,
+                 "hdfs_auth": args.hdfs_auth}
+    if args.host:
+        from components.pipeline.remote import submit
+
+        run_id = submit(lambda: definition.build_hdfs_import_pipeline(settings_from(args)),
+                        args.host, arguments, experiment=args.experiment,
+                        run_name=args.run_name, enable_caching=not args.no_cache)
+        print(f"started run {run_id} on {args.host}; its output artifact's URI is the "
+              "base_model_uri of later runs")
+        return
+    from components.pipeline.local import execute
+
+    outputs, _, _ = execute(definition.build_hdfs_import_pipeline(local_settings()), arguments,
+                            args.pipeline_root, not args.no_cache, args.verbose)
+    print(f"imported {args.hdfs_path} as {outputs['Output'].uri}")
+
+
 def cmd_params(args):
     for p in parameters.PARAMETERS:
         default = LOCAL_DEFAULTS.get(p.name)
@@ -275,6 +296,25 @@ def build_parser():
     _add_run_flags(p)
     _add_image_flags(p)
     p.set_defaults(func=cmd_rerun)
+
+    p = sub.add_parser("hdfs-import", help="copy an HDFS model directory (or raw text) into "
+                       "the artifact store, e.g. the base model",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("hdfs_path", metavar="HDFS_PATH", help="the HDFS file or directory")
+    p.add_argument("--kind", choices=("model", "corpus"), default="model",
+                   help="model: copy a model directory as is; corpus: clean raw text")
+    p.add_argument("--hdfs-url", default="",
+                   help="WebHDFS namenode URL (default: $EDU_MLM_HDFS_URL)")
+    p.add_argument("--hdfs-auth", default="insecure", choices=("insecure", "token", "kerberos"),
+                   help="HDFS authentication")
+    p.add_argument("--host", default=None, help="run it on this KFP endpoint instead of here")
+    p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="local runs: where runs live")
+    p.add_argument("--verbose", action="store_true", help="local runs: show the whole log")
+    p.add_argument("--no-cache", action="store_true", help="copy again even if cached")
+    p.add_argument("--experiment", default="edu-mlm", help="KFP experiment name")
+    p.add_argument("--run-name", default=None, help="KFP run name")
+    _add_image_flags(p)
+    p.set_defaults(func=cmd_hdfs_import)
 
     p = sub.add_parser("params", help="list the pipeline parameters and their defaults")
     p.set_defaults(func=cmd_params)

@@ -172,3 +172,17 @@ def test_rerun_names_what_is_missing(repo_root, tmp_path):
     assert "pretraining_data" in result.stderr
     result, _ = _run_cli(repo_root, "rerun", "nonsense", "--from", str(tmp_path))
     _assert_one_line_error(result)
+
+
+def test_hdfs_import_pipeline_runs_in_dataprep_with_the_secret(tmp_path):
+    from kfp import compiler
+
+    out = tmp_path / "import.yaml"
+    compiler.Compiler().compile(definition.build_hdfs_import_pipeline(
+        definition.Settings(registry="registry.test/ml", tag="t9", secret_name="hdfs-a")), str(out))
+    spec, platform = yaml.safe_load_all(out.read_text(encoding="utf-8"))
+    executor = _executor_of(spec, "hdfs-import")
+    assert spec["deploymentSpec"]["executors"][executor]["container"]["image"] == \
+        "registry.test/ml/edu-mlm-dataprep:t9"
+    secret = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][executor]
+    assert secret["secretAsEnv"][0]["secretName"] == "hdfs-a"

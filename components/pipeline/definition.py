@@ -24,7 +24,7 @@ from components.bert.component import init_random_model
 from components.convert.component import convert
 from components.evaluate.component import evaluate
 from components.extract.component import extract
-from components.hdfs.component import hdfs_export
+from components.hdfs.component import hdfs_export, hdfs_import
 from components.pipeline import parameters
 from components.pretraining_data.component import (
     merge_pretraining_data,
@@ -304,3 +304,20 @@ def build_demo_base_model_pipeline(settings=Settings()):
         return task.outputs["model"]
 
     return demo_base_model
+
+
+def build_hdfs_import_pipeline(settings=Settings()):
+    """Bring a model directory (e.g. Google's chinese_L-12_H-768_A-12) or raw text from HDFS into
+    the artifact store; its URI is then a run's `base_model_uri`."""
+
+    @dsl.pipeline(name=f"{PIPELINE_NAME}-hdfs-import",
+                  description="Copy an HDFS path into the artifact store")
+    def hdfs_import_pipeline(hdfs_path: str, kind: str = "model", hdfs_url: str = "",
+                             hdfs_auth: str = "insecure") -> dsl.Artifact:
+        task = _place(hdfs_import(hdfs_path=hdfs_path, kind=kind, namenode_url=hdfs_url,
+                                  auth=hdfs_auth), "hdfs", settings, cpu="1", memory="2G")
+        kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
+                                     secret_key_to_env=HDFS_SECRET_KEYS_TO_ENV, optional=True)
+        return task.outputs["artifact"]
+
+    return hdfs_import_pipeline
