@@ -32,28 +32,32 @@ def num_to_predict(real_length, masked_lm_prob, max_predictions_per_seq):
 
 
 def group_ids(candidate, continues_word):
-    """Per token, the index of its whole-word group within its row (-1 for non-candidates)."""
+    """Whole-word groups: (group index of each token, counted over all rows, -1 for
+    non-candidates; each row's first group index; each row's group count)."""
     previous_candidate = np.zeros_like(candidate)
     previous_candidate[:, 1:] = candidate[:, :-1]
     starts = candidate & ~(continues_word & previous_candidate)
-    ids = np.cumsum(starts, axis=1) - 1
-    return np.where(candidate, ids, -1), starts.sum(axis=1)
+    running = np.cumsum(starts.ravel(), dtype=np.int32).reshape(starts.shape)
+    group_count = starts.sum(axis=1)
+    first_group = running[:, -1] - group_count
+    return np.where(candidate, running - 1, -1), first_group, group_count
 
 
 def choose_tokens(candidate, continues_word, wanted, rng):
     """Bool [rows, max_seq_length]: the tokens Google's greedy group selection picks."""
     rows = candidate.shape[0]
-    gid, group_count = group_ids(candidate, continues_word)
+    gid, first_group, group_count = group_ids(candidate, continues_word)
     max_groups = int(group_count.max()) if rows else 0
     if max_groups == 0:
         return np.zeros_like(candidate)
-    row_index = np.broadcast_to(np.arange(rows)[:, None], gid.shape)
-    flat = (row_index * max_groups + gid)[candidate]
-    sizes = np.bincount(flat, minlength=rows * max_groups).reshape(rows, max_groups)
+    sizes = np.bincount(gid[candidate], minlength=int(first_group[-1] + group_count[-1]))
+    slot = np.arange(max_groups)[None, :]
     keys = rng.random((rows, max_groups), dtype=np.float32)
-    keys[np.arange(max_groups)[None, :] >= group_count[:, None]] = 2.0
+    keys[slot >= group_count[:, None]] = 2.0
     order = np.argsort(keys, axis=1)
-    sorted_sizes = np.take_along_axis(sizes, order, axis=1)
+    in_row = order < group_count[:, None]
+    sorted_groups = np.where(in_row, first_group[:, None] + order, 0)
+    sorted_sizes = np.where(in_row, sizes[sorted_groups], 0)
     taken_sorted = np.zeros((rows, max_groups), dtype=bool)
     count = np.zeros(rows, dtype=np.int64)
     active = np.arange(rows)
@@ -68,9 +72,9 @@ def choose_tokens(candidate, continues_word, wanted, rng):
         take = (size > 0) & (count[active] + size <= wanted[active])
         taken_sorted[active, rank] = take
         count[active] += np.where(take, size, 0)
-    taken = np.zeros_like(taken_sorted)
-    np.put_along_axis(taken, order, taken_sorted, axis=1)
-    return candidate & np.take_along_axis(taken, np.maximum(gid, 0), axis=1)
+    taken = np.zeros(len(sizes), dtype=bool)
+    taken[sorted_groups[taken_sorted]] = True
+    return candidate & taken[np.maximum(gid, 0)]
 
 
 def mask_rows(rows, masked_lm_prob, max_predictions_per_seq, vocab_size, mask_id, rng):

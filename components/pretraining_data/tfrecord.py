@@ -43,14 +43,59 @@ def _varint_length(values):
     return length
 
 
-def _constant(byte_values, rows):
-    data = np.broadcast_to(np.frombuffer(bytes(byte_values), dtype=np.uint8),
-                           (rows, len(byte_values)))
-    return data, np.ones(data.shape, dtype=bool)
+def _varint_bytes(value):
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
-def _length_prefix(lengths):
-    return _varint(np.asarray(lengths)[:, None])
+class _Layout:
+    """Columns of a [rows, width] byte matrix; `used` marks the bytes a row really has.
+
+    Constant bytes are merged into one piece; a length that is the same in every row becomes
+    constant bytes too, so only truly variable parts (the varint payloads of ids and their
+    lengths) need a `used` mask.
+    """
+
+    def __init__(self, rows):
+        self.rows, self.pieces, self._constant = rows, [], bytearray()
+
+    def constant(self, byte_values):
+        self._constant += bytes(byte_values)
+
+    def length(self, lengths):
+        lengths = np.asarray(lengths)
+        if (lengths == lengths[0]).all():
+            self.constant(_varint_bytes(int(lengths[0])))
+        else:
+            self.variable(*_varint(lengths[:, None]))
+
+    def variable(self, data, used=None):
+        self._flush()
+        self.pieces.append((data, used))
+
+    def _flush(self):
+        if self._constant:
+            self.pieces.append((np.frombuffer(bytes(self._constant), dtype=np.uint8), None))
+            self._constant = bytearray()
+
+    def compact(self):
+        """The rows' used bytes back to back, and each row's length."""
+        self._flush()
+        width = sum(p[0].shape[-1] for p in self.pieces)
+        data = np.empty((self.rows, width), dtype=np.uint8)
+        used = np.ones((self.rows, width), dtype=bool)
+        column = 0
+        for piece, piece_used in self.pieces:
+            end = column + piece.shape[-1]
+            data[:, column:end] = piece
+            if piece_used is not None:
+                used[:, column:end] = piece_used
+            column = end
+        return data[used], used.sum(axis=1)
 
 
 def encode_examples(features):
@@ -59,35 +104,44 @@ def encode_examples(features):
     Returns (data uint8 [total bytes], lengths int64 [rows]): the serialized Examples back to back.
     """
     rows = len(next(iter(features.values())))
-    pieces = []
-    entry_lengths = []
+    layout = _Layout(rows)
+    entries = []
     for name in sorted(features):
         values = features[name]
         if values.dtype.kind == "f":
             payload = values.astype("<f4").view(np.uint8).reshape(rows, -1)
-            payload_used = np.ones(payload.shape, dtype=bool)
+            payload_used = None
+            payload_len = np.full(rows, payload.shape[1])
             list_tag = _TAG_LEN_2
         else:
             payload, payload_used = _varint(values)
+            payload_len = payload_used.sum(axis=1)
             list_tag = _TAG_LEN_3
-        payload_len = payload_used.sum(axis=1)
         list_len = 1 + _varint_length(payload_len) + payload_len
         feature_len = 1 + _varint_length(list_len) + list_len
         key = name.encode()
         entry_len = 1 + _varint_length(len(key)) + len(key) + 1 + _varint_length(feature_len) \
             + feature_len
-        entry_lengths.append(1 + _varint_length(entry_len) + entry_len)
-        pieces += [
-            _constant([_TAG_LEN_1], rows), _length_prefix(entry_len),
-            _constant([_TAG_LEN_1, len(key), *key, _TAG_LEN_2], rows),
-            _length_prefix(feature_len), _constant([list_tag], rows), _length_prefix(list_len),
-            _constant([_TAG_LEN_1], rows), _length_prefix(payload_len), (payload, payload_used),
-        ]
-    features_len = np.sum(entry_lengths, axis=0)
-    pieces = [_constant([_TAG_LEN_1], rows), _length_prefix(features_len)] + pieces
-    data = np.concatenate([p[0] for p in pieces], axis=1)
-    used = np.concatenate([p[1] for p in pieces], axis=1)
-    return data[used], used.sum(axis=1)
+        entries.append((key, list_tag, payload, payload_used, payload_len, list_len, feature_len,
+                        entry_len))
+    features_len = np.sum([1 + _varint_length(e[-1]) + e[-1] for e in entries], axis=0)
+    layout.constant([_TAG_LEN_1])
+    layout.length(features_len)
+    for key, list_tag, payload, payload_used, payload_len, list_len, feature_len, entry_len \
+            in entries:
+        layout.constant([_TAG_LEN_1])
+        layout.length(entry_len)
+        layout.constant([_TAG_LEN_1, len(key), *key, _TAG_LEN_2])
+        layout.length(feature_len)
+        layout.constant([list_tag])
+        layout.length(list_len)
+        layout.constant([_TAG_LEN_1])
+        layout.length(payload_len)
+        if payload_used is None or payload_used.all():
+            layout.variable(payload)
+        else:
+            layout.variable(payload, payload_used)
+    return layout.compact()
 
 
 def _masked_crc(crc):
