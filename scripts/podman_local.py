@@ -204,6 +204,30 @@ def build_stand_in_base(state_dir=STATE_DIR, name=PYTHON_BASE, force=False):
             raise RuntimeError("tar of the stand-in root filesystem failed")
 
 
+def tolerate_vanished_containers():
+    """podman 4.3's Docker API answers 500 "no such container" where Docker answers 404 when an
+    auto-removed container is looked up as it goes away; kfp.local's DockerRunner (which always
+    auto-removes) expects `docker.errors.NotFound` there. Raise that for this one case."""
+    import docker.api.client
+    import docker.errors
+
+    if getattr(docker.api.client.create_api_error_from_http_exception, "tolerant", False):
+        return
+    create_error = docker.errors.create_api_error_from_http_exception
+
+    def create_tolerant_error(http_error):
+        try:
+            create_error(http_error)
+        except docker.errors.APIError as error:
+            if error.status_code == 500 and "no such container" in str(error.explanation):
+                raise docker.errors.NotFound(http_error, response=error.response,
+                                             explanation=error.explanation) from http_error
+            raise
+
+    create_tolerant_error.tolerant = True
+    docker.api.client.create_api_error_from_http_exception = create_tolerant_error
+
+
 def service_pid_file(state_dir=STATE_DIR):
     return state_dir / "service.pid"
 

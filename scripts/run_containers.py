@@ -35,6 +35,8 @@ def prepare_engine(engine):
         os.environ.update(podman_local.write_configuration())
         podman_local.build_stand_in_base()
         os.environ["DOCKER_HOST"] = podman_local.start_service()
+    if engine == "podman":
+        podman_local.tolerate_vanished_containers()
 
 
 def docker_runner():

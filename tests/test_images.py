@@ -1,0 +1,155 @@
+"""The three stage images really build and the pipeline's steps really run inside them.
+
+Slow: builds every image from scratch in a private podman store (about ten minutes on 2 cores;
+tests/helpers_images.py), then runs the steps through kfp.local's DockerRunner. Needs root
+(apt-get, debootstrap) and the package registries (Debian, PyPI); no container registry.
+"""
+
+import json
+import math
+import os
+
+import pytest
+
+from tests.helpers_images import (
+    UNPINNED,
+    constraints,
+    docker_runner,
+    run_stage,
+    start_podman,
+    stop_podman,
+    tfrecords,
+    torch_wheel_dir,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+
+DATAPREP_ARGUMENTS = {"num_shards": 2, "dupe_factor": 2, "heldout_fraction": 0.1,
+                      "max_seq_length": 64, "max_predictions_per_seq": 10}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = start_podman()
+    yield engine
+    stop_podman(engine)
+
+
+@pytest.fixture(scope="module")
+def images(engine, tmp_path_factory):
+    """Build all three images first: the trainer and the converter reuse the dataprep image's
+    dependency layer."""
+    return {"dataprep": engine.build("dataprep"),
+            "trainer": engine.build("trainer", ["--cpu"]),
+            "converter": engine.build("converter", [
+                "--torch_wheels", str(torch_wheel_dir(tmp_path_factory.mktemp("wheels")))])}
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory, sample_dir):
+    """The demo's random tiny BERT, made on the host."""
+    from components.bert import init_random_model
+
+    output_dir = tmp_path_factory.mktemp("base") / "model"
+    init_random_model(bert_config_file=str(sample_dir / "bert_config.json"),
+                      vocab_file=str(sample_dir / "vocab.txt"), output_dir=str(output_dir))
+    return output_dir
+
+
+@pytest.fixture(scope="module")
+def pretraining_data(tmp_path_factory, sample_dir, base_model):
+    """Pretraining data of the sample, made on the host."""
+    from components.pretraining_data import create_pretraining_data
+
+    output_dir = tmp_path_factory.mktemp("data") / "pretraining_data"
+    # The trainer component trains at the default sequence length (128) and predictions (20).
+    create_pretraining_data(input_file=str(sample_dir / "corpus.txt"), output_dir=str(output_dir),
+                            vocab_file=str(base_model / "vocab.txt"), dupe_factor=1,
+                            heldout_fraction=0.1)
+    return output_dir
+
+
+def writable_root(tmp_path, name):
+    """A pipeline root the images' non-root user can write into."""
+    root = tmp_path / name
+    root.mkdir()
+    root.chmod(0o777)
+    return root
+
+
+@pytest.mark.parametrize("name", ["dataprep", "trainer", "converter"])
+def test_image_runs_as_non_root_with_only_pinned_packages(engine, images, name):
+    from packaging.specifiers import SpecifierSet
+
+    assert engine.python(images[name], "import os; print(os.getuid())").strip() != "0"
+    pins = constraints()
+    installed = engine.installed(images[name])
+    # `==2.13.0` admits the local build 2.13.0+cpu, as pip's own constraint check does.
+    assert {n: v for n, v in installed.items()
+            if n not in UNPINNED and (n not in pins or v not in SpecifierSet(f"=={pins[n]}"))
+            } == {}
+    assert "kfp" in installed and "edu-mlm" in installed
+
+
+def test_dataprep_image_has_neither_tensorflow_nor_torch(engine, images):
+    found = engine.python(images["dataprep"], "import importlib.util as u; print([m for m in "
+                          "('tensorflow', 'torch', 'transformers') if u.find_spec(m)])")
+    assert found.strip() == "[]"
+
+
+def test_dataprep_steps_in_their_image_write_the_same_tfrecords(engine, images, tmp_path,
+                                                               sample_dir, base_model):
+    """extract + pretraining_data (split, shards in parallel, merge) inside the dataprep image,
+    as its non-root user, against the same steps as local subprocesses: byte-identical records."""
+    from kfp import local
+
+    arguments = {"input_files": str(sample_dir / "corpus.txt"), **DATAPREP_ARGUMENTS}
+    results = {}
+    for name, runner in (
+            ("subprocess", local.SubprocessRunner(use_venv=False)),
+            ("container", docker_runner(engine, [sample_dir, base_model.resolve()]))):
+        root = writable_root(tmp_path, name)
+        corpus = run_stage(runner, root, "extract", **arguments)["corpus"]
+        data = run_stage(runner, root, "pretraining_data",
+                         {"corpus": corpus.path, "base_model": base_model},
+                         **arguments)["pretraining_data"]
+        results[name] = tfrecords(data.path)
+    names = sorted(results["subprocess"])
+    assert any(n.startswith("train-") for n in names) and any(n.startswith("heldout-")
+                                                              for n in names)
+    assert sorted(results["container"]) == names
+    for file_name in names:
+        assert results["container"][file_name] == results["subprocess"][file_name], file_name
+
+
+def test_training_steps_run_in_the_trainer_image(engine, images, tmp_path, base_model,
+                                                 pretraining_data):
+    root = writable_root(tmp_path, "train")
+    runner = docker_runner(engine, [base_model.resolve(), pretraining_data.resolve()])
+    outputs = run_stage(runner, root, "train",
+                        {"pretraining_data": pretraining_data, "base_model": base_model},
+                        train_batch_size=8, num_train_steps=3, num_warmup_steps=1,
+                        learning_rate=1e-3, save_checkpoints_steps=1000)
+    model_dir = outputs["model"].path
+    manifest = json.loads(open(os.path.join(model_dir, "manifest.json")).read())
+    assert manifest["kind"] == "bert_model"
+    assert {"bert_config.json", "vocab.txt", "bert_model.ckpt.index"} <= set(os.listdir(model_dir))
+    metrics = outputs["train_metrics"].metadata
+    assert metrics["global_step"] == 3 and math.isfinite(metrics["final_loss"]), metrics
+
+
+def test_conversion_runs_in_the_converter_image(engine, images, tmp_path, base_model,
+                                                pretraining_data):
+    """Converted in the image; the transformers model it writes loads and answers on the host."""
+    import transformers
+
+    root = writable_root(tmp_path, "convert")
+    runner = docker_runner(engine, [base_model.resolve(), pretraining_data.resolve()])
+    outputs = run_stage(runner, root, "convert",
+                        {"base_model": base_model, "model": base_model,
+                         "pretraining_data": pretraining_data})
+    hf_dir = outputs["hf_model"].path
+    parity = outputs["parity"].metadata
+    assert parity["max_abs_logit_diff"] < 1e-4, parity
+    fill_mask = transformers.pipeline("fill-mask", model=hf_dir, tokenizer=hf_dir)
+    assert len(fill_mask("今天我们学习[MASK]学。", top_k=3)) == 3
