@@ -124,8 +124,8 @@ class BadInputs:
     a_file = property(lambda self: self._file("a_file", b"not a directory\n"))
     bad_utf8 = property(lambda self: self._file(
         "bad_utf8.txt", "今天".encode() + b"\xff\xfe" + "复习二次函数的图像与性质。\n".encode()))
-    hangul = property(lambda self: self._file(
-        "hangul.txt", "".join(f"한국어 문장 {c} 입니다\n" for c in "가나다라마바사아자차").encode()))
+    hangul = property(lambda self: self._file(  # only characters the demo vocab lacks
+        "hangul.txt", "".join(f"한국어 문장 {c} 입니다\n" for c in "가나다라마바사").encode()))
     invisible = property(lambda self: self._file(
         "invisible.txt", "\u200b\u200b\n\u200d\ufeff\u200b\n".encode()))
     no_mask_vocab = property(lambda self: self._file(
