@@ -69,5 +69,7 @@ def bars(labels, values, title, ylabel):
     for i, value in enumerate(values):
         axes.annotate(f"{value:.3g}" if isinstance(value, float) else f"{value:,}",
                       (i, value), ha="center", va="bottom", fontsize=8)
-    axes.tick_params(axis="x", labelrotation=20)
+    axes.margins(y=0.12)  # room for the value above the highest bar
+    axes.set_xticks(range(len(labels)), labels, rotation=35, ha="right",
+                    rotation_mode="anchor")
     return figure
