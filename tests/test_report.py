@@ -47,6 +47,7 @@ def test_token_fractions_follow_the_manifest(sample_data):
     assert sum(fractions[k] for k in fractions if k.startswith("masked: ")) == pytest.approx(1)
 
 
+@pytest.mark.slow
 def test_data_report_renders_self_contained(sample_data, tmp_path):
     corpus, data, manifest = sample_data
     page = tmp_path / "data.html"
@@ -59,6 +60,7 @@ def test_data_report_renders_self_contained(sample_data, tmp_path):
     assert (tmp_path / "data.png").stat().st_size > 20_000  # a page with plots, not a blank one
 
 
+@pytest.mark.slow
 def test_render_sees_console_errors_and_external_assets(tmp_path):
     """The checks above can fail: a page with a script error and a fetched image is caught."""
     page = tmp_path / "bad.html"
