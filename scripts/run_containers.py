@@ -74,13 +74,12 @@ def build_parser():
                         help="use the images already built with --registry/--tag of this script")
     parser.add_argument("--pipeline_root", default=os.path.join("runs", "containers"),
                         help="where the container runs and their cache live")
-    parser.add_argument("run_local_args", nargs=argparse.REMAINDER,
-                        help="passed on to `pipeline.py run-local` (e.g. --param k=v)")
+    parser.epilog = "Other arguments go to `pipeline.py run-local` (e.g. --param k=v, --no-cache)."
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args, run_local_args = build_parser().parse_known_args(argv)
     engine = args.engine or build_images.detect_engine()
     prepare_engine(engine)
     if not args.skip_build:
@@ -98,7 +97,7 @@ def main(argv=None):
     use_docker_runner()
     import pipeline
 
-    pipeline.main(["run-local", "--pipeline-root", args.pipeline_root, *args.run_local_args])
+    pipeline.main(["run-local", "--pipeline-root", args.pipeline_root, *run_local_args])
 
 
 if __name__ == "__main__":
