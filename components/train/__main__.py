@@ -94,8 +94,9 @@ def main(argv=None):
     except TrainingInterrupted as stopped:
         log.warning("%s", stopped)
         sys.exit(EXIT_INTERRUPTED)
-    log.info("done: step %s of %s, final loss %s", summary.get("global_step"),
-             summary.get("num_train_steps"), summary.get("final_loss"))
+    if "global_step" in summary:
+        log.info("done: step %d of %d, final loss %s", summary["global_step"],
+                 summary["num_train_steps"], summary.get("final_loss"))
 
 
 if __name__ == "__main__":

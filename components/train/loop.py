@@ -191,6 +191,7 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
         from components.evaluate import evaluate
 
         model_path = output_dir if do_train else prefix
+        os.makedirs(output_dir, exist_ok=True)
         metrics = evaluate(input_dir, model_path, bert_config_file=config_file,
                            eval_batch_size=eval_batch_size, max_eval_steps=max_eval_steps,
                            output_file=os.path.join(output_dir, "eval_results.json"))
