@@ -117,6 +117,13 @@ def test_packed_rows_never_start_or_end_on_a_separator():
     assert (covered | is_sep).all()
 
 
+def test_plans_of_passages_without_tokens_are_empty():
+    rng = np.random.default_rng(6)
+    for plan in (instances.plan_packed(np.zeros(0, bool), 126, 0.1, rng),
+                 instances.plan_unpacked(np.zeros(0, np.int64), 126, 0.1, rng)):
+        assert [len(a) for a in plan] == [0, 0]
+
+
 def test_continuation_flags_group_jieba_words_and_wordpieces():
     vocab_subword = np.zeros(30, dtype=bool)
     vocab_subword[20] = True

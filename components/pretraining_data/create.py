@@ -170,6 +170,10 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
         if num_shards == 1 and counts.get("passages", 0) == 0:
             raise UserError("the corpus has no passages", where=f"--input_file {', '.join(files)}",
                             fix="pass a corpus with at least one non-empty line")
+        if num_shards == 1 and counts.get("text_tokens", 0) == 0:
+            raise UserError("no passage of the corpus has a single token (only invisible or "
+                            "control characters?)", where=f"--input_file {', '.join(files)}",
+                            fix="check the corpus text and its encoding")
         manifest = {
             "kind": "pretraining_data",
             "train_files": name_shards(tmp, train_paths, "train"),

@@ -59,6 +59,8 @@ def plan_packed(is_separator, max_num_tokens, short_seq_prob, rng):
     dropped from it (so a row never starts or ends on one).
     """
     total = len(is_separator)
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     targets = _target_lengths(rng, total // 2 + 1, max_num_tokens, short_seq_prob)
     ends = np.cumsum(targets)
     ends = np.append(ends[ends < total], total)
