@@ -4,6 +4,7 @@
     python pipeline.py submit --host URL [--experiment E] [--run-name N] [--param k=v ...]
     python pipeline.py run-local [--param k=v ...]
     python pipeline.py rerun STEP --from RUN_DIR_OR_URIS [--param k=v ...] [--host URL]
+    python pipeline.py tfjob --workers N [--gpus-per-worker G] [--volume-claim PVC] -- TRAIN_FLAGS
     python pipeline.py params
 """
 
@@ -225,6 +226,26 @@ def cmd_hdfs_import(args):
     print(f"imported {args.hdfs_path} as {outputs['Output'].uri}")
 
 
+def cmd_tfjob(args):
+    """Write a TFJob that runs the trainer on several nodes (MultiWorkerMirroredStrategy)."""
+    import yaml
+
+    from components.common.artifacts import write_text_atomic
+    from components.images import image
+    from components.train.tfjob import tfjob_manifest
+
+    train_args = [a for a in args.train_args if a != "--"]
+    if not any(a.startswith(("--input_dir", "--output_dir")) for a in train_args):
+        raise UserError("no trainer flags given", where="TRAIN_FLAGS",
+                        fix="append the trainer's flags after `--`, e.g. -- "
+                        "--input_dir=/mnt/edu-mlm/data --output_dir=/mnt/edu-mlm/model ...")
+    manifest = tfjob_manifest(args.name, image("train", args.registry, args.tag), train_args,
+                              workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                              namespace=args.namespace, volume_claim=args.volume_claim)
+    write_text_atomic(args.output, yaml.safe_dump(manifest, sort_keys=False))
+    print(f"wrote {args.output} (apply it with: kubectl apply -f {args.output})")
+
+
 def cmd_params(args):
     for p in parameters.PARAMETERS:
         default = LOCAL_DEFAULTS.get(p.name)
@@ -315,6 +336,21 @@ def build_parser():
     p.add_argument("--run-name", default=None, help="KFP run name")
     _add_image_flags(p)
     p.set_defaults(func=cmd_hdfs_import)
+
+    p = sub.add_parser("tfjob", help="write a Kubeflow Training Operator TFJob that trains on "
+                       "several nodes (flags after `--` go to python -m components.train)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--output", default="tfjob.yaml", help="where to write the manifest")
+    p.add_argument("--name", default="edu-mlm-train", help="the TFJob's name")
+    p.add_argument("--namespace", default=None, help="Kubernetes namespace (default: kubectl's)")
+    p.add_argument("--workers", type=int, default=2, help="worker pods (worker 0 is the chief)")
+    p.add_argument("--gpus-per-worker", type=int, default=1, help="nvidia.com/gpu per pod")
+    p.add_argument("--volume-claim", default=None,
+                   help="ReadWriteMany PVC holding --input_dir and --output_dir on every pod")
+    p.add_argument("train_args", nargs=argparse.REMAINDER, metavar="TRAIN_FLAGS",
+                   help="the trainer's flags, after `--`")
+    _add_image_flags(p)
+    p.set_defaults(func=cmd_tfjob)
 
     p = sub.add_parser("params", help="list the pipeline parameters and their defaults")
     p.set_defaults(func=cmd_params)
