@@ -94,6 +94,9 @@ def test_pack_fills_rows_with_passages_separated_by_sep(tmp_path, one_worker, sm
                    short_seq_prob=0.0)
     assert packed["padding_fraction"] < 0.03 < 0.2 < unpacked["padding_fraction"]
     assert packed["alternative_padding_fraction"] > 0.2
+    assert packed["padding_fraction_packed"] == packed["padding_fraction"]
+    assert packed["padding_fraction_unpacked"] == packed["alternative_padding_fraction"]
+    assert unpacked["padding_fraction_unpacked"] == unpacked["padding_fraction"]
     parsed = parse_dir(tmp_path / "packed")
     ids, real = original_ids(parsed), parsed["input_mask"].sum(axis=1)
     sep, cls = 102, 101

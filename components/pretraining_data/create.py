@@ -194,7 +194,7 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
                 "passage_chars": stats.PASSAGE_CHAR_EDGES,
                 "passage_tokens": stats.PASSAGE_TOKEN_EDGES,
                 "instance_real_tokens": stats.instance_length_edges(max_seq_length)},
-            **stats.summary(counts, max_seq_length),
+            **stats.summary(counts, max_seq_length, pack),
             "phase_cpu_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "wall_seconds": round(time.perf_counter() - started, 3),
             "num_workers": num_workers,

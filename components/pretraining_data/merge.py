@@ -72,7 +72,7 @@ def merge_pretraining_data(input_dirs, output_dir):
                      "merged_parts": len(parts), "input_shards": first["part"]["input_shards"]},
             "next_sentence_labels": 0,
             "counts": counts,
-            **stats.summary(counts, first["max_seq_length"]),
+            **stats.summary(counts, first["max_seq_length"], first["pack"]),
             "phase_cpu_seconds": {k: round(v, 3) for k, v in seconds.items()},
         })
         write_manifest(tmp, manifest)

@@ -38,22 +38,30 @@ def _fraction(numerator, denominator):
     return round(numerator / denominator, 6) if denominator else 0.0
 
 
-def summary(counts, max_seq_length):
-    """The manifest's derived statistics from summed counts."""
+def summary(counts, max_seq_length, pack):
+    """The manifest's derived statistics from summed counts.
+
+    `alternative_padding_fraction` is the padding the other layout (packed when `pack` is off,
+    unpacked when on) gives on the same passages; `padding_fraction_packed` and
+    `padding_fraction_unpacked` name both explicitly.
+    """
     train, heldout = counts.get("train", {}), counts.get("heldout", {})
     rows = train.get("instances", 0) + heldout.get("instances", 0)
     real = train.get("real_tokens", 0) + heldout.get("real_tokens", 0)
     slots = rows * max_seq_length
     alt_rows = counts.get("alternative_instances", 0)
     alt_real = counts.get("alternative_real_tokens", 0)
+    padding = _fraction(slots - real, slots)
+    alternative = _fraction(alt_rows * max_seq_length - alt_real, alt_rows * max_seq_length)
     return {
+        "padding_fraction_packed": padding if pack else alternative,
+        "padding_fraction_unpacked": alternative if pack else padding,
         "train_instances": train.get("instances", 0),
         "heldout_instances": heldout.get("instances", 0),
         "mean_real_tokens_per_instance": _fraction(real, rows),
-        "padding_fraction": _fraction(slots - real, slots),
+        "padding_fraction": padding,
         "masked_token_fraction": _fraction(
             train.get("masked_tokens", 0) + heldout.get("masked_tokens", 0), real),
         "unk_fraction": _fraction(counts.get("unk_tokens", 0), counts.get("text_tokens", 0)),
-        "alternative_padding_fraction": _fraction(alt_rows * max_seq_length - alt_real,
-                                                  alt_rows * max_seq_length),
+        "alternative_padding_fraction": alternative,
     }
