@@ -22,15 +22,20 @@ def train(
     """Train from `base_model` on the train split of `pretraining_data`; write the trained model."""
     import os
 
+    from components.common.artifacts import read_manifest
     from components.common.kfp_outputs import log_metrics
     from components.train import train as run_training
 
+    # The sequence shapes are the data's: data prepared at 64 or 512 tokens trains as it is.
+    data = read_manifest(pretraining_data.path, kind="pretraining_data")
     summary = run_training(
         input_dir=pretraining_data.path,
         output_dir=model.path,
         bert_config_file=os.path.join(base_model.path, "bert_config.json"),
         init_checkpoint=base_model.path,
         train_batch_size=train_batch_size,
+        max_seq_length=data["max_seq_length"],
+        max_predictions_per_seq=data["max_predictions_per_seq"],
         num_train_steps=num_train_steps,
         num_warmup_steps=num_warmup_steps,
         learning_rate=learning_rate,
