@@ -38,6 +38,9 @@ def build_parser():
     add("--num_workers", type=int, default=None, help="worker processes (default: all cores)")
     add("--shard_size_mb", type=float, default=0.25,
         help="input MiB per work unit; each unit becomes one train-*.tfrecord file")
+    add("--max_bad_fraction", type=float, default=0.01,
+        help="stop when more than this share of the passages are bad (invalid UTF-8, no "
+             "tokens, only [UNK]); fewer are counted in the manifest and skipped")
     add("--shard_index", type=int, default=0,
         help="with --num_shards: process only this part of the input (a fan-out step)")
     add("--num_shards", type=int, default=1,

@@ -70,8 +70,12 @@ def select_part(shards, part_index, num_parts):
     return shards[part_index * count // num_parts:(part_index + 1) * count // num_parts]
 
 
-def read_passages(shard):
-    """The non-empty passages (lines, stripped) that start inside the shard's byte range."""
+def read_passages(shard, invalid_lines=None):
+    """The non-empty passages (lines, stripped) that start inside the shard's byte range.
+
+    A line with invalid UTF-8 is a UserError, or, given a list `invalid_lines`, left out and
+    described there (byte offset) for the bad-row count.
+    """
     with open(shard.path, "rb") as f:
         if shard.start > 0:
             f.seek(shard.start - 1)
@@ -85,10 +89,26 @@ def read_passages(shard):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise UserError(f"invalid UTF-8 at byte offset {begin + err.start}", where=shard.path,
-                        fix="convert the file to UTF-8 or clean it with components.extract"
-                        ) from err
+        if invalid_lines is None:
+            raise UserError(f"invalid UTF-8 at byte offset {begin + err.start}",
+                            where=shard.path, fix="convert the file to UTF-8 or clean it with "
+                            "components.extract") from err
+        return _decodable_lines(data, begin, invalid_lines)
     return [line for line in (raw.strip() for raw in text.split("\n")) if line]
+
+
+def _decodable_lines(data, begin, invalid_lines):
+    passages, offset = [], begin
+    for raw in data.split(b"\n"):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as err:
+            invalid_lines.append(f"invalid UTF-8 at byte offset {offset + err.start}")
+            line = ""
+        if line:
+            passages.append(line)
+        offset += len(raw) + 1
+    return passages
 
 
 def is_heldout(passage, heldout_fraction):

@@ -14,7 +14,9 @@ import os
 import time
 
 from components.common.artifacts import atomic_output_dir, write_manifest
+from components.common.bad_rows import BadRows, check_max_bad_fraction
 from components.common.cli import check_range
+from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
 from components.pretraining_data import corpus, segment, stats, wordpiece, worker
@@ -56,6 +58,7 @@ def _check_parameters(p):
     check_range("num_workers", p["num_workers"], 1, None)
     check_range("shard_size_mb", p["shard_size_mb"], 0, None, low_open=True)
     check_range("num_shards", p["num_shards"], 1, None)
+    check_max_bad_fraction(p["max_bad_fraction"])
     check_range("shard_index", p["shard_index"], 0, p["num_shards"] - 1)
     if p["segmenter"] not in segment.SEGMENTERS:
         raise UserError(f"unknown segmenter {p['segmenter']!r}", where="--segmenter",
@@ -122,7 +125,8 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
                             short_seq_prob=0.1, dupe_factor=5, random_seed=123456,
                             do_whole_word_mask=True, do_lower_case=True, heldout_fraction=0.01,
                             segmenter="jieba", user_dict=None, pack=False, num_workers=None,
-                            shard_size_mb=0.25, shard_index=0, num_shards=1):
+                            shard_size_mb=0.25, shard_index=0, num_shards=1,
+                            max_bad_fraction=0.01):
     """Make Google-schema MLM TFRecords from a corpus; returns the manifest.
 
     `shard_index`/`num_shards` process only that contiguous part of the input's shards, for a
@@ -140,9 +144,12 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
         raise UserError("the corpus is empty", where=f"--input_file {', '.join(files)}",
                         fix="pass a corpus with at least one passage per line")
     shards = corpus.select_part(all_shards, shard_index, num_shards)
+    # A lower bound: each input byte becomes at least one byte of record per dupe pass.
+    check_free_space(output_dir, dupe_factor * sum(s.end - s.start for s in shards),
+                     "the pretraining data")
     if num_workers > 1:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with atomic_output_dir(output_dir) as tmp:
+    with write_errors_as_user_errors(output_dir), atomic_output_dir(output_dir) as tmp:
         settings = worker.Settings(
             vocab_file=os.path.abspath(vocab_file), do_lower_case=do_lower_case,
             segmenter=segmenter, user_dict=user_dict, max_seq_length=max_seq_length,
@@ -155,6 +162,7 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
                  ", packed rows" if pack else "")
         worker.init_process(settings)
         counts, seconds, train_paths = {}, {}, []
+        bad = BadRows(max_bad_fraction, unit="passages")
         heldout = _HeldoutWriter(tmp)
         shard_bytes = {s.name: s.end - s.start for s in shards}
         with progress(total=sum(shard_bytes.values()), desc="pretraining data",
@@ -165,8 +173,11 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
                 if result["train_file"]:
                     train_paths.append(result["train_file"])
                 heldout.write(result["heldout_records"])
+                bad.merge(result["counts"]["bad_passages"], result["first_bad"])
                 bar.update(shard_bytes[result["shard"]])
         heldout.close()
+        bad.check(counts.get("passages", 0) + bad.counts.get("invalid_utf8", 0),
+                  f"--input_file {', '.join(files)}")
         if num_shards == 1 and counts.get("passages", 0) == 0:
             raise UserError("the corpus has no passages", where=f"--input_file {', '.join(files)}",
                             fix="pass a corpus with at least one non-empty line")

@@ -85,6 +85,24 @@ def _tokens(passages, settings, clock):
     return ids, continues, counts
 
 
+def drop_bad_passages(passages, ids, continues, counts, bad):
+    """Leave out passages without tokens or with only [UNK] tokens, counting them in `bad`.
+
+    `bad` maps a reason to [count, the first such passage]; returns (ids, continues, counts).
+    """
+    unk = np.bincount(np.repeat(np.arange(len(counts)), counts),
+                      weights=ids == _PROCESS["vocab"].id_of("[UNK]"), minlength=len(counts))
+    reasons = np.where(counts == 0, 1, np.where(unk == counts, 2, 0))
+    for code, reason in ((1, "no_tokens"), (2, "only_unk")):
+        found = np.flatnonzero(reasons == code)
+        if len(found):
+            entry = bad.setdefault(reason, [0, repr(passages[found[0]][:40])])
+            entry[0] += len(found)
+    keep = reasons == 0
+    keep_token = np.repeat(keep, counts)
+    return ids[keep_token], continues[keep_token], counts[keep]
+
+
 def _plan(ids, continues, counts, settings, rng):
     """Row chunks for all dupe passes, shuffled, over `stream` (the passages, packed or not)."""
     vocab = _PROCESS["vocab"]
@@ -156,7 +174,9 @@ def process_shard(shard, settings):
     """Make one shard's records: train records go to a file, held-out records come back."""
     init_process(settings)
     clock = _Clock()
-    passages = corpus.read_passages(shard)
+    invalid_lines = []
+    passages = corpus.read_passages(shard, invalid_lines)
+    bad = {"invalid_utf8": [len(invalid_lines), invalid_lines[0]]} if invalid_lines else {}
     heldout_flags = [corpus.is_heldout(p, settings.heldout_fraction) for p in passages]
     clock.lap("reading")
     result = {"shard": shard.name, "train_file": None, "heldout_records": b"",
@@ -178,6 +198,10 @@ def process_shard(shard, settings):
                                                        stats.PASSAGE_CHAR_EDGES),
             "passage_tokens_histogram": stats.histogram(token_counts, stats.PASSAGE_TOKEN_EDGES),
         })
+        ids, continues, token_counts = drop_bad_passages(chosen, ids, continues, token_counts,
+                                                         bad)
+        if not len(token_counts):
+            continue
         rng = np.random.default_rng(_split_seed(settings, shard, split_code))
         plan = _plan(ids, continues, token_counts, settings, rng)
         alt_rows, alt_real = _alternative_rows(
@@ -195,5 +219,7 @@ def process_shard(shard, settings):
                 _write_records(f.write, *plan, settings, rng, clock, counts[split])
             result["train_file"] = path
         clock.lap("writing")
+    counts["bad_passages"] = {reason: n for reason, (n, _) in bad.items()}
+    result["first_bad"] = {reason: f"{shard.path}: {first}" for reason, (_, first) in bad.items()}
     result["seconds"] = clock.seconds
     return result
