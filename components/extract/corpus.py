@@ -8,6 +8,7 @@ import logging
 
 from components.common.artifacts import atomic_output_dir, write_manifest
 from components.common.cli import check_range
+from components.common.disk import write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
 from components.extract import sources
@@ -131,7 +132,7 @@ def write_corpus(output_dir, rows, source, cleaning, limit=None, rows_per_shard=
     streams files through it).
     """
     cleaner = Cleaner(**cleaning)
-    with atomic_output_dir(output_dir) as tmp:
+    with write_errors_as_user_errors(output_dir), atomic_output_dir(output_dir) as tmp:
         with ShardWriter(tmp, rows_per_shard=rows_per_shard, num_shards=num_shards) as writer:
             for value in progress(rows, total=limit, desc="extract", unit="rows"):
                 passage = cleaner.clean(value)
