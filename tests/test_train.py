@@ -133,4 +133,4 @@ def test_trains_and_evaluates_on_the_pretraining_data_stage_output(base_model, t
     with pytest.raises(UserError, match="made with another vocab"):
         train(str(data), str(tmp_path / "other"), init_checkpoint=str(base_model),
               vocab_file=str(swapped), max_seq_length=64, max_predictions_per_seq=10,
-              num_train_steps=2)
+              num_train_steps=2, num_warmup_steps=1)

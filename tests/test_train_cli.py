@@ -37,7 +37,8 @@ def users_command(data_dir, base_model, output_dir, num_train_steps):
             "--do_eval=False", f"--bert_config_file={base_model}/bert_config.json",
             f"--init_checkpoint={base_model}/bert_model.ckpt", "--train_batch_size=96",
             "--max_seq_length=128", "--max_predictions_per_seq=20",
-            f"--num_train_steps={num_train_steps}", "--num_warmup_steps=1000",
+            f"--num_train_steps={num_train_steps}",
+            f"--num_warmup_steps={min(1000, num_train_steps)}",  # warmup fits the short run
             "--learning_rate=2e-5"]
 
 

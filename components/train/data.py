@@ -1,8 +1,9 @@
 """tf.data input for masked-LM pretraining: Google's TFRecord schema, checked against the flags.
 
 Reads either a pretraining-data directory (our `pretraining_data` stage: `train-*.tfrecord`,
-`heldout-*.tfrecord` and a manifest) or, as Google's scripts did, any directory, file or glob of
-`*.tfrecord` files in Google's schema. The sequence lengths come from the manifest when there is
+`heldout-*.tfrecord` and a manifest) or, as Google's scripts did, any file or glob of
+`*.tfrecord` files in Google's schema; a directory without a manifest is refused, as it may be
+what a killed stage left half-written. The sequence lengths come from the manifest when there is
 one and are always checked against the first record, so a mismatch is one clear error instead of
 a shape failure deep inside the first training step.
 """
@@ -44,9 +45,12 @@ def list_input_files(input_path, split):
                         fix="check the path, or run the pretraining_data stage first")
     if os.path.isdir(input_path):
         manifest = _read_manifest(input_path)
+        if manifest is None:
+            raise UserError(f"input directory has no {MANIFEST}, so it is incomplete or not a "
+                            "pretraining-data artifact", where=input_path,
+                            fix="rerun the pretraining_data stage, or pass a glob of TFRecord "
+                            "files (DIR/*.tfrecord) made elsewhere")
         files = sorted(glob.glob(os.path.join(glob.escape(input_path), SPLIT_PATTERNS[split])))
-        if not files and manifest is None:
-            files = sorted(glob.glob(os.path.join(glob.escape(input_path), "*.tfrecord")))
     else:
         files = sorted(glob.glob(input_path))
     files = [f for f in files if os.path.isfile(f)]

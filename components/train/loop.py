@@ -145,6 +145,10 @@ def check_flags(train_batch_size, num_train_steps, num_warmup_steps, learning_ra
     check_range("train_batch_size", train_batch_size, 1)
     check_range("num_train_steps", num_train_steps, 1)
     check_range("num_warmup_steps", num_warmup_steps, 0)
+    if num_warmup_steps > num_train_steps:
+        raise UserError(f"--num_warmup_steps={num_warmup_steps} is more than "
+                        f"--num_train_steps={num_train_steps}", where="--num_warmup_steps",
+                        fix="warm up for a small part of the run (Google: 10k of 1M steps)")
     check_range("learning_rate", learning_rate, 0, low_open=True)
     check_range("save_checkpoints_steps", save_checkpoints_steps, 1)
     check_range("log_every_n_steps", log_every_n_steps, 1)
