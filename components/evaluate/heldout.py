@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from components.bert.checkpoint import check_vocab_matches_config, load_model
 from components.common.artifacts import sha256_file, write_json_atomic
+from components.common.disk import check_writable_location
 from components.common.errors import UserError
 from components.common.logs import progress
 from components.train import data
@@ -70,6 +71,8 @@ def evaluate(input_dir, init_checkpoint, bert_config_file=None, eval_batch_size=
     if eval_batch_size < 1:
         raise UserError(f"--eval_batch_size={eval_batch_size} must be at least 1",
                         where="--eval_batch_size", fix="pass a positive batch size")
+    if output_file:
+        check_writable_location(output_file, "--output_file")
     files, manifest = data.list_input_files(input_dir, "heldout")
     seq_length, predictions = data.check_lengths(input_dir, files, manifest)
     model, config, prefix = load_model(init_checkpoint, bert_config_file)
