@@ -164,6 +164,9 @@ def make_rows(passages, p):
     worker.init_process(settings_)
     rng = np.random.default_rng(p["seed"])
     ids, continues, counts = worker._tokens(passages, settings_, worker._Clock())
+    ids, continues, counts = worker.drop_bad_passages(passages, ids, continues, counts, {})
+    if not len(counts):
+        return None  # the worker skips a split with nothing left
     stream, stream_continues, starts, lengths = worker._plan(ids, continues, counts, settings_,
                                                              rng)
     rows = instances.build_rows(stream, stream_continues, starts, lengths, p["max_seq_length"],
@@ -175,7 +178,10 @@ def make_rows(passages, p):
 
 def check_masking(texts, p):
     passages = cleaned(texts)
-    s, counts, lengths, rows, masked = make_rows(passages, p)
+    made = make_rows(passages, p)
+    if made is None:
+        return
+    s, counts, lengths, rows, masked = made
     cls, sep, pad = (VOCAB.id_of(t) for t in ("[CLS]", "[SEP]", "[PAD]"))
     n, width = len(rows.input_ids), s.max_seq_length
     assert rows.input_ids.shape == masked.input_ids.shape == (n, width)
@@ -207,7 +213,6 @@ def check_masking(texts, p):
     assert (chosen[:, 1:][joins] == chosen[:, :-1][joins]).all(), "a whole word was cut"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8, not yet: passages without tokens crash the plan")
 def test_masking_invariants_hold_for_any_passages_and_parameters():
     run_property("masking", check_masking, st.lists(PASSAGE, min_size=1, max_size=6),
                  PARAMETERS)
