@@ -103,6 +103,7 @@ def kill_mid_write(stage, args, output_dir, started, rng, max_delay):
     process.wait()
     process.stderr.close()
     assert process.returncode == -signal.SIGKILL
+    print(f"{stage}: SIGKILL {delay:.2f} s after its output started")
     return delay, tmp
 
 
