@@ -54,6 +54,16 @@ def test_disk_full_write_errors_become_user_errors_others_pass_through(tmp_path)
             raise FileNotFoundError(errno.ENOENT, "No such file or directory")
 
 
+def test_library_errors_carrying_a_disk_full_message_become_user_errors(tmp_path):
+    """TensorFlow and safetensors wrap the OS error in their own types, message kept."""
+    with pytest.raises(UserError, match=r"writing the output failed: File too large"):
+        with write_errors_as_user_errors(str(tmp_path)):
+            raise RuntimeError("x.data-00000-of-00001.tempstate1; File too large [Op:SaveV2]")
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        with write_errors_as_user_errors(str(tmp_path)):
+            raise RuntimeError("shape mismatch")
+
+
 def test_writable_location_is_checked_up_front(tmp_path):
     check_writable_location(tmp_path / "new" / "eval.json", "--output_file")
     (tmp_path / "a_file").write_text("x")

@@ -4,6 +4,9 @@
 written, before hours of work. The estimate is never exact, so `write_errors_as_user_errors`
 also turns the OS's "disk full" family of write failures into a `UserError` naming the output;
 inside `atomic_output_dir` the half-written temporary directory is removed on the way out.
+TensorFlow and safetensors report such failures in their own exception types, with the OS's
+message inside ("... File too large [Op:SaveV2]", "I/O error: No space left on device (os error
+28)"), so those are recognised by that message.
 """
 
 import contextlib
@@ -15,6 +18,7 @@ from components.common.errors import UserError
 
 # Write failures that mean "this place cannot take the output", not a bug in the stage.
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+DISK_FULL_MESSAGES = tuple(os.strerror(code) for code in DISK_FULL_ERRNOS)
 
 
 def _existing_ancestor(path):
@@ -54,13 +58,22 @@ def check_free_space(path, needed_bytes, what="the output", flag="--output_dir")
                         fix=f"free some space or pass another {flag}")
 
 
+def _disk_full_reason(err):
+    if isinstance(err, UserError):
+        return None
+    if isinstance(err, OSError):
+        return err.strerror if err.errno in DISK_FULL_ERRNOS else None
+    return next((message for message in DISK_FULL_MESSAGES if message in str(err)), None)
+
+
 @contextlib.contextmanager
 def write_errors_as_user_errors(path, flag="--output_dir"):
     """Re-raise a disk-full, quota, file-size or read-only write failure as a one-line UserError."""
     try:
         yield
-    except OSError as err:
-        if err.errno not in DISK_FULL_ERRNOS:
+    except Exception as err:
+        reason = _disk_full_reason(err)
+        if reason is None:
             raise
-        raise UserError(f"writing the output failed: {err.strerror}", where=path,
+        raise UserError(f"writing the output failed: {reason}", where=path,
                         fix=f"free some space or pass another {flag}") from err
