@@ -1,4 +1,4 @@
-"""Faults outside the input (issue 8): SIGKILL mid-write and a full disk, for the data stages.
+"""Faults outside the input (issue 8): SIGKILL mid-write and a full disk.
 
 SIGKILL: the stage runs as a subprocess in its own process group; once its temporary output
 directory holds data, we wait a random (seeded) moment and SIGKILL the whole group, as a pod
@@ -10,7 +10,9 @@ Full disk: on a real filesystem that fills up. As root we mount a small tmpfs (`
 size=...`); everywhere (root or not) we also inject an OS-level write failure at the file layer:
 RLIMIT_FSIZE caps the size of any file the stage writes and SIGXFSZ is ignored, so the kernel
 fails the `write()` that crosses the cap with EFBIG, exactly where a full disk fails with ENOSPC.
-Either way the stage must end with one `error:` line and leave no output directory behind.
+Either way the stage must end with one `error:` line and leave no output directory behind: the
+data stages, and the model writers (bert.init through TensorFlow's SaveV2, convert through
+safetensors).
 """
 
 import glob
@@ -181,6 +183,32 @@ DISK_CASES = {
 def test_write_failure_is_one_line_and_leaves_nothing(tmp_path, stage):
     """EFBIG from RLIMIT_FSIZE: an OS-level write failure injected at the file layer."""
     args = DISK_CASES[stage](tmp_path, tmp_path / "out")
+    code, stderr = run_stage_cli(stage, args, preexec_fn=_cap_file_size(64 << 10))
+    assert_one_line_user_error(code, stderr, ["out", "File too large"])
+    assert entries_named_like(tmp_path, "out") == []
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from components.bert import init_random_model
+
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    init_random_model(str(SAMPLE_DIR / "bert_config.json"), VOCAB, str(out))
+    return out
+
+
+MODEL_WRITERS = {
+    "bert.init": lambda model, out: ["--bert_config_file", str(SAMPLE_DIR / "bert_config.json"),
+                                     "--vocab_file", VOCAB, "--output_dir", str(out)],
+    "convert": lambda model, out: ["--tf_checkpoint_path", str(model), "--output_dir", str(out)],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", sorted(MODEL_WRITERS))
+def test_model_write_failure_is_one_line_and_leaves_nothing(tmp_path, tiny_model, stage):
+    """EFBIG (RLIMIT_FSIZE) inside TensorFlow's SaveV2 and safetensors' writer."""
+    args = MODEL_WRITERS[stage](tiny_model, tmp_path / "out")
     code, stderr = run_stage_cli(stage, args, preexec_fn=_cap_file_size(64 << 10))
     assert_one_line_user_error(code, stderr, ["out", "File too large"])
     assert entries_named_like(tmp_path, "out") == []

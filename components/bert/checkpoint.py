@@ -19,6 +19,7 @@ from components.bert.config import BertConfig
 from components.bert.model import FROZEN_PREFIX, BertForPreTraining, google_variable_shapes
 from components.bert.vocab import check_vocab_matches_config
 from components.common.artifacts import atomic_output_dir, sha256_file, write_manifest
+from components.common.disk import write_errors_as_user_errors
 from components.common.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def write_model_dir(model, output_dir, vocab_file, manifest_extra=None, global_s
     """Write a complete Google-format model directory atomically; return its manifest."""
     config = model.config
     check_vocab_matches_config(vocab_file, config)
-    with atomic_output_dir(output_dir) as tmp:
+    with write_errors_as_user_errors(output_dir), atomic_output_dir(output_dir) as tmp:
         config.to_json_file(os.path.join(tmp, CONFIG_NAME))
         shutil.copyfile(vocab_file, os.path.join(tmp, VOCAB_NAME))
         save_google_checkpoint(model, os.path.join(tmp, CHECKPOINT_NAME), global_step)

@@ -19,6 +19,7 @@ from components.common.artifacts import (
     write_json_atomic,
     write_manifest,
 )
+from components.common.disk import write_errors_as_user_errors
 from components.common.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_fi
     masked_lm = torch_model.masked_lm_model(hf_config, pretraining)
     legacy_tmp = None
     try:
-        with atomic_output_dir(output_dir) as tmp:
+        with write_errors_as_user_errors(output_dir), atomic_output_dir(output_dir) as tmp:
             masked_lm.save_pretrained(tmp)
             torch_model.tokenizer(vocab_file, config.max_position_embeddings,
                                   do_lower_case).save_pretrained(tmp)
