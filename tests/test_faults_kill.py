@@ -214,6 +214,24 @@ def test_model_write_failure_is_one_line_and_leaves_nothing(tmp_path, tiny_model
     assert entries_named_like(tmp_path, "out") == []
 
 
+@pytest.mark.slow
+def test_train_write_failure_is_one_line_and_leaves_no_finished_model(tmp_path, tiny_model):
+    """The trainer's output directory is its resumable state, so it stays; no manifest says done."""
+    from components.pretraining_data import create_pretraining_data
+
+    data = tmp_path / "data"
+    create_pretraining_data(input_file=str(SAMPLE_DIR / "corpus.txt"), output_dir=str(data),
+                            vocab_file=VOCAB, max_seq_length=32, max_predictions_per_seq=5,
+                            dupe_factor=1, num_workers=1)
+    out = tmp_path / "out"
+    args = ["--input_dir", str(data), "--init_checkpoint", str(tiny_model), "--output_dir",
+            str(out), "--train_batch_size", "4", "--num_train_steps", "2",
+            "--num_warmup_steps", "1", "--max_seq_length", "32", "--max_predictions_per_seq", "5"]
+    code, stderr = run_stage_cli("train", args, preexec_fn=_cap_file_size(64 << 10))
+    assert_one_line_user_error(code, stderr, ["out", "File too large"])
+    assert not (out / "manifest.json").exists()
+
+
 @pytest.fixture
 def small_filesystem(tmp_path):
     """A 256 KiB tmpfs at tmp_path/small (root only: mounting needs CAP_SYS_ADMIN)."""

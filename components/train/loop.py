@@ -23,6 +23,7 @@ from components.bert.config import BertConfig
 from components.bert.model import BertForPreTraining
 from components.common.artifacts import sha256_file, write_manifest
 from components.common.cli import check_range
+from components.common.disk import write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
 from components.train import data
@@ -262,7 +263,7 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
         peak_tflops = default_peak_tflops(precision)
     monitor = TrainMonitor(write_dir, flops, peak_tflops, int(step.numpy()))
     try:
-        with StopRequest() as stop:
+        with StopRequest() as stop, write_errors_as_user_errors(output_dir):
             last = run_steps(train_step, iterator, step, state, monitor, model, write_dir,
                              last_step, num_train_steps, save_checkpoints_steps,
                              log_every_n_steps, global_batch, max_seq_length, stop)
