@@ -197,6 +197,17 @@ def tiny_model(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from components.pretraining_data import create_pretraining_data
+
+    out = tmp_path_factory.mktemp("tiny") / "data"
+    create_pretraining_data(input_file=str(SAMPLE_DIR / "corpus.txt"), output_dir=str(out),
+                            vocab_file=VOCAB, max_seq_length=32, max_predictions_per_seq=5,
+                            dupe_factor=1, num_workers=1)
+    return out
+
+
 MODEL_WRITERS = {
     "bert.init": lambda model, out: ["--bert_config_file", str(SAMPLE_DIR / "bert_config.json"),
                                      "--vocab_file", VOCAB, "--output_dir", str(out)],
@@ -215,16 +226,11 @@ def test_model_write_failure_is_one_line_and_leaves_nothing(tmp_path, tiny_model
 
 
 @pytest.mark.slow
-def test_train_write_failure_is_one_line_and_leaves_no_finished_model(tmp_path, tiny_model):
+def test_train_write_failure_is_one_line_and_leaves_no_finished_model(tmp_path, tiny_model,
+                                                                       tiny_data):
     """The trainer's output directory is its resumable state, so it stays; no manifest says done."""
-    from components.pretraining_data import create_pretraining_data
-
-    data = tmp_path / "data"
-    create_pretraining_data(input_file=str(SAMPLE_DIR / "corpus.txt"), output_dir=str(data),
-                            vocab_file=VOCAB, max_seq_length=32, max_predictions_per_seq=5,
-                            dupe_factor=1, num_workers=1)
     out = tmp_path / "out"
-    args = ["--input_dir", str(data), "--init_checkpoint", str(tiny_model), "--output_dir",
+    args = ["--input_dir", str(tiny_data), "--init_checkpoint", str(tiny_model), "--output_dir",
             str(out), "--train_batch_size", "4", "--num_train_steps", "2",
             "--num_warmup_steps", "1", "--max_seq_length", "32", "--max_predictions_per_seq", "5"]
     code, stderr = run_stage_cli("train", args, preexec_fn=_cap_file_size(64 << 10))
@@ -243,6 +249,17 @@ def small_filesystem(tmp_path):
                    check=True)
     yield mount_point
     subprocess.run(["umount", str(mount_point)], check=True)
+
+
+@pytest.mark.slow
+def test_train_refuses_a_disk_too_small_for_its_first_save(small_filesystem, tiny_model,
+                                                           tiny_data):
+    args = ["--input_dir", str(tiny_data), "--init_checkpoint", str(tiny_model), "--output_dir",
+            str(small_filesystem / "out"), "--num_train_steps", "2", "--num_warmup_steps", "1",
+            "--max_seq_length", "32", "--max_predictions_per_seq", "5"]
+    code, stderr = run_stage_cli("train", args)
+    assert_one_line_user_error(code, stderr, ["out", "not enough disk space"])
+    assert os.listdir(small_filesystem) == []
 
 
 @pytest.mark.parametrize("stage", sorted(DISK_CASES))

@@ -7,6 +7,7 @@ periodic saves, then write the trained model in Google's format and `manifest.js
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -20,10 +21,10 @@ from components.bert.checkpoint import (
     resolve_model_files,
 )
 from components.bert.config import BertConfig
-from components.bert.model import BertForPreTraining
+from components.bert.model import BertForPreTraining, google_variable_shapes
 from components.common.artifacts import sha256_file, write_manifest
 from components.common.cli import check_range
-from components.common.disk import write_errors_as_user_errors
+from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
 from components.train import data
@@ -184,6 +185,9 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
         files, manifest = data.list_input_files(input_dir, "train")
         data.check_lengths(input_dir, files, manifest, max_seq_length, max_predictions_per_seq)
         check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length)
+        # At least the first save: the exported float32 model and a state (weights, 2 Adam slots).
+        parameters = sum(math.prod(s) for s in google_variable_shapes(config).values())
+        check_free_space(output_dir, 4 * parameters * 4, "the model and its training state")
         summary.update(run_training(
             files, output_dir, config, vocab_file, prefix, train_batch_size, max_seq_length,
             max_predictions_per_seq, num_train_steps, num_warmup_steps, learning_rate,
