@@ -5,7 +5,7 @@ generated table in a real HiveServer2 (the Spark Thrift Server from pyspark; nee
 
 Baseline, measured in the same run: a bare PyHive loop (`cursor.fetchmany`) over the same query,
 no cleaning and no writing. The figures: server start time, baseline rows/s, extract rows/s,
-extract / baseline, and the extract process's own peak RSS (from wait4).
+extract / baseline, and the extract process's own peak RSS (scripts/run_with_peak_rss.py).
 """
 
 import argparse
@@ -46,17 +46,16 @@ def bare_fetch(server, batch_size):
 
 def extract(server, batch_size, output_dir):
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "components.extract", "--source_url", server.url(),
-         "--query", "SELECT body FROM big_answers", "--batch_size", str(batch_size),
-         "--output_dir", output_dir], cwd=ROOT, stdout=subprocess.DEVNULL,
-        env={**os.environ, "EDU_MLM_NO_PROGRESS": "1"})
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    peak_file = output_dir + ".peak_rss_mb"
+    process = subprocess.run(
+        [sys.executable, "scripts/run_with_peak_rss.py", peak_file, "components.extract",
+         "--source_url", server.url(), "--query", "SELECT body FROM big_answers",
+         "--batch_size", str(batch_size), "--output_dir", output_dir], cwd=ROOT,
+        stdout=subprocess.DEVNULL, env={**os.environ, "EDU_MLM_NO_PROGRESS": "1"})
     if process.returncode:
         sys.exit(f"extract failed with exit code {process.returncode}")
-    with open(os.path.join(output_dir, "manifest.json")) as f:
-        return json.load(f)["rows_read"], time.perf_counter() - started, usage.ru_maxrss / 1024
+    with open(os.path.join(output_dir, "manifest.json")) as f, open(peak_file) as peak:
+        return json.load(f)["rows_read"], time.perf_counter() - started, float(peak.read())
 
 
 def main():
