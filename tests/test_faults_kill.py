@@ -137,6 +137,8 @@ def test_sigkill_of_extract_keeps_old_output_and_rerun_gives_same_bytes(tmp_path
         assert_one_line_user_error(code, stderr, [os.path.basename(half), "manifest"])
     run_ok("extract", extract_args(new_input, output))
     assert tree_bytes(output) == tree_bytes(reference), f"rerun after a kill {delay:.2f} s in"
+    assert not [e for e in os.listdir(tmp_path) if ".tmp-" in e or ".old-" in e], \
+        "the rerun left the killed run's temporary directory behind"
 
 
 @pytest.mark.slow

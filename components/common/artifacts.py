@@ -6,8 +6,10 @@ manifest, so a half-written output can never be mistaken for a finished one.
 """
 
 import contextlib
+import glob
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -15,6 +17,8 @@ import uuid
 from components.common.errors import UserError
 
 MANIFEST = "manifest.json"
+
+log = logging.getLogger(__name__)
 
 
 def write_text_atomic(path, text):
@@ -49,16 +53,30 @@ def _check_writable_parent(path):
                         fix="choose an output directory you can write to")
 
 
+def _remove_leftovers(path):
+    """Delete `path.tmp-*` / `path.old-*` siblings: the debris of runs killed mid-write."""
+    pattern = glob.escape(path) + ".{}-*"
+    for leftover in glob.glob(pattern.format("tmp")) + glob.glob(pattern.format("old")):
+        log.info("removing %s, left behind by an interrupted earlier run", leftover)
+        if os.path.isdir(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+
+
 @contextlib.contextmanager
 def atomic_output_dir(path, overwrite=True):
     """Yield a temporary directory that becomes `path` on success and vanishes on failure.
 
     An existing directory at `path` (the output of an earlier run) is replaced whole only when the
     new one is complete, so a rerun never mixes old and new files. A directory that exists but is
-    empty (KFP creates output directories before the step runs) is simply replaced.
+    empty (KFP creates output directories before the step runs) is simply replaced. Temporary
+    siblings that a killed earlier run of the same output left behind are removed first.
     """
     path = os.path.abspath(path)
     _check_writable_parent(path)
+    _remove_leftovers(path)
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError("the output path exists and is not a directory", where=path,
                         fix="remove it or choose another --output_dir")
