@@ -18,6 +18,10 @@ def extract(
     query: str = "",
     text_column: str = "",
     input_files: str = "",
+    min_chars: int = 10,
+    normalize_punctuation: bool = True,
+    limit: int = 0,
+    max_bad_fraction: float = 0.01,
 ):
     """Passages from `source_url` + `query` (or comma-separated `input_files`) → a corpus."""
     from components.common.kfp_outputs import log_metrics, split_list
@@ -29,5 +33,9 @@ def extract(
         query=query or None,
         text_column=text_column or None,
         input_files=split_list(input_files),
+        min_chars=min_chars,
+        normalize_punctuation=normalize_punctuation,
+        limit=limit or None,
+        max_bad_fraction=max_bad_fraction,
     )
     log_metrics(metrics, manifest)

@@ -119,8 +119,9 @@ def _place(task, stage, settings, cpu="4", memory="8G", gpus=None):
 
 
 def add_extract(a, p, settings):
-    task = _place(extract(source_url=p["source_url"], query=p["query"],
-                          text_column=p["text_column"], input_files=p["input_files"]),
+    task = _place(extract(**{name: p[name] for name in (
+                      "source_url", "query", "text_column", "input_files", "min_chars",
+                      "normalize_punctuation", "limit", "max_bad_fraction")}),
                   "extract", settings, cpu="2", memory="4G")
     kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
                                  secret_key_to_env=SECRET_KEYS_TO_ENV, optional=True)
@@ -138,7 +139,7 @@ def add_pretraining_data(a, p, settings):
             **{name: p[name] for name in (
                 "max_seq_length", "max_predictions_per_seq", "masked_lm_prob", "random_seed",
                 "do_whole_word_mask", "dupe_factor", "short_seq_prob", "heldout_fraction",
-                "segmenter", "pack")}),
+                "segmenter", "pack", "max_bad_fraction")}),
             "pretraining_data", settings)
     merged = _place(merge_pretraining_data(
         shards=dsl.Collected(shard_task.outputs["pretraining_data"])),

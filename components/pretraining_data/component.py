@@ -32,6 +32,7 @@ def pretraining_data_shard(
     heldout_fraction: float = 0.01,
     segmenter: str = "jieba",
     pack: bool = False,
+    max_bad_fraction: float = 0.01,
 ):
     """Masked-LM instances of one `part` (from split_corpus) of the corpus, with the base
     model's vocab."""
@@ -53,6 +54,7 @@ def pretraining_data_shard(
         heldout_fraction=heldout_fraction,
         segmenter=segmenter,
         pack=pack,
+        max_bad_fraction=max_bad_fraction,
         # JSON numbers: integers may arrive as floats
         shard_index=int(part["shard_index"]),
         num_shards=int(part["num_shards"]),
