@@ -15,11 +15,13 @@ data stages, and the model writers (bert.init through TensorFlow's SaveV2, conve
 safetensors).
 """
 
+import contextlib
 import glob
 import json
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,33 +82,42 @@ def comparable(tree):
     return tree, manifest
 
 
-def kill_mid_write(stage, args, output_dir, started, rng, max_delay):
+def kill_mid_write(stage, args, output_dir, started, rng, max_delay, reset, attempts=4):
     """Run the stage; SIGKILL its process group at a random moment after `started(tmp)` holds
     (up to `max_delay` seconds later).
 
+    When the stage finishes before the kill lands (its last moments are as likely a target as any
+    other), `reset()` restores the output as it was and it runs again with half the delay.
     Returns (seconds waited after output started, the temporary directory it was writing).
     """
-    process = subprocess.Popen([sys.executable, "-m", f"components.{stage}", *args],
-                               env=stage_env(), cwd=REPO_ROOT, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     parent, name = os.path.split(str(output_dir))
-    deadline = time.monotonic() + 120
-    tmp = None
-    while tmp is None:
-        assert process.poll() is None, f"{stage} ended before writing output"
-        assert time.monotonic() < deadline, f"{stage} wrote no output in 120 s"
-        time.sleep(0.01)
-        tmp = next((os.path.join(parent, e) for e in entries_named_like(parent, name)
-                    if ".tmp-" in e and started(os.path.join(parent, e))), None)
-    delay = rng.uniform(0.0, max_delay)
-    time.sleep(delay)
-    assert process.poll() is None, f"{stage} finished within {delay:.2f} s; give it more work"
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
-    print(f"{stage}: SIGKILL {delay:.2f} s after its output started")
-    return delay, tmp
+    for _ in range(attempts):
+        process = subprocess.Popen([sys.executable, "-m", f"components.{stage}", *args],
+                                   env=stage_env(), cwd=REPO_ROOT, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        tmp = None
+        while tmp is None:
+            assert process.poll() is None, f"{stage} ended before writing output"
+            assert time.monotonic() < deadline, f"{stage} wrote no output in 120 s"
+            time.sleep(0.01)
+            tmp = next((os.path.join(parent, e) for e in entries_named_like(parent, name)
+                        if ".tmp-" in e and started(os.path.join(parent, e))), None)
+        delay = rng.uniform(0.0, max_delay)
+        time.sleep(delay)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        stderr = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+        if process.returncode == -signal.SIGKILL:
+            print(f"{stage}: SIGKILL {delay:.2f} s after its output started")
+            return delay, tmp
+        assert process.returncode == 0, stderr
+        print(f"{stage} finished within {delay:.2f} s, before the kill; again, sooner")
+        reset()
+        max_delay /= 2
+    pytest.fail(f"{stage} finished before the kill {attempts} times; give it more work")
 
 
 def assert_refused_by_readers(half_written, kind):
@@ -128,7 +139,8 @@ def test_sigkill_of_extract_keeps_old_output_and_rerun_gives_same_bytes(tmp_path
         return any(os.path.getsize(p) > 0 for p in glob.glob(os.path.join(tmp, "part-*.txt")))
 
     delay, half = kill_mid_write("extract", extract_args(new_input, output), output, started, rng,
-                                 0.3 * seconds)
+                                 0.3 * seconds,
+                                 reset=lambda: run_ok("extract", extract_args(old_input, output)))
     assert tree_bytes(output) == old, f"killed {delay:.2f} s in, the old output changed"
     if os.path.isdir(half) and not os.path.exists(os.path.join(half, "manifest.json")):
         assert_refused_by_readers(half, "corpus")
@@ -154,7 +166,8 @@ def test_sigkill_of_pretraining_data_then_rerun_gives_same_bytes(tmp_path, worke
         return bool(glob.glob(os.path.join(tmp, "train-*.tfrecord")))
 
     delay, half = kill_mid_write("pretraining_data", pretraining_args(corpus, output, workers),
-                                 output, started, rng, 0.3 * seconds)
+                                 output, started, rng, 0.3 * seconds,
+                                 reset=lambda: shutil.rmtree(output))
     if os.path.exists(output):  # the kill landed between the final rename and the exit
         assert comparable(tree_bytes(output)) == comparable(tree_bytes(reference))
     if os.path.isdir(half) and not os.path.exists(os.path.join(half, "manifest.json")):
