@@ -121,7 +121,8 @@ def segmenter_agreement(corpus, vocab_file):
     with open(corpus, encoding="utf-8") as f:
         passages = [line.strip() for line in f if line.strip()]
     vocab = wordpiece.load_vocab(vocab_file)
-    ids, starts, counts = wordpiece.encode_passages(wordpiece.build_tokenizer(vocab), passages)
+    ids, starts, counts = wordpiece.PassageEncoder(
+        wordpiece.build_tokenizer(vocab)).encode(passages)
     chars = np.fromiter(map(len, passages), dtype=np.int64)
     flags, cuts = {}, {}
     for name in ("jieba", "rjieba"):

@@ -112,11 +112,12 @@ def test_segmenter_words_cover_every_character(name):
 
 
 TOKENIZER = wordpiece.build_tokenizer(VOCAB)
+ENCODER = wordpiece.PassageEncoder(TOKENIZER)
 
 
 def check_wordpiece(texts):
     passages = cleaned(texts)
-    ids, starts, counts = wordpiece.encode_passages(TOKENIZER, passages)
+    ids, starts, counts = ENCODER.encode(passages)
     assert len(ids) == len(starts) == int(counts.sum())
     assert ((ids >= 0) & (ids < VOCAB.size)).all()
     offset = 0
@@ -131,8 +132,44 @@ def test_wordpiece_ids_and_offsets_stay_in_range():
     run_property("wordpiece", check_wordpiece, st.lists(PASSAGE, max_size=6))
 
 
+def plain_encode(passages):
+    """The tokenizer on whole passages, no caching: what PassageEncoder must reproduce."""
+    encodings = TOKENIZER.encode_batch(passages, add_special_tokens=False)
+    return ([e.ids for e in encodings], [[o[0] for o in e.offsets] for e in encodings])
+
+
+def check_encoder_equals_plain_tokenizer(passages):
+    encoder = wordpiece.PassageEncoder(TOKENIZER)  # fresh: the first batch fills its table
+    for _ in range(2):
+        ids, starts, counts = encoder.encode(passages)
+        ends = np.cumsum(counts)
+        pieces = [slice(end - count, end) for end, count in zip(ends, counts, strict=True)]
+        assert ([ids[p].tolist() for p in pieces],
+                [starts[p].tolist() for p in pieces]) == plain_encode(passages)
+
+
+# Chinese characters beside what could change their tokens if they were not words of their own:
+# combining accents, compatibility ideographs (NFD turns them into other ideographs), characters
+# outside the BMP, control characters, letters, digits and fullwidth forms.
+NEIGHBOURS = st.sampled_from(list("\u0301\u0308\uf900\uf9ffa9Z\uff21\uff11\x00\ufffd\x1c "
+                                  "\u3000，。.-_#") + ["\U00020000", "\U0002a700", "\U0001f600",
+                                                      "##", "[MASK]", "e\u0301", "x" * 101])
+MIXED_PASSAGE = st.lists(st.one_of(st.sampled_from(CJK_VOCAB_CHARS), NEIGHBOURS),
+                         max_size=60).map("".join)
+
+
+def test_passage_encoder_equals_the_plain_tokenizer():
+    run_property("wordpiece[encoder]", check_encoder_equals_plain_tokenizer,
+                 st.lists(st.one_of(PASSAGE, MIXED_PASSAGE), max_size=6))
+
+
+def test_passage_encoder_equals_the_plain_tokenizer_on_the_sample_corpus():
+    passages = (SAMPLE_DIR / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    check_encoder_equals_plain_tokenizer(passages)
+
+
 def check_cjk_wordpiece(passage):
-    ids, _, _ = wordpiece.encode_passages(TOKENIZER, [passage])
+    ids, _, _ = ENCODER.encode([passage])
     assert ids.tolist() == [VOCAB.id_of(c) for c in passage]
 
 

@@ -53,7 +53,8 @@ def init_process(settings):
     vocab = wordpiece.load_vocab(settings.vocab_file)
     _PROCESS.update(
         key=key, vocab=vocab,
-        tokenizer=wordpiece.build_tokenizer(vocab, settings.do_lower_case),
+        encoder=wordpiece.PassageEncoder(
+            wordpiece.build_tokenizer(vocab, settings.do_lower_case)),
         segmenter=(segment.Segmenter(settings.segmenter, settings.user_dict)
                    if settings.do_whole_word_mask else None))
 
@@ -74,7 +75,7 @@ def _tokens(passages, settings, clock):
     vocab, segmenter = _PROCESS["vocab"], _PROCESS["segmenter"]
     words = segmenter.word_lengths(passages) if segmenter else None
     clock.lap("segmentation")
-    ids, char_starts, counts = wordpiece.encode_passages(_PROCESS["tokenizer"], passages)
+    ids, char_starts, counts = _PROCESS["encoder"].encode(passages)
     clock.lap("tokenization")
     if words is not None:
         continues = segment.continuation_flags(
