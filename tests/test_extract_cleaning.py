@@ -62,6 +62,13 @@ def test_punctuation_mapping_targets_are_in_the_real_vocab(reference_vocab):
         assert target in vocab, f"{target!r} is not in the vocab"
 
 
+def test_rows_of_only_invisible_characters_are_empty_not_markup():
+    cleaner = Cleaner(min_chars=1)
+    for value in ("\x00\x07\u200b", "\ufeff \x1b", "<b>\x00</b>", "<p>&nbsp;</p>"):
+        assert cleaner.clean(value) is None
+    assert (cleaner.dropped["empty"], cleaner.dropped["markup_only"]) == (2, 2)
+
+
 def test_emoji_and_latin_survive():
     assert clean_passage("加油💪 keep going 😀 CO₂") == "加油💪 keep going 😀 CO₂"
 

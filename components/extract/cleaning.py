@@ -26,7 +26,7 @@ from components.common.errors import UserError
 
 # Why a row did not make it into the corpus; the manifest counts each.
 NULL = "null"                    # SQL NULL
-EMPTY = "empty"                  # empty or whitespace-only before cleaning
+EMPTY = "empty"                  # only whitespace and invisible/control characters
 MARKUP_ONLY = "markup_only"      # had content, but nothing was left after removing markup
 NO_TEXT = "no_text"              # only punctuation, symbols or emoji: no letter, digit or CJK
 TOO_SHORT = "too_short"          # shorter than --min_chars after cleaning
@@ -171,9 +171,10 @@ class Cleaner:
             return NULL, None
         if not text.strip():
             return EMPTY, None
-        text = clean_passage(text, self.normalize_punctuation)
+        raw, text = text, clean_passage(text, self.normalize_punctuation)
         if not text:
-            return MARKUP_ONLY, None
+            # Told apart only here, on the rare rows that clean to nothing: the common path is fast.
+            return (MARKUP_ONLY if _INVISIBLE.sub("", raw).strip() else EMPTY), None
         if not any(ch.isalnum() for ch in text):
             return NO_TEXT, None
         if len(text) < self.min_chars:
