@@ -12,6 +12,7 @@ import transformers
 from components.bert.checkpoint import google_variable_shapes, load_model, write_model_dir
 from components.bert.config import BertConfig
 from components.bert.model import BertForPreTraining
+from components.common.artifacts import write_manifest
 from components.common.errors import UserError
 from components.convert import convert
 from components.convert.mapping import torch_name
@@ -112,6 +113,11 @@ def test_parity_on_pretraining_instances(model_dir, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     _write_instances(data / "heldout-00000-of-00001.tfrecord")
+    with pytest.raises(UserError, match=r"no manifest\.json"):
+        convert(tf_checkpoint_path=str(model_dir / "bert_model.ckpt"),
+                output_dir=str(tmp_path / "hf"), parity_data=str(data))
+    assert not (tmp_path / "hf").exists()
+    write_manifest(str(data), {"kind": "pretraining_data"})
     parity = convert(tf_checkpoint_path=str(model_dir / "bert_model.ckpt"),
                      output_dir=str(tmp_path / "hf"), parity_data=str(data))
     assert parity["num_examples"] == 5 and parity["seq_length"] == 32

@@ -218,6 +218,9 @@ def cases():
         ("vocab_size_mismatch", ["--tf_checkpoint_path", "{model}", "--vocab_file",
                                  "{short_vocab}", *out], ["vocab_size", "short_vocab.txt"]),
         ("no_output", ["--tf_checkpoint_path", "{model}"], ["--output_dir"]),
+        ("parity_data_without_manifest", ["--tf_checkpoint_path", "{model}", *out,
+                                          "--parity_data", "{data_no_manifest}"],
+         ["data_no_manifest", "manifest"]),
         ("unwritable_output", ["--tf_checkpoint_path", "{model}", "--output_dir",
                                "{a_file}/out"], ["a_file"]),
     ]

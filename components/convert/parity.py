@@ -7,17 +7,23 @@ import numpy as np
 import tensorflow as tf
 
 from components.bert.config import BertConfig
+from components.common.artifacts import read_manifest
 from components.common.errors import UserError
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
 
 
 def _record_files(parity_data):
-    """TFRecord files of a pretraining-data directory (held-out split first) or given paths."""
+    """TFRecord files of a pretraining-data directory (held-out split first) or given paths.
+
+    A directory must carry its manifest, as the trainer demands: without one it may be what a
+    killed stage left half-written.
+    """
     paths = [parity_data] if isinstance(parity_data, str | os.PathLike) else list(parity_data)
     files = []
     for path in map(str, paths):
         if os.path.isdir(path):
+            read_manifest(path, kind="pretraining_data")
             files += sorted(glob.glob(os.path.join(glob.escape(path), "heldout-*.tfrecord")))
             files += sorted(glob.glob(os.path.join(glob.escape(path), "train-*.tfrecord")))
             files += sorted(glob.glob(os.path.join(glob.escape(path), "*.tfrecord")))
