@@ -10,7 +10,7 @@ from components.common.disk import (
     check_writable_location,
     write_errors_as_user_errors,
 )
-from components.common.errors import UserError
+from components.common.errors import EXIT_USER_ERROR, UserError, exit_on_user_error
 
 
 def test_bad_rows_within_the_allowed_share_are_skipped():
@@ -71,3 +71,29 @@ def test_writable_location_is_checked_up_front(tmp_path):
                                         r"another --output_file"):
         check_writable_location(tmp_path / "a_file" / "eval.json", "--output_file")
     assert not (tmp_path / "new").exists()
+
+
+def test_an_unforeseen_permission_or_disk_error_ends_in_one_line(tmp_path, capsys):
+    """A real EISDIR is a bug-shaped error and keeps its traceback; EACCES/ENOSPC do not."""
+    def fails_with(err):
+        @exit_on_user_error
+        def main():
+            raise err
+        return main
+
+    denied = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "out"))
+    with pytest.raises(SystemExit) as stop:
+        fails_with(denied)()
+    assert stop.value.code == EXIT_USER_ERROR
+    assert capsys.readouterr().err == (f"error: Permission denied ({tmp_path / 'out'}); check the "
+                                       "permissions of that path, or pass another one\n")
+    with pytest.raises(SystemExit):
+        fails_with(OSError(errno.ENOSPC, "No space left on device"))()
+    assert capsys.readouterr().err.startswith("error: No space left on device; free some space")
+
+    @exit_on_user_error
+    def opens_a_directory():
+        open(tmp_path, "w")  # noqa: SIM115
+
+    with pytest.raises(IsADirectoryError):
+        opens_a_directory()

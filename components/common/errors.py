@@ -1,14 +1,25 @@
 """One error style for every stage: what went wrong, which input, what to do.
 
 A `UserError` is a problem with the user's input or parameters. The CLIs print it as one line
-(no traceback; the traceback goes to the debug log) and exit with `EXIT_USER_ERROR`.
+(no traceback; the traceback goes to the debug log) and exit with `EXIT_USER_ERROR`. So do the
+operating system's refusals a stage did not foresee (permission denied, disk full, read-only
+file system): they too are the user's to fix, not bugs; other OSErrors keep their traceback.
 """
 
+import errno
 import functools
 import logging
 import sys
 
 EXIT_USER_ERROR = 2
+ENVIRONMENT_ERRNOS = {
+    errno.EACCES: "check the permissions of that path, or pass another one",
+    errno.EPERM: "check the permissions of that path, or pass another one",
+    errno.EROFS: "pass a path on a writable file system",
+    errno.ENOSPC: "free some space, or pass a path on another file system",
+    errno.EDQUOT: "free some space, or pass a path on another file system",
+    errno.EFBIG: "free some space, or pass a path on another file system",
+}
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +46,15 @@ class UserError(Exception):
         return line
 
 
+def from_os_error(err):
+    """The UserError for an OSError the user can fix (ENVIRONMENT_ERRNOS), else None."""
+    fix = ENVIRONMENT_ERRNOS.get(err.errno)
+    if fix is None:
+        return None
+    where = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+    return UserError(err.strerror or str(err), where=where or None, fix=fix)
+
+
 def exit_on_user_error(main):
     """Wrap a CLI `main(argv)` so a UserError ends the process with one line and a distinct code."""
 
@@ -45,6 +65,13 @@ def exit_on_user_error(main):
         except UserError as err:
             log.debug("user error", exc_info=True)
             print(f"error: {err.one_line()}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
+        except OSError as err:
+            user_error = from_os_error(err)
+            if user_error is None:
+                raise
+            log.debug("operating system error", exc_info=True)
+            print(f"error: {user_error.one_line()}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
 
     return wrapper
