@@ -297,3 +297,25 @@ def test_drivers_load_only_when_a_url_needs_them(sqlite_db, tmp_path):
                             text=True, timeout=120, env={**os.environ, "EDU_MLM_NO_PROGRESS": "1"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_hive_server_that_never_answers_times_out_in_one_line(tmp_path):
+    """A socket that takes TCP connections (the kernel's backlog) but never speaks Thrift stands
+    for a wrong port or a hung HiveServer2: without connect_timeout PyHive would wait forever."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        result = run_cli("--source_url", f"hive://127.0.0.1:{port}/default?auth=NOSASL"
+                         "&connect_timeout=1.5", "--query", "SELECT 1", "--output_dir",
+                         str(tmp_path / "c"))
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no answer within 1.5 s" in errors[0], result.stderr
+    assert "raise &connect_timeout=" in errors[0] and "Traceback" not in result.stderr
+    assert os.listdir(tmp_path) == []
+
+    result = run_cli("--source_url", "hive://h:10000/default?auth=NOSASL&connect_timeout=soon",
+                     "--query", "SELECT 1", "--output_dir", str(tmp_path / "c"))
+    assert result.returncode == 2
+    assert "connect_timeout='soon' is not a positive number of seconds" in result.stderr

@@ -26,7 +26,8 @@ def build_parser():
     source = parser.add_argument_group("source (a database query, or text files)")
     source.add_argument("--source_url", default=None,
                         help="SQLAlchemy URL of the database, e.g. sqlite:///a.db, "
-                             "postgresql://user@host/db, hive://user@host:10000/db?auth=NOSASL; "
+                             "postgresql://user@host/db, hive://user@host:10000/db?auth=NOSASL "
+                             "(Hive also takes &connect_timeout=SECONDS, default 60); "
                              "the password may come from EDU_MLM_SOURCE_PASSWORD instead")
     source.add_argument("--query", default=None, help="the SELECT that returns the text")
     source.add_argument("--text_column", default=None,

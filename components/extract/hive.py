@@ -12,6 +12,8 @@ The URL's `auth` parameter must equal the server's `hive.server2.authentication`
               the image (or a ConfigMap), and `kinit -kt /secrets/etl.keytab etl@REALM` runs before
               the step (or KRB5_CLIENT_KTNAME points at the keytab). pure-sasl's GSSAPI needs the
               `kerberos` Python package, which the dataprep image must add for such clusters.
+`connect_timeout` (seconds, default 60) bounds the connection and login: PyHive sets no socket
+timeout, so a server that accepts the TCP connection but never answers would hang the pod.
 Rows come back `batch_size` per Thrift fetch (`cursor.arraysize`), so memory stays flat; `--limit`
 stops after that many rows for a dry run on a large table.
 
@@ -22,10 +24,55 @@ or Parquet tables (Spark's and Hive 3's default), or `regexp_replace(body, '\\n'
 way in.
 """
 
+import contextlib
+import signal
+import threading
+
 from components.common.errors import UserError
 from components.extract import sources
 
 AUTH_MODES = ("NOSASL", "NONE", "LDAP", "CUSTOM", "KERBEROS")
+DEFAULT_CONNECT_TIMEOUT = 60.0
+
+
+@contextlib.contextmanager
+def deadline(seconds):
+    """Stop the block with TimeoutError after `seconds`: a SIGALRM timer interrupts the blocking
+    socket read (Thrift reports that in its own words, so any error after expiry is re-raised as
+    the timeout). Off the main thread, where signals cannot be used, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    expired = []
+
+    def expire(signum, frame):
+        expired.append(True)
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except Exception as err:
+        if expired:
+            raise TimeoutError(f"no answer within {seconds:g} s") from err
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def connect_timeout(url, shown):
+    """The URL's connect_timeout in seconds (validated), or the default."""
+    value = url.query.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0:
+        raise UserError(f"connect_timeout={value!r} is not a positive number of seconds",
+                        where=shown, fix="use e.g. &connect_timeout=60")
+    return seconds
 
 
 def check_url(url, shown):
@@ -56,8 +103,11 @@ def connect(source_url):
     kwargs = {"host": url.host, "port": url.port or 10000, "username": url.username,
               "password": url.password, "database": url.database or "default"}
     kwargs.update(url.query)
+    timeout = connect_timeout(url, shown)
+    kwargs.pop("connect_timeout", None)
     try:
-        return hive.connect(**kwargs)
+        with deadline(timeout):
+            return hive.connect(**kwargs)
     except Exception as err:
         line = sources.error_line(err, sources.secrets_of(url, given))
         raise UserError(f"cannot connect to Hive: {line}", where=shown,
@@ -74,6 +124,10 @@ def hint(err, url):
     if "Error validating the login" in text:
         return (f"wrong user or password for auth={auth} (check {sources.USER_ENV} / "
                 f"{sources.PASSWORD_ENV}, or the Secret behind them)")
+    if isinstance(err, TimeoutError):
+        return ("the server took the TCP connection but did not answer the login: check that "
+                "host:port is HiveServer2's Thrift port (not its HTTP or web UI port) and that it "
+                "is healthy, or raise &connect_timeout=")
     if "Could not connect" in text or "failed to resolve" in text:
         return "check host and port, and that HiveServer2 is reachable from here"
     if "kerberos" in text.lower():

@@ -14,6 +14,7 @@ password and an environment-supplied user, and the manifest's source description
 user nor password.
 """
 
+import contextlib
 import glob
 import gzip
 import logging
@@ -156,6 +157,8 @@ def sql_rows(source_url, query, text_column=None, batch_size=1000, limit=None):
         from components.extract import hive
 
         hive.check_url(url, shown)
+        timeout = hive.connect_timeout(url, shown)
+        url = url.difference_update_query(["connect_timeout"])
         # Thrift logs a traceback before raising; we report the error ourselves, in one line.
         logging.getLogger("thrift").setLevel(logging.CRITICAL)
     try:
@@ -169,7 +172,8 @@ def sql_rows(source_url, query, text_column=None, batch_size=1000, limit=None):
                         where=shown, fix="check the URL's dialect and options") from err
     log.info("reading from %s, %d rows per fetch", shown, batch_size)
     try:
-        connection = engine.connect()
+        with hive.deadline(timeout) if is_hive else contextlib.nullcontext():
+            connection = engine.connect()
     except Exception as err:  # DBAPIError, but also thrift/socket errors PyHive lets through
         fix = hive.hint(err, url) if is_hive else "check host, port, user and password"
         raise UserError(f"cannot connect to the database: {error_line(err, secrets)}",
