@@ -29,6 +29,7 @@ tf.config.set_logical_device_configuration(CPU, [tf.config.LogicalDeviceConfigur
 
 from components.bert.config import BertConfig  # noqa: E402
 from components.bert.model import BertForPreTraining  # noqa: E402
+from components.train.feed import batch_placer  # noqa: E402
 from components.train.loop import COMPUTE_DTYPES  # noqa: E402
 from components.train.optimizer import AdamWeightDecay  # noqa: E402
 from components.train.step import make_train_step, trainable_by_name  # noqa: E402
@@ -137,9 +138,9 @@ def replica_difference(args, steps=3):
             step = tf.Variable(0, dtype=tf.int64)
         train_step = make_train_step(strategy, model, optimizer, step, 1e-3, 100, 0,
                                      random_seed=1)
-        tensors = {k: tf.constant(v) for k, v in batch.items()}
+        placed = batch_placer(strategy)({k: tf.constant(v) for k, v in batch.items()})
         for _ in range(steps):
-            train_step(tensors)
+            train_step(placed)
         results.append({n: v.numpy() for n, v in model.variables_by_name.items()})
     return max(float(np.abs(results[0][n] - results[1][n]).max()) for n in results[0])
 

@@ -28,6 +28,7 @@ from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
 from components.train import data
+from components.train.feed import DeviceFeed, batch_placer
 from components.train.monitor import TrainMonitor, default_peak_tflops, training_flops_per_example
 from components.train.optimizer import AdamWeightDecay
 from components.train.state import (
@@ -261,16 +262,28 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
 
     train_step = make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
                                  num_warmup_steps, random_seed, loss_scale, jit_compile)
+    feed = DeviceFeed(iterator, batch_placer(strategy))
+    first_step = int(step.numpy())
     last_step = min(num_train_steps, stop_at_step or num_train_steps)
     flops = training_flops_per_example(config, max_seq_length, max_predictions_per_seq)
     if peak_tflops is None:
         peak_tflops = default_peak_tflops(precision)
-    monitor = TrainMonitor(write_dir, flops, peak_tflops, int(step.numpy()))
+    monitor = TrainMonitor(write_dir, flops, peak_tflops, first_step)
+
+    def save(current):
+        state.save(current)
+        export_model(model, write_dir, current)
+        log.info("saved the training state and the model at step %d", current)
+
     try:
         with StopRequest() as stop, write_errors_as_user_errors(output_dir):
-            last = run_steps(train_step, iterator, step, state, monitor, model, write_dir,
-                             last_step, num_train_steps, save_checkpoints_steps,
-                             log_every_n_steps, global_batch, max_seq_length, stop)
+            if first_step >= last_step:  # nothing left to train: write the model again
+                export_model(model, write_dir, first_step)
+                last = {}
+            else:
+                last = run_steps(train_step, feed, monitor, save, first_step, last_step,
+                                 num_train_steps, save_checkpoints_steps, log_every_n_steps,
+                                 global_batch, max_seq_length, stop, write_dir)
     finally:
         monitor.close()
         if not chief:
@@ -280,21 +293,22 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
             "jit_compile": bool(jit_compile), "chief": chief, **last}
 
 
-def run_steps(train_step, iterator, step, state, monitor, model, output_dir, last_step,
-              num_train_steps, save_every, log_every, global_batch, seq_length, stop):
-    """The loop: step, log every `log_every`, save every `save_every`, on SIGTERM and at the end."""
-    current = int(step.numpy())
-    if current >= last_step:
-        export_model(model, output_dir, current)
-        return {}
+def run_steps(train_step, feed, monitor, save, first_step, last_step, num_train_steps,
+              save_every, log_every, global_batch, seq_length, stop, output_dir):
+    """The loop from `first_step` to `last_step`: step, log every `log_every`, save every
+    `save_every`, on SIGTERM and at the end; return the last log entry's summary.
+
+    Batch k + 1 is drawn only after step k is dispatched and after any save, so its host work
+    and copy overlap step k and a save records the next unconsumed record (see `feed`). Step
+    outputs stay tensors until a log interval, so the dispatch does not wait for the device.
+    """
     bar = progress(total=num_train_steps, desc="training", unit="step")
-    bar.update(current)
-    totals, steps, input_seconds, last_entry = None, 0, 0.0, {}
+    bar.update(first_step)
+    current, last_entry = first_step, {}
+    totals, steps = None, 0
+    batch = feed.next()
     started = time.perf_counter()
     while current < last_step:
-        waited = time.perf_counter()
-        batch = next(iterator)
-        input_seconds += time.perf_counter() - waited
         out = train_step(batch)
         totals = out if totals is None else {k: totals[k] + out[k] for k in totals}
         steps, current = steps + 1, current + 1
@@ -304,20 +318,24 @@ def run_steps(train_step, iterator, step, state, monitor, model, output_dir, las
             values["learning_rate"] = float(out["learning_rate"])
             seconds = time.perf_counter() - started
             entry = monitor.record(current, values, steps, steps * global_batch,
-                                   steps * global_batch * seq_length, seconds, input_seconds)
+                                   steps * global_batch * seq_length, seconds,
+                                   feed.input_seconds)
             bar.set_postfix(loss=f"{entry['loss']:.3f}", acc=f"{entry['masked_lm_accuracy']:.3f}")
             last_entry = {"final_loss": entry["loss"],
                           "final_masked_lm_accuracy": entry["masked_lm_accuracy"],
                           **{k: entry[k] for k in THROUGHPUT_KEYS if k in entry}}
-            totals, steps, input_seconds = None, 0, 0.0
-            started = time.perf_counter()
-        if current % save_every == 0 or current == last_step or stop.requested:
-            state.save(current)
-            export_model(model, output_dir, current)
-            log.info("saved the training state and the model at step %d", current)
-        if stop.requested:
+            totals, steps = None, 0
+            started, feed.input_seconds = time.perf_counter(), 0.0
+        # Read once: a SIGTERM arriving after this is handled after the next step, never by
+        # stopping without the save.
+        stopping = stop.requested
+        if current % save_every == 0 or current == last_step or stopping:
+            save(current)
+        if stopping:
             bar.close()
             raise TrainingInterrupted(f"stopped at step {current} on SIGTERM; the state is "
                                       f"saved in {output_dir}, rerun to resume")
+        if current < last_step:
+            batch = feed.next()
     bar.close()
     return last_entry

@@ -48,8 +48,10 @@ def trainable_by_name(model):
 def make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
                     num_warmup_steps, random_seed, loss_scale=None, jit_compile=False):
     """A tf.function(batch) → dict of global sums (weighted_nll, weight, correct, grad_norm, lr).
- Dropout is stateless, seeded by
-    (random_seed, step, replica), so a resumed run draws the same masks as an unbroken one.
+
+    `batch` is what `feed.batch_placer(strategy)` returns (a plain dict on one device). Dropout
+    is stateless, seeded by (random_seed, step, replica), so a resumed run draws the same masks
+    as an unbroken one.
     """
     variables = list(trainable_by_name(model).values())
     replicas = strategy.num_replicas_in_sync
@@ -99,20 +101,7 @@ def make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
         return {"weighted_nll": nll, "weight": weight, "correct": correct,
                 "grad_norm": grad_norm, "learning_rate": lr}
 
-    local_replicas = len(strategy.extended.worker_devices) if replicas > 1 else 1
-
-    def replica_slice(batch, ctx):
-        """This replica's rows of the worker's batch (replica ids are numbered worker-major)."""
-        size = batch["input_ids"].shape[0] // local_replicas
-        index = ctx.replica_id_in_sync_group % local_replicas
-        return {k: t[index * size:(index + 1) * size] for k, t in batch.items()}
-
     def train_step(batch):
-        """`batch`: this worker's batch (per-replica batch × local replicas), from a plain
-        iterator, which, unlike a distributed one, can be saved in the training state."""
-        if replicas > 1:
-            batch = strategy.experimental_distribute_values_from_function(
-                lambda ctx: replica_slice(batch, ctx))
         out = strategy.run(replica_step, args=(batch,))
         sums = {k: strategy.reduce(SUM, out[k], axis=None)
                 for k in ("weighted_nll", "weight", "correct")}
