@@ -1,15 +1,17 @@
-"""The training loop: the next batch is drawn and placed on the device while the step runs, and
-saves record exactly the consumed input."""
+"""The training loop: the next batch is drawn and placed on the device while the step runs,
+saves record exactly the consumed input, and throughput leaves out the first (tracing) step."""
 
 import json
+import statistics
 import subprocess
 import sys
 import textwrap
 
 import pytest
 import tensorflow as tf
-from helpers_train import read_train_log
+from helpers_train import SAMPLE_DIR, read_train_log, write_pretraining_data
 
+from components.train import train
 from components.train.feed import DeviceFeed, batch_placer, compute_devices
 from components.train.loop import run_steps
 from components.train.monitor import TrainMonitor
@@ -71,11 +73,11 @@ def run_fake_loop(tmp_path, events, last_step, log_every, save_every, stop_after
     def save(step):
         events.append(("save", step, iterator.drawn))
 
-    monitor = TrainMonitor(str(tmp_path), 1.0, None, 0)
+    monitor = TrainMonitor(str(tmp_path), 2, 8, 1.0, None, 0)
     feed = DeviceFeed(iterator, batch_placer(tf.distribute.get_strategy()))
     try:
         run_steps(train_step, feed, monitor, save, 0, last_step, last_step, save_every,
-                  log_every, 2, 4, stop, str(tmp_path))
+                  log_every, stop, str(tmp_path))
     finally:
         monitor.close()
     return placed_on, device_of(device)
@@ -97,7 +99,7 @@ def test_the_next_batch_is_drawn_while_the_step_runs_and_saves_see_only_consumed
     placed_on, device = run_fake_loop(tmp_path, events, last_step=6, log_every=3,
                                       save_every=4)
     assert collapsed(events) == [
-        ("draw", 1), ("step", 1),
+        ("draw", 1), ("step", 1), ("read", 1),  # the first step is timed on its own
         ("draw", 2), ("step", 2),
         ("draw", 3), ("step", 3), ("read", 3),  # a log interval waits for its last step
         ("draw", 4), ("step", 4), ("save", 4, 4),  # the save precedes the look-ahead ...
@@ -112,8 +114,8 @@ def test_sigterm_saves_the_consumed_input_and_draws_no_look_ahead(tmp_path):
     events = []
     with pytest.raises(TrainingInterrupted, match="stopped at step 2"):
         run_fake_loop(tmp_path, events, last_step=6, log_every=3, save_every=4, stop_after=2)
-    assert collapsed(events) == [("draw", 1), ("step", 1), ("draw", 2), ("step", 2),
-                                 ("save", 2, 2)]
+    assert collapsed(events) == [("draw", 1), ("step", 1), ("read", 1),
+                                 ("draw", 2), ("step", 2), ("save", 2, 2)]
 
 
 PLACE_SCRIPT = textwrap.dedent("""
@@ -141,3 +143,35 @@ def test_each_replica_gets_its_rows_on_its_own_device(repo_root):
     weights = [[2.0 * i, 2.0 * i + 1] for i in range(8)]
     assert parts == [{"input_ids": [0, ids[:4]], "masked_lm_weights": [0, weights[:4]]},
                      {"input_ids": [1, ids[4:]], "masked_lm_weights": [1, weights[4:]]}]
+
+
+@pytest.mark.slow
+def test_throughput_leaves_out_the_first_step_of_each_run(tmp_path):
+    data = tmp_path / "ptd"
+    write_pretraining_data(data)
+    out = tmp_path / "out"
+    common = dict(bert_config_file=str(SAMPLE_DIR / "bert_config.json"),
+                  vocab_file=str(SAMPLE_DIR / "vocab.txt"), train_batch_size=16,
+                  max_seq_length=32, max_predictions_per_seq=5, num_train_steps=40,
+                  num_warmup_steps=5, learning_rate=1e-3, log_every_n_steps=10,
+                  save_checkpoints_steps=1000)
+    train(str(data), str(out), stop_at_step=19, **common)
+    summary = train(str(data), str(out), **common)  # resumes at 19: its first step is 20
+    log = {r["step"]: r for r in read_train_log(out)}
+    assert sorted(log) == [10, 19, 20, 30, 40]
+    assert {s for s, r in log.items() if "compile_seconds" in r} == {10, 20}
+    assert summary["compile_seconds"] == log[20]["compile_seconds"]
+
+    # Step 20 was the resumed run's first step alone: no throughput rather than a wrong one.
+    assert "examples_per_sec" not in log[20] and "mfu" not in log[20]
+    assert log[20]["loss"] > 0
+
+    # Tracing took far longer than a step: counted in, it would have ruined the first interval.
+    later = statistics.median(log[s]["examples_per_sec"] for s in (19, 30, 40))
+    first = log[10]
+    step_seconds = 16 / first["examples_per_sec"]
+    assert first["compile_seconds"] > 10 * step_seconds
+    with_tracing = 10 * 16 / (first["compile_seconds"] + 9 * step_seconds)
+    assert with_tracing < later / 2
+    assert later / 2 < first["examples_per_sec"] < later * 2
+    assert first["tokens_per_sec"] == pytest.approx(first["examples_per_sec"] * 32)

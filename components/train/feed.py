@@ -7,7 +7,8 @@ a resumed run must continue at the exact record. So the input stays a plain `ite
 saved with the training state, and the loop (`loop.run_steps`) keeps a look-ahead of one batch:
 
 1. dispatch step k on the batch already on the device (on a GPU the call returns once the
-   step's kernels are queued, and its outputs are read only at log intervals);
+   step's kernels are queued; the loop reads its outputs only at log intervals, and after the
+   process's first step, which it times alone);
 2. save if a save is due (every `save_checkpoints_steps`, on SIGTERM, at the end): the host
    iterator has then drawn exactly the k batches the steps consumed, so the saved position is
    the next unconsumed record;

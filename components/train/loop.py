@@ -268,7 +268,8 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     flops = training_flops_per_example(config, max_seq_length, max_predictions_per_seq)
     if peak_tflops is None:
         peak_tflops = default_peak_tflops(precision)
-    monitor = TrainMonitor(write_dir, flops, peak_tflops, first_step)
+    monitor = TrainMonitor(write_dir, global_batch, global_batch * max_seq_length, flops,
+                           peak_tflops, first_step)
 
     def save(current):
         state.save(current)
@@ -283,7 +284,7 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
             else:
                 last = run_steps(train_step, feed, monitor, save, first_step, last_step,
                                  num_train_steps, save_checkpoints_steps, log_every_n_steps,
-                                 global_batch, max_seq_length, stop, write_dir)
+                                 stop, write_dir)
     finally:
         monitor.close()
         if not chief:
@@ -294,18 +295,19 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
 
 
 def run_steps(train_step, feed, monitor, save, first_step, last_step, num_train_steps,
-              save_every, log_every, global_batch, seq_length, stop, output_dir):
+              save_every, log_every, stop, output_dir):
     """The loop from `first_step` to `last_step`: step, log every `log_every`, save every
     `save_every`, on SIGTERM and at the end; return the last log entry's summary.
 
     Batch k + 1 is drawn only after step k is dispatched and after any save, so its host work
     and copy overlap step k and a save records the next unconsumed record (see `feed`). Step
-    outputs stay tensors until a log interval, so the dispatch does not wait for the device.
+    outputs stay tensors until a log interval, so the dispatch does not wait for the device;
+    only the process's first step is waited for, to time its tracing apart (see `monitor`).
     """
     bar = progress(total=num_train_steps, desc="training", unit="step")
     bar.update(first_step)
-    current, last_entry = first_step, {}
-    totals, steps = None, 0
+    current, last_entry, first_step_seconds = first_step, {}, None
+    totals, steps, untimed = None, 0, 0
     batch = feed.next()
     started = time.perf_counter()
     while current < last_step:
@@ -313,18 +315,24 @@ def run_steps(train_step, feed, monitor, save, first_step, last_step, num_train_
         totals = out if totals is None else {k: totals[k] + out[k] for k in totals}
         steps, current = steps + 1, current + 1
         bar.update(1)
+        if first_step_seconds is None:
+            # The first call traced and compiled the step: time it alone (reading its outputs
+            # waits for it to finish) and start the throughput clock after it.
+            for value in out.values():
+                float(value)
+            first_step_seconds = time.perf_counter() - started
+            untimed, started, feed.input_seconds = 1, time.perf_counter(), 0.0
         if current % log_every == 0 or current == last_step:
             values = {k: float(v) for k, v in totals.items()}
             values["learning_rate"] = float(out["learning_rate"])
-            seconds = time.perf_counter() - started
-            entry = monitor.record(current, values, steps, steps * global_batch,
-                                   steps * global_batch * seq_length, seconds,
-                                   feed.input_seconds)
+            entry = monitor.record(current, values, steps, steps - untimed,
+                                   time.perf_counter() - started, feed.input_seconds,
+                                   first_step_seconds if untimed else None)
             bar.set_postfix(loss=f"{entry['loss']:.3f}", acc=f"{entry['masked_lm_accuracy']:.3f}")
             last_entry = {"final_loss": entry["loss"],
                           "final_masked_lm_accuracy": entry["masked_lm_accuracy"],
                           **{k: entry[k] for k in THROUGHPUT_KEYS if k in entry}}
-            totals, steps = None, 0
+            totals, steps, untimed = None, 0, 0
             started, feed.input_seconds = time.perf_counter(), 0.0
         # Read once: a SIGTERM arriving after this is handled after the next step, never by
         # stopping without the save.
@@ -338,4 +346,4 @@ def run_steps(train_step, feed, monitor, save, first_step, last_step, num_train_
         if current < last_step:
             batch = feed.next()
     bar.close()
-    return last_entry
+    return {**last_entry, "compile_seconds": first_step_seconds}

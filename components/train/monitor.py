@@ -4,6 +4,11 @@ Each interval goes to `train_log.jsonl` (one JSON object per line), to TensorBoa
 `tensorboard/` and to the log. Throughput is measured over the interval's wall time: examples/s,
 tokens/s (sequence positions), model TFLOP/s from the analytic FLOP count of the step, MFU
 against `peak_tflops`, and the share of time the loop waited for input.
+
+The first step of every process run traces the step function (and compiles it with XLA), which
+can take longer than a whole interval of steps. It is timed on its own and reported once, as
+`compile_seconds` in the first interval's record; that interval's throughput is over the steps
+after it, and an interval made of the first step alone has no throughput.
 """
 
 import json
@@ -55,8 +60,11 @@ def default_peak_tflops(precision):
 class TrainMonitor:
     """Appends interval records to train_log.jsonl and TensorBoard."""
 
-    def __init__(self, output_dir, flops_per_example, peak_tflops, resume_step):
+    def __init__(self, output_dir, examples_per_step, tokens_per_step, flops_per_example,
+                 peak_tflops, resume_step):
         self.path = os.path.join(output_dir, LOG_FILE)
+        self.examples_per_step = examples_per_step
+        self.tokens_per_step = tokens_per_step
         self.flops_per_example = flops_per_example
         self.peak_tflops = peak_tflops
         self._drop_records_after(resume_step)
@@ -79,23 +87,24 @@ class TrainMonitor:
             f.writelines(kept)
         os.replace(tmp, self.path)
 
-    def record(self, step, sums, steps, examples, tokens, seconds, input_seconds):
-        """Write one interval: `sums` are the summed loss terms over its `steps` steps."""
+    def record(self, step, sums, steps, timed_steps, seconds, input_seconds,
+               compile_seconds=None):
+        """Write one interval: `sums` are the summed loss terms over its `steps` steps; the
+        throughput is over its last `timed_steps` steps, which took `seconds` (`input_seconds`
+        of them blocked on input). `compile_seconds`: the process's first step, when it is in
+        this interval (and then not among the timed steps)."""
         weight = max(sums["weight"], 1e-12)
-        tflops = self.flops_per_example * examples / seconds / 1e12
         entry = {
             "step": step,
             "loss": sums["weighted_nll"] / (sums["weight"] + 1e-5 * steps),
             "masked_lm_accuracy": sums["correct"] / weight,
             "learning_rate": sums["learning_rate"],
             "grad_norm": sums["grad_norm"] / steps,
-            "examples_per_sec": examples / seconds,
-            "tokens_per_sec": tokens / seconds,
-            "model_tflops": tflops,
-            "input_wait_fraction": input_seconds / seconds,
         }
-        if self.peak_tflops:
-            entry["mfu"] = tflops / self.peak_tflops
+        if timed_steps:
+            entry.update(self._throughput(timed_steps, seconds, input_seconds))
+        if compile_seconds is not None:
+            entry["compile_seconds"] = compile_seconds
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, sort_keys=True) + "\n")
         with self.writer.as_default(step=step):
@@ -104,12 +113,32 @@ class TrainMonitor:
                     tf.summary.write(key, tf.constant(value, tf.float32),
                                      metadata=SCALAR_METADATA)
         self.writer.flush()
-        mfu = f", MFU {entry['mfu']:.1%}" if "mfu" in entry else ""
-        log.info("step %d: loss %.4f, masked-LM accuracy %.4f, lr %.3g, %.1f examples/s, "
-                 "%.3g TFLOP/s%s, input wait %.0f%%", step, entry["loss"],
-                 entry["masked_lm_accuracy"], entry["learning_rate"], entry["examples_per_sec"],
-                 tflops, mfu, 100 * entry["input_wait_fraction"])
+        log.info("step %d: loss %.4f, masked-LM accuracy %.4f, lr %.3g%s%s", step, entry["loss"],
+                 entry["masked_lm_accuracy"], entry["learning_rate"], self._describe(entry),
+                 "" if compile_seconds is None
+                 else f"; first step {compile_seconds:.1f} s (tracing and compiling included)")
         return entry
+
+    def _throughput(self, steps, seconds, input_seconds):
+        examples = steps * self.examples_per_step
+        tflops = self.flops_per_example * examples / seconds / 1e12
+        values = {
+            "examples_per_sec": examples / seconds,
+            "tokens_per_sec": steps * self.tokens_per_step / seconds,
+            "model_tflops": tflops,
+            "input_wait_fraction": input_seconds / seconds,
+        }
+        if self.peak_tflops:
+            values["mfu"] = tflops / self.peak_tflops
+        return values
+
+    @staticmethod
+    def _describe(entry):
+        if "examples_per_sec" not in entry:
+            return "; no throughput for an interval of only the first step"
+        mfu = f", MFU {entry['mfu']:.1%}" if "mfu" in entry else ""
+        return (f", {entry['examples_per_sec']:.1f} examples/s, {entry['model_tflops']:.3g} "
+                f"TFLOP/s{mfu}, input wait {100 * entry['input_wait_fraction']:.0f}%")
 
     def close(self):
         self.writer.close()
