@@ -146,6 +146,7 @@ def test_segmenters_cover_every_character(name, tmp_path):
     passages = ["我爱北京天安门AB超iPhone12手机 hello　world，3.5%增长", "α粒子"]
     assert segmenter.word_lengths(passages).sum() == sum(map(len, passages))
     assert "天安门AB" in segmenter.cut(passages[0])
+    assert "天安门AB" not in segment.Segmenter(name).cut(passages[0]), "the user dict leaked"
 
 
 def test_stage_imports_neither_tensorflow_nor_torch():

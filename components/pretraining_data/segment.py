@@ -54,8 +54,13 @@ class Segmenter:
         else:
             import rjieba
 
-            self._engine = rjieba.Jieba()
-            self._cut = self._engine.cut
+            # Importing rjieba already builds a default Jieba (~0.1 s); a user dictionary needs
+            # one of its own, so that adding words changes nothing else in the process.
+            if user_dict:
+                self._engine = rjieba.Jieba()
+                self._cut = self._engine.cut
+            else:
+                self._engine, self._cut = None, rjieba.cut
         if user_dict:
             entries = _read_user_dict(user_dict)
             for word, freq, tag in entries:
