@@ -6,6 +6,7 @@ import statistics
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import tensorflow as tf
@@ -54,9 +55,10 @@ class Stop:
         self.requested = False
 
 
-def run_fake_loop(tmp_path, events, last_step, log_every, save_every, stop_after=None):
-    """run_steps with a step that notes into `events` which batch it got; returns the devices
-    its batches lived on and the compute device."""
+def run_fake_loop(tmp_path, events, last_step, log_every, save_every, stop_after=None,
+                  save_seconds=0.0):
+    """run_steps with a step that notes into `events` which batch it got and a save that
+    takes `save_seconds`; returns the devices its batches lived on and the compute device."""
     stop = Stop()
     iterator = CountingIterator(events)
     device = compute_devices(tf.distribute.get_strategy())[0]
@@ -72,6 +74,7 @@ def run_fake_loop(tmp_path, events, last_step, log_every, save_every, stop_after
 
     def save(step):
         events.append(("save", step, iterator.drawn))
+        time.sleep(save_seconds)
 
     monitor = TrainMonitor(str(tmp_path), 2, 8, 1.0, None, 0)
     feed = DeviceFeed(iterator, batch_placer(tf.distribute.get_strategy()))
@@ -102,7 +105,8 @@ def test_the_next_batch_is_drawn_while_the_step_runs_and_saves_see_only_consumed
         ("draw", 1), ("step", 1), ("read", 1),  # the first step is timed on its own
         ("draw", 2), ("step", 2),
         ("draw", 3), ("step", 3), ("read", 3),  # a log interval waits for its last step
-        ("draw", 4), ("step", 4), ("save", 4, 4),  # the save precedes the look-ahead ...
+        ("draw", 4), ("step", 4), ("read", 4), ("save", 4, 4),  # the save waits for the step
+        # and precedes the look-ahead ...
         ("draw", 5), ("step", 5),  # ... which is drawn while step 4 may still run
         ("draw", 6), ("step", 6), ("read", 6), ("save", 6, 6),  # nothing drawn past the end
     ]
@@ -110,12 +114,20 @@ def test_the_next_batch_is_drawn_while_the_step_runs_and_saves_see_only_consumed
     assert [r["step"] for r in read_train_log(tmp_path)] == [3, 6]
 
 
+def test_checkpoint_writes_are_left_out_of_the_throughput(tmp_path):
+    """A save in the middle of the interval 4-6 takes 1 s, the fake steps next to nothing:
+    counted in, it would bring that interval under 6 examples/s."""
+    run_fake_loop(tmp_path, [], last_step=6, log_every=3, save_every=4, save_seconds=1.0)
+    interval = {r["step"]: r for r in read_train_log(tmp_path)}[6]
+    assert interval["examples_per_sec"] > 3 * 2 / 0.5
+
+
 def test_sigterm_saves_the_consumed_input_and_draws_no_look_ahead(tmp_path):
     events = []
     with pytest.raises(TrainingInterrupted, match="stopped at step 2"):
         run_fake_loop(tmp_path, events, last_step=6, log_every=3, save_every=4, stop_after=2)
     assert collapsed(events) == [("draw", 1), ("step", 1), ("read", 1),
-                                 ("draw", 2), ("step", 2), ("save", 2, 2)]
+                                 ("draw", 2), ("step", 2), ("read", 2), ("save", 2, 2)]
 
 
 PLACE_SCRIPT = textwrap.dedent("""

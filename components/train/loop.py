@@ -272,9 +272,11 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
                            peak_tflops, first_step)
 
     def save(current):
+        saving = time.perf_counter()
         state.save(current)
         export_model(model, write_dir, current)
-        log.info("saved the training state and the model at step %d", current)
+        log.info("saved the training state and the model at step %d in %.1f s", current,
+                 time.perf_counter() - saving)
 
     try:
         with StopRequest() as stop, write_errors_as_user_errors(output_dir):
@@ -302,7 +304,8 @@ def run_steps(train_step, feed, monitor, save, first_step, last_step, num_train_
     Batch k + 1 is drawn only after step k is dispatched and after any save, so its host work
     and copy overlap step k and a save records the next unconsumed record (see `feed`). Step
     outputs stay tensors until a log interval, so the dispatch does not wait for the device;
-    only the process's first step is waited for, to time its tracing apart (see `monitor`).
+    only the process's first step is waited for, to time its tracing apart (see `monitor`), and
+    the step before a save, whose time is left out of the throughput as well.
     """
     bar = progress(total=num_train_steps, desc="training", unit="step")
     bar.update(first_step)
@@ -338,7 +341,11 @@ def run_steps(train_step, feed, monitor, save, first_step, last_step, num_train_
         # stopping without the save.
         stopping = stop.requested
         if current % save_every == 0 or current == last_step or stopping:
+            # Wait for the step first, so the time left out of the throughput is the write alone.
+            float(out["learning_rate"])
+            saving = time.perf_counter()
             save(current)
+            started += time.perf_counter() - saving
         if stopping:
             bar.close()
             raise TrainingInterrupted(f"stopped at step {current} on SIGTERM; the state is "

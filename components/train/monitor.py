@@ -1,7 +1,8 @@
 """What the trainer reports every log interval: loss, accuracy, learning rate and throughput.
 
 Each interval goes to `train_log.jsonl` (one JSON object per line), to TensorBoard events under
-`tensorboard/` and to the log. Throughput is measured over the interval's wall time: examples/s,
+`tensorboard/` and to the log. Throughput is measured over the interval's wall time, less the
+checkpoint writes in it (the log says how long each took): examples/s,
 tokens/s (sequence positions), model TFLOP/s from the analytic FLOP count of the step, MFU
 against `peak_tflops`, and the share of time the loop waited for input.
 
