@@ -166,7 +166,7 @@ def cases():
                                  "{config_vocab_1000}", "--vocab_file", "{vocab}", *out, *small],
          ["vocab_size", "config_vocab_1000.json"]),
         ("checkpoint_of_another_config", [*from_model, "--bert_config_file", "{config_h32}"],
-         ["bert_model.ckpt", "does not match the BERT config"]),
+         ["bert_model.ckpt", "does not match the BERT config", "config_h32.json"]),
         ("checkpoint_without_data_file", ["--input_dir", "{data32}", "--init_checkpoint",
                                           "{model_no_data}", *out, *small],
          ["model_no_data", ".data"]),

@@ -194,7 +194,7 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
             max_predictions_per_seq, num_train_steps, num_warmup_steps, learning_rate,
             save_checkpoints_steps, log_every_n_steps, random_seed, resolve_precision(precision),
             jit_compile, strategy, peak_tflops, stop_at_step, shuffle_buffer_size,
-            keep_checkpoint_max))
+            keep_checkpoint_max, config_file))
         if summary["global_step"] < num_train_steps or not summary.pop("chief"):
             return summary  # stopped early, or a worker whose files are not the result
     if do_eval:
@@ -215,7 +215,8 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
 def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_seq_length,
                  max_predictions_per_seq, num_train_steps, num_warmup_steps, init_lr,
                  save_checkpoints_steps, log_every_n_steps, random_seed, precision, jit_compile,
-                 strategy, peak_tflops, stop_at_step, shuffle_buffer_size, keep_checkpoint_max):
+                 strategy, peak_tflops, stop_at_step, shuffle_buffer_size, keep_checkpoint_max,
+                 config_file=None):
     replicas = strategy.num_replicas_in_sync
     global_batch = batch_size * replicas
     if jit_compile is None:
@@ -252,7 +253,7 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     if restored:
         log.info("resuming from %s at step %d", restored, int(step.numpy()))
     elif prefix:
-        load_google_checkpoint(model, prefix)
+        load_google_checkpoint(model, prefix, config_file)
     else:
         log.info("starting from a random initialisation (seed %d)", random_seed)
     # Only now, with every input checked, does the output directory change.
