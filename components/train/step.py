@@ -49,9 +49,9 @@ def make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
                     num_warmup_steps, random_seed, loss_scale=None, jit_compile=False):
     """A tf.function(batch) → dict of global sums (weighted_nll, weight, correct, grad_norm, lr).
 
-    `batch` is what `feed.batch_placer(strategy)` returns (a plain dict on one device). Dropout
-    is stateless, seeded by (random_seed, step, replica), so a resumed run draws the same masks
-    as an unbroken one.
+    `batch` is what `feed.batch_placer(strategy)` returns (a dict; per-replica values on several
+    devices). Dropout is stateless, seeded by (random_seed, step, replica), so a resumed run
+    draws the same masks as an unbroken one.
     """
     variables = list(trainable_by_name(model).values())
     replicas = strategy.num_replicas_in_sync
