@@ -78,6 +78,11 @@ def make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
         forward_backward = tf.function(forward_backward, jit_compile=True)
 
     def apply(strategy, grads, finite):
+        if finite is not None:
+            # Every replica computed `finite` from the same all-reduced gradients, so any one
+            # replica's value is the global one; merge_call hands it over per replica, and the
+            # loss-scale update below needs a plain tensor.
+            finite = strategy.experimental_local_results(finite)[0]
         lr = learning_rate(step, init_lr, num_train_steps, num_warmup_steps)
         updates = [optimizer.apply_gradients(variables, grads, lr, apply=finite)]
         if loss_scale is not None:
