@@ -31,23 +31,24 @@ def evaluate_model(model, files, max_seq_length, max_predictions_per_seq, eval_b
     if max_eval_steps:
         dataset = dataset.take(max_eval_steps)
 
-    @tf.function(input_signature=[dataset.element_spec])  # one trace, any last-batch size
-    def eval_step(batch):
+    # Running (Σ w·nll, Σ w, Σ w·correct) in float64, as exact as summing Python floats, kept on
+    # the device: reading them every batch would wait for each batch before queueing the next.
+    # One trace for any last-batch size.
+    @tf.function(input_signature=[dataset.element_spec, tf.TensorSpec([3], tf.float64)])
+    def eval_step(batch, totals):
         logits = model(batch["input_ids"], batch["input_mask"], batch["segment_ids"],
                        masked_lm_positions=batch["masked_lm_positions"], training=False)
-        nll, weight, correct = masked_lm_sums(logits, batch["masked_lm_ids"],
-                                              batch["masked_lm_weights"])
-        return nll, weight, correct, tf.shape(batch["input_ids"])[0]
+        sums = masked_lm_sums(logits, batch["masked_lm_ids"], batch["masked_lm_weights"])
+        return totals + tf.cast(tf.stack(sums), tf.float64)
 
-    nll_sum = weight_sum = correct_sum = 0.0
+    totals = tf.zeros([3], tf.float64)
     examples = 0
     try:
         for batch in progress(dataset, desc="evaluating", unit="batch"):
-            nll, weight, correct, count = eval_step(batch)
-            nll_sum += float(nll)
-            weight_sum += float(weight)
-            correct_sum += float(correct)
-            examples += int(count)
+            totals = eval_step(batch, totals)
+            examples += batch["input_ids"].shape[0]  # the host batch's shape: no device wait
+        # The one read of the device; an error of any batch may only surface here.
+        nll_sum, weight_sum, correct_sum = totals.numpy().tolist()
     except tf.errors.InvalidArgumentError as err:
         raise UserError(f"the records do not fit the model: {str(err).splitlines()[0]}",
                         where=files[0], fix="evaluate with the model and vocab the data "

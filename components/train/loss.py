@@ -17,8 +17,10 @@ def masked_lm_sums(logits, masked_lm_ids, masked_lm_weights):
     """
     weights = tf.cast(masked_lm_weights, tf.float32)
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=masked_lm_ids, logits=logits)
-    predictions = tf.argmax(logits, axis=-1, output_type=masked_lm_ids.dtype)
-    correct = tf.cast(tf.equal(predictions, masked_lm_ids), tf.float32)
+    # Compared as int64: on a GPU TensorFlow runs int32 `Equal` on the host, which would copy
+    # the predictions off the device mid-step (tensorflow/tensorflow#34071).
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int64)
+    correct = tf.cast(tf.equal(predictions, tf.cast(masked_lm_ids, tf.int64)), tf.float32)
     return (tf.reduce_sum(weights * nll), tf.reduce_sum(weights),
             tf.reduce_sum(weights * correct))
 
