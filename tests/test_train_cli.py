@@ -108,3 +108,12 @@ def test_tfrecords_with_another_max_seq_length(base_model, tmp_path, repo_root):
     result = run_cli(users_command(short, base_model, tmp_path / "out", 2), repo_root)
     assert_one_line_error(result, "--max_seq_length=128",
                           "TFRecords were made with max_seq_length=64")
+
+
+def test_asked_for_gpus_on_a_machine_without_any(data_dir, base_model, tmp_path, repo_root):
+    """A pipeline task passes the GPU count its pod asked for: without them it must not train
+    on the CPU for months (this machine has no GPU; CI neither)."""
+    out = tmp_path / "out"
+    result = run_cli(users_command(data_dir, base_model, out, 2) + ["--num_gpus=1"], repo_root)
+    assert_one_line_error(result, "--num_gpus=1", "sees 0 GPU(s)")
+    assert not out.exists()

@@ -36,14 +36,17 @@ def args_for(data_dir, output_dir):
             "--random_seed", 3]
 
 
-def start(data_dir, output_dir):
+def start(data_dir, output_dir, checkpoint_dir=None):
     env = dict(os.environ, EDU_MLM_NO_PROGRESS="1")
-    return subprocess.Popen(trainer_command(args_for(data_dir, output_dir)), env=env,
+    args = args_for(data_dir, output_dir)
+    if checkpoint_dir is not None:
+        args += ["--checkpoint_dir", checkpoint_dir]
+    return subprocess.Popen(trainer_command(args), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def saved_step(output_dir):
-    latest = tf.train.latest_checkpoint(str(output_dir / "train_state"))
+def saved_step(output_dir, checkpoint_dir=None):
+    latest = tf.train.latest_checkpoint(str(checkpoint_dir or output_dir / "train_state"))
     return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
@@ -133,3 +136,31 @@ def test_sigkill_at_random_moments_loses_at_most_one_interval(data_dir, straight
     model, _, _ = load_model(str(output_dir))  # a valid Google-format model
     assert model.config.vocab_size == 1797
     assert_same_model(final_weights(output_dir), straight)
+
+
+@pytest.mark.slow
+def test_a_retried_pod_resumes_from_the_checkpoint_dir_into_a_fresh_output(data_dir, straight,
+                                                                          tmp_path):
+    """What a KFP retry sees: the output artifact directory is new and empty (the launcher
+    uploads outputs only after success), the training state is on a persistent volume."""
+    checkpoint_dir, first, retry = tmp_path / "pvc" / "run-1", tmp_path / "a", tmp_path / "b"
+    process = start(data_dir, first, checkpoint_dir)
+    assert wait_for_step(process, first, 3 * SAVE_EVERY + 1)
+    process.kill()
+    process.wait()
+    resumed_from = saved_step(first, checkpoint_dir)
+    assert resumed_from >= 3 * SAVE_EVERY
+    assert not (first / "train_state").exists()
+
+    process = start(data_dir, retry, checkpoint_dir)
+    assert process.wait() == 0, process.stderr.read()[-3000:]
+    assert f"resuming from {checkpoint_dir}/ckpt-{resumed_from}" in process.stderr.read()
+    assert_same_model(final_weights(retry), straight)
+    # The model directory holds the model and its logs, no optimizer state.
+    assert not (retry / "train_state").exists()
+    names = tf.train.load_checkpoint(str(retry / "bert_model.ckpt")).get_variable_to_shape_map()
+    assert not [n for n in names if "adam" in n.lower() or "optimizer" in n.lower()]
+    assert sorted(p.name for p in retry.iterdir() if not p.name.startswith("bert_model.ckpt")) \
+        == ["bert_config.json", "manifest.json", "tensorboard", "train_log.jsonl", "vocab.txt"]
+    # The log goes on from the first pod's records: every step once, in order.
+    assert [r["step"] for r in read_train_log(retry)] == list(range(1, NUM_STEPS + 1))

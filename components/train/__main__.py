@@ -6,7 +6,8 @@
         --train_batch_size 96 --num_train_steps 210000 --num_warmup_steps 1000 \
         --learning_rate 2e-5
 
-Rerunning the same command resumes from the newest training state in --output_dir.
+Rerunning the same command resumes from the newest training state in --checkpoint_dir
+(default: OUTPUT_DIR/train_state).
 """
 
 import logging
@@ -28,8 +29,13 @@ def build_parser():
                    help="pretraining-data directory (train-*.tfrecord + manifest.json), or a "
                    "directory of TFRecords in Google's schema")
     p.add_argument("--output_dir", required=True,
-                   help="trained model directory (Google format); also holds the training "
-                   "state that a rerun resumes from")
+                   help="trained model directory (Google format: config, vocab, weights) with "
+                   "the training log; by default it also holds the training state")
+    p.add_argument("--checkpoint_dir", default=None,
+                   help="where the resumable training state (weights, AdamW slots, step, input "
+                   "position) lives; a rerun with the same --checkpoint_dir resumes, even into a "
+                   "fresh --output_dir (a retried pod: put it on a persistent volume); default: "
+                   "OUTPUT_DIR/train_state")
     p.add_argument("--bert_config_file", default=None,
                    help="bert_config.json; default: the one beside --init_checkpoint")
     p.add_argument("--init_checkpoint", default="",
@@ -69,16 +75,21 @@ def build_parser():
     p.add_argument("--jit_compile", type=str2bool, default=None,
                    help="compile the train step with XLA (default: on with a GPU)")
     p.add_argument("--num_gpus", type=int, default=None,
-                   help="replicas for MirroredStrategy (default: every visible GPU)")
+                   help="train on this many GPUs (MirroredStrategy when more than one); refuse "
+                   "to start when fewer are visible; default: every visible GPU, or the CPU")
+    p.add_argument("--num_cpu_replicas", type=int, default=1,
+                   help="without GPUs: replicas over this many logical CPU devices (to try "
+                   "the several-replica path on a CPU machine)")
     p.add_argument("--peak_tflops", type=float, default=None,
-                   help="peak TFLOP/s of the hardware for MFU (default: the GPU's data sheet)")
+                   help="peak TFLOP/s of all replicas together, for MFU (default: one GPU's "
+                   "data-sheet peak x replicas)")
     p.add_argument("--stop_at_step", type=int, default=None,
                    help="end this run after saving at this step (to fit a time slot); rerun "
                    "the same command to continue")
     p.add_argument("--shuffle_buffer_size", type=int, default=1000,
                    help="records in the input shuffle buffer")
     p.add_argument("--keep_checkpoint_max", type=int, default=3,
-                   help="training states kept in output_dir/train_state")
+                   help="training states kept in --checkpoint_dir")
     return p
 
 

@@ -18,13 +18,21 @@ def train(
     learning_rate: float = 2e-5,
     save_checkpoints_steps: int = 1000,
     log_every_n_steps: int = 100,
+    num_gpus: int = 0,
+    checkpoint_root: str = "",
 ):
-    """Train from `base_model` on the train split of `pretraining_data`; write the trained model."""
+    """Train from `base_model` on the train split of `pretraining_data`; write the trained model.
+
+    `num_gpus`: the GPUs this pod was granted (0: none expected); fewer visible stops the run.
+    `checkpoint_root`: where the training state lives (a persistent volume on a cluster), in a
+    sub-directory named after this task's output, which a retry of the task gets again; "": in
+    the model directory."""
     import os
 
     from components.common.artifacts import read_manifest
     from components.common.kfp_outputs import log_metrics
     from components.train import train as run_training
+    from components.train.state import checkpoint_dir_for
 
     # The sequence shapes are the data's: data prepared at 64 or 512 tokens trains as it is.
     data = read_manifest(pretraining_data.path, kind="pretraining_data")
@@ -41,5 +49,7 @@ def train(
         learning_rate=learning_rate,
         save_checkpoints_steps=save_checkpoints_steps,
         log_every_n_steps=log_every_n_steps,
+        num_gpus=num_gpus or None,
+        checkpoint_dir=checkpoint_dir_for(checkpoint_root, model.uri) if checkpoint_root else None,
     )
     log_metrics(metrics, summary)

@@ -32,13 +32,16 @@ from components.train.feed import DeviceFeed, batch_placer
 from components.train.monitor import TrainMonitor, default_peak_tflops, training_flops_per_example
 from components.train.optimizer import AdamWeightDecay
 from components.train.state import (
+    STATE_DIR,
     StopRequest,
     TrainingInterrupted,
     TrainingState,
     check_run_settings,
     export_model,
+    keep_logs,
     prepare_output_dir,
     record_run_settings,
+    restore_logs,
     write_model_files,
 )
 from components.train.step import LossScale, make_train_step, trainable_by_name
@@ -85,23 +88,40 @@ def check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_le
                         fix="regenerate the data with the model's vocab.txt")
 
 
-def make_strategy(num_gpus):
-    """One device (default strategy) or MirroredStrategy over `num_gpus` local devices.
+def make_strategy(num_gpus, num_cpu_replicas=1):
+    """One device (default strategy) or MirroredStrategy over several local devices.
 
-    Under a Kubeflow TFJob (TF_CONFIG names several workers) MultiWorkerMirroredStrategy.
+    `num_gpus` GPUs when given (a pipeline task always says how many its pod was granted: a
+    missing GPU must stop the run, not turn it into months on a CPU); else every visible GPU;
+    without GPUs, `num_cpu_replicas` logical CPU devices. Under a Kubeflow TFJob (TF_CONFIG
+    names several workers) MultiWorkerMirroredStrategy.
     """
     cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
     if sum(len(tasks) for tasks in cluster.values()) > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
-    devices = gpus or tf.config.list_logical_devices("CPU")
-    count = num_gpus if num_gpus is not None else max(1, len(gpus))
-    if count > len(devices):
-        raise UserError(f"--num_gpus={count} but only {len(devices)} devices are visible",
-                        where="--num_gpus", fix=f"pass --num_gpus={len(devices)} or less")
-    if count <= 1:
+    if num_gpus is not None:
+        check_range("num_gpus", num_gpus, 1)
+        if len(gpus) < num_gpus:
+            raise UserError(f"--num_gpus={num_gpus} but this machine sees {len(gpus)} GPU(s) "
+                            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})",
+                            where="--num_gpus", fix="run where the GPUs are granted (a pod "
+                            "needs an nvidia.com/gpu limit and the NVIDIA device plugin), or "
+                            "pass a smaller --num_gpus")
+        devices = gpus[:num_gpus]
+    elif gpus:
+        devices = gpus
+    else:
+        check_range("num_cpu_replicas", num_cpu_replicas, 1)
+        cpus = tf.config.list_logical_devices("CPU")
+        if num_cpu_replicas > len(cpus):
+            raise UserError(f"--num_cpu_replicas={num_cpu_replicas} but only {len(cpus)} "
+                            "logical CPU devices exist", where="--num_cpu_replicas",
+                            fix=f"pass --num_cpu_replicas={len(cpus)} or less")
+        devices = cpus[:num_cpu_replicas]
+    if len(devices) <= 1:
         return tf.distribute.get_strategy()
-    return tf.distribute.MirroredStrategy([d.name for d in devices[:count]])
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
 
 
 def input_shard(strategy):
@@ -115,8 +135,8 @@ def input_shard(strategy):
 def worker_role(strategy, output_dir):
     """(is chief, where this worker writes). Under MultiWorkerMirroredStrategy every worker
     saves (the save is collective), but only the chief (worker 0) into `output_dir`; the others
-    write to a private temporary directory. Every worker resumes from `output_dir`, which must
-    be shared storage (a ReadWriteMany volume)."""
+    write to a private temporary directory. Every worker resumes from the checkpoint directory,
+    which must be shared storage (a ReadWriteMany volume)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.cluster_spec().as_dict():
         return True, output_dir
@@ -166,8 +186,10 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
           save_checkpoints_steps=1000, do_train=True, do_eval=False, eval_batch_size=64,
           max_eval_steps=None, log_every_n_steps=100, random_seed=12345, precision="auto",
           jit_compile=None, num_gpus=None, peak_tflops=None, stop_at_step=None,
-          shuffle_buffer_size=1000, keep_checkpoint_max=3):
-    """Train, resuming from `output_dir`'s newest training state; return the run's summary.
+          shuffle_buffer_size=1000, keep_checkpoint_max=3, checkpoint_dir=None,
+          num_cpu_replicas=1):
+    """Train, resuming from the newest training state in `checkpoint_dir` (default:
+    `output_dir/train_state`); return the run's summary.
 
     `train_batch_size` is per replica (global batch = it × replicas). `stop_at_step` ends this
     run early after saving (a later run with the same arguments resumes). SIGTERM saves and
@@ -176,7 +198,8 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
     check_flags(train_batch_size, num_train_steps, num_warmup_steps, learning_rate,
                 save_checkpoints_steps, log_every_n_steps, precision)
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
-    strategy = make_strategy(num_gpus) if do_train else None
+    strategy = make_strategy(num_gpus, num_cpu_replicas) if do_train else None
+    checkpoint_dir = checkpoint_dir or os.path.join(output_dir, STATE_DIR)
     prefix, config, config_file, vocab_file = resolve_model_inputs(
         init_checkpoint, bert_config_file, vocab_file)
     summary = {"kind": "bert_model", "checkpoint": "bert_model.ckpt",
@@ -187,14 +210,16 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
         data.check_lengths(input_dir, files, manifest, max_seq_length, max_predictions_per_seq)
         check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length)
         # At least the first save: the exported float32 model and a state (weights, 2 Adam slots).
-        parameters = sum(math.prod(s) for s in google_variable_shapes(config).values())
-        check_free_space(output_dir, 4 * parameters * 4, "the model and its training state")
+        model_bytes = 4 * sum(math.prod(s) for s in google_variable_shapes(config).values())
+        check_free_space(output_dir, model_bytes, "the model")
+        check_free_space(checkpoint_dir, 3 * model_bytes, "the training state",
+                         flag="--checkpoint_dir")
         summary.update(run_training(
             files, output_dir, config, vocab_file, prefix, train_batch_size, max_seq_length,
             max_predictions_per_seq, num_train_steps, num_warmup_steps, learning_rate,
             save_checkpoints_steps, log_every_n_steps, random_seed, resolve_precision(precision),
             jit_compile, strategy, peak_tflops, stop_at_step, shuffle_buffer_size,
-            keep_checkpoint_max, config_file))
+            keep_checkpoint_max, config_file, checkpoint_dir))
         if summary["global_step"] < num_train_steps or not summary.pop("chief"):
             return summary  # stopped early, or a worker whose files are not the result
     if do_eval:
@@ -216,7 +241,7 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
                  max_predictions_per_seq, num_train_steps, num_warmup_steps, init_lr,
                  save_checkpoints_steps, log_every_n_steps, random_seed, precision, jit_compile,
                  strategy, peak_tflops, stop_at_step, shuffle_buffer_size, keep_checkpoint_max,
-                 config_file=None):
+                 config_file, checkpoint_dir):
     replicas = strategy.num_replicas_in_sync
     global_batch = batch_size * replicas
     if jit_compile is None:
@@ -226,7 +251,7 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
         "max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
         "num_train_steps": num_train_steps, "num_warmup_steps": num_warmup_steps,
         "learning_rate": init_lr, "random_seed": random_seed}
-    check_run_settings(output_dir, settings)
+    check_run_settings(checkpoint_dir, settings)
     log.info("training on %d replica(s), global batch %d, precision %s, XLA %s",
              replicas, global_batch, precision, "on" if jit_compile else "off")
 
@@ -248,7 +273,11 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     if loss_scale is not None:
         trackables["loss_scale"] = loss_scale
     chief, write_dir = worker_role(strategy, output_dir)
-    state = TrainingState(write_dir, keep_checkpoint_max, restore_dir=output_dir, **trackables)
+    # A worker other than the chief saves privately (its saves are part of a collective) but
+    # resumes from the chief's states.
+    state_dir = checkpoint_dir if chief else os.path.join(write_dir, STATE_DIR)
+    state = TrainingState(state_dir, keep_checkpoint_max, restore_dir=checkpoint_dir,
+                          **trackables)
     restored = state.restore_newest()
     if restored:
         log.info("resuming from %s at step %d", restored, int(step.numpy()))
@@ -257,9 +286,10 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     else:
         log.info("starting from a random initialisation (seed %d)", random_seed)
     # Only now, with every input checked, does the output directory change.
-    prepare_output_dir(write_dir)
+    prepare_output_dir(write_dir, state_dir)
+    restore_logs(state_dir, write_dir)
     write_model_files(write_dir, config, vocab_file)
-    record_run_settings(write_dir, settings)
+    record_run_settings(state_dir, settings)
 
     train_step = make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
                                  num_warmup_steps, random_seed, loss_scale, jit_compile)
@@ -268,7 +298,7 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     last_step = min(num_train_steps, stop_at_step or num_train_steps)
     flops = training_flops_per_example(config, max_seq_length, max_predictions_per_seq)
     if peak_tflops is None:
-        peak_tflops = default_peak_tflops(precision)
+        peak_tflops = default_peak_tflops(precision, replicas)
     monitor = TrainMonitor(write_dir, global_batch, global_batch * max_seq_length, flops,
                            peak_tflops, first_step)
 
@@ -276,6 +306,7 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
         saving = time.perf_counter()
         state.save(current)
         export_model(model, write_dir, current)
+        keep_logs(write_dir, state_dir)
         log.info("saved the training state and the model at step %d in %.1f s", current,
                  time.perf_counter() - saving)
 
