@@ -41,18 +41,32 @@ LOCAL_DEFAULTS = {
 }
 
 
-def local_settings():
-    """Locally: no retries (a failure is a bug to see at once), cache keyed on the code too."""
+def local_settings(pipeline_root):
+    """Locally: no retries (a failure is a bug to see at once), cache keyed on the code too, no
+    GPU asked for (the trainer takes what it sees), the training state beside the runs."""
     from components.pipeline import definition
 
-    return definition.Settings(retries=0, code_versions=True)
+    return definition.Settings(
+        retries=0, code_versions=True, num_gpus=0, checkpoint_pvc="",
+        checkpoint_root=os.path.abspath(os.path.join(pipeline_root, "train_state")))
 
 
-def settings_from(args):
+def settings_from(args, backend_version=None):
+    """A cluster's settings from the command line (`backend_version`: the server's, if known)."""
     from components.pipeline import definition
 
-    return definition.Settings(registry=args.registry, tag=args.tag,
-                               secret_name=args.secret_name)
+    pvc = getattr(args, "checkpoint_pvc", parameters.DEFAULT_CHECKPOINT_PVC)
+    return definition.Settings(
+        registry=args.registry, tag=args.tag, secret_name=args.secret_name,
+        num_gpus=getattr(args, "num_gpus", 1), checkpoint_pvc=pvc,
+        checkpoint_root=definition.CHECKPOINT_MOUNT if pvc else "",
+        backend_version=backend_version or args.backend_version)
+
+
+def submit_options(args):
+    return dict(experiment=args.experiment, run_name=args.run_name,
+                enable_caching=not args.no_cache, namespace=args.namespace,
+                token_file=args.token_file, backend_version=args.backend_version)
 
 
 def cmd_compile(args):
@@ -72,13 +86,12 @@ def cmd_submit(args):
                         fix="pass --param base_model_uri=<artifact-store URI of a Google-format "
                         "BERT directory>")
 
-    def build():
+    def build(backend_version):
         from components.pipeline import definition
 
-        return definition.build_pipeline(settings_from(args))
+        return definition.build_pipeline(settings_from(args, backend_version))
 
-    run_id = submit(build, args.host, arguments, experiment=args.experiment,
-                    run_name=args.run_name, enable_caching=not args.no_cache)
+    run_id = submit(build, args.host, arguments, **submit_options(args))
     print(f"started run {run_id} on {args.host}")
 
 
@@ -88,7 +101,7 @@ def demo_base_model(pipeline_root, enable_caching, verbose):
     from components.pipeline import definition
     from components.pipeline.local import execute
 
-    pipeline_func = definition.build_demo_base_model_pipeline(local_settings())
+    pipeline_func = definition.build_demo_base_model_pipeline(local_settings(pipeline_root))
     outputs, clock, _ = execute(pipeline_func, {
         "bert_config_uri": os.path.join(SAMPLE_DIR, "bert_config.json"),
         "vocab_uri": os.path.join(SAMPLE_DIR, "vocab.txt")}, pipeline_root, enable_caching,
@@ -112,7 +125,7 @@ def cmd_run_local(args):
         arguments["base_model_uri"], base_model_tasks = demo_base_model(
             args.pipeline_root, not args.no_cache, args.verbose)
         stages.insert(0, "demo_base_model")
-    pipeline_func = definition.build_pipeline(local_settings())
+    pipeline_func = definition.build_pipeline(local_settings(args.pipeline_root))
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             not args.no_cache, args.verbose)
     artifacts = local.artifact_record(outputs)
@@ -181,6 +194,8 @@ def cmd_rerun(args):
         raise UserError(f"unknown step {args.step!r}", where="STEP",
                         fix="one of " + ", ".join(definition.STAGES))
     recorded, artifacts = _parse_from(args.source, args.pipeline_root)
+    # A run recorded by an older version may name parameters that are compile options now.
+    recorded = {k: v for k, v in recorded.items() if k in parameters.BY_NAME}
     missing = [n for n in definition.STAGES[stage].inputs if n not in artifacts]
     if missing:
         raise UserError(f"step {stage} needs {', '.join(missing)}, which {args.source} does not "
@@ -192,13 +207,13 @@ def cmd_rerun(args):
     if args.host:
         from components.pipeline.remote import submit
 
-        run_id = submit(lambda: definition.build_stage_pipeline(stage, inputs,
-                                                                settings_from(args)),
-                        args.host, arguments, experiment=args.experiment,
-                        run_name=args.run_name, enable_caching=not args.no_cache)
+        run_id = submit(lambda version: definition.build_stage_pipeline(
+            stage, inputs, settings_from(args, version)), args.host, arguments,
+            **submit_options(args))
         print(f"started run {run_id} on {args.host}")
         return
-    pipeline_func = definition.build_stage_pipeline(stage, inputs, local_settings())
+    pipeline_func = definition.build_stage_pipeline(stage, inputs,
+                                                    local_settings(args.pipeline_root))
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             not args.no_cache, args.verbose)
     _finish(pipeline_func.name, [stage], arguments, local.artifact_record(outputs, artifacts),
@@ -213,16 +228,16 @@ def cmd_hdfs_import(args):
     if args.host:
         from components.pipeline.remote import submit
 
-        run_id = submit(lambda: definition.build_hdfs_import_pipeline(settings_from(args)),
-                        args.host, arguments, experiment=args.experiment,
-                        run_name=args.run_name, enable_caching=not args.no_cache)
+        run_id = submit(lambda version: definition.build_hdfs_import_pipeline(
+            settings_from(args, version)), args.host, arguments, **submit_options(args))
         print(f"started run {run_id} on {args.host}; its output artifact's URI is the "
               "base_model_uri of later runs")
         return
     from components.pipeline.local import execute
 
-    outputs, _, _ = execute(definition.build_hdfs_import_pipeline(local_settings()), arguments,
-                            args.pipeline_root, not args.no_cache, args.verbose)
+    outputs, _, _ = execute(definition.build_hdfs_import_pipeline(
+        local_settings(args.pipeline_root)), arguments, args.pipeline_root, not args.no_cache,
+        args.verbose)
     print(f"imported {args.hdfs_path} as {outputs['Output'].uri}")
 
 
@@ -261,7 +276,33 @@ def _add_image_flags(parser):
     parser.add_argument("--secret-name", default=parameters.DEFAULT_SECRET,
                         help="Kubernetes Secret holding the credentials (keys: " + ", ".join(
                             [*parameters.SECRET_KEYS_TO_ENV, *parameters.HDFS_SECRET_KEYS_TO_ENV])
-                        + "); optional")
+                        + "); optional on backends that honour it (2.15+); '' = none")
+
+
+def _add_cluster_flags(parser, builds_training=True, submits=True):
+    """What a cluster build fixes at compile time, and how `submit` reaches the server."""
+    from components.pipeline import backends
+
+    if builds_training:
+        parser.add_argument("--num-gpus", type=int, default=1,
+                            help="GPUs of the trainer pod (nvidia.com/gpu; evaluation gets one); "
+                            "the trainer stops at once if it sees fewer; 0 = CPU only")
+        parser.add_argument("--checkpoint-pvc", default=parameters.DEFAULT_CHECKPOINT_PVC,
+                            help="PersistentVolumeClaim for the training state (one "
+                            "sub-directory per run, so a retried or rescheduled trainer pod "
+                            "resumes); '' = keep it in the pod (a retry starts at step 0)")
+    parser.add_argument("--backend-version", default=None if submits else backends.FULL,
+                        help=f"the KFP backend to compile for; below {backends.FULL} the compat "
+                        "build (one pretraining-data task, required Secret, no display names); "
+                        f"oldest: {backends.COMPAT_FLOOR}" + (
+                            "; default: the version the server reports" if submits else ""))
+    if submits:
+        parser.add_argument("--namespace", default=None,
+                            help="Kubeflow profile namespace of the run (multi-user Kubeflow)")
+        parser.add_argument("--token-file", default=None,
+                            help="file holding the API bearer token (default: $KF_PIPELINES_TOKEN"
+                            ", else the file $KF_PIPELINES_SA_TOKEN_PATH, else the pod's "
+                            "projected token)")
 
 
 def _add_run_flags(parser, local_only=False):
@@ -283,6 +324,7 @@ def build_parser():
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--output", default="pipeline.yaml", help="where to write the package")
     _add_image_flags(p)
+    _add_cluster_flags(p, submits=False)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("submit", help="compile and start a run on a KFP endpoint",
@@ -290,6 +332,7 @@ def build_parser():
     p.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
     _add_run_flags(p)
     _add_image_flags(p)
+    _add_cluster_flags(p)
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("run-local", help="run the whole pipeline here with kfp.local "
@@ -316,6 +359,7 @@ def build_parser():
                    help="local runs: show the whole kfp.local log (always in run.log)")
     _add_run_flags(p)
     _add_image_flags(p)
+    _add_cluster_flags(p)
     p.set_defaults(func=cmd_rerun)
 
     p = sub.add_parser("hdfs-import", help="copy an HDFS model directory (or raw text) into "
@@ -335,6 +379,7 @@ def build_parser():
     p.add_argument("--experiment", default="edu-mlm", help="KFP experiment name")
     p.add_argument("--run-name", default=None, help="KFP run name")
     _add_image_flags(p)
+    _add_cluster_flags(p, builds_training=False)
     p.set_defaults(func=cmd_hdfs_import)
 
     p = sub.add_parser("tfjob", help="write a Kubeflow Training Operator TFJob that trains on "

@@ -53,3 +53,34 @@ def _records(directory, split):
     """The concatenated bytes of a split's TFRecord files, in file order."""
     files = sorted(f for f in os.listdir(directory) if f.startswith(f"{split}-"))
     return b"".join((directory / f).read_bytes() for f in files)
+
+
+def test_the_compat_single_task_writes_what_the_fan_out_merges(corpus, sample_dir, tmp_path):
+    """Backends without `dsl.Collected` run `pretraining_data_whole` instead of the fan-out: the
+    same records. The artifacts are plain objects with the `path` that KFP's runtime gives."""
+    from types import SimpleNamespace
+
+    from components.pretraining_data.component import pretraining_data_whole
+
+    base_model = tmp_path / "base"
+    base_model.mkdir()
+    (base_model / "vocab.txt").write_bytes((sample_dir / "vocab.txt").read_bytes())
+    logged = {}
+    metrics = SimpleNamespace(path=str(tmp_path / "metrics" / "metrics"),
+                              log_metric=logged.__setitem__)
+    pretraining_data_whole.python_func(
+        corpus=SimpleNamespace(path=str(corpus)), base_model=SimpleNamespace(path=str(base_model)),
+        pretraining_data=SimpleNamespace(path=str(tmp_path / "whole")), metrics=metrics,
+        num_shards=3, dupe_factor=1, heldout_fraction=0.1)
+    plan = plan_fanout(str(corpus), 3)
+    parts = []
+    for part in plan:
+        parts.append(str(tmp_path / f"part{part['shard_index']}"))
+        create_pretraining_data(str(corpus), output_dir=parts[-1], vocab_file=str(
+            base_model / "vocab.txt"), dupe_factor=1, heldout_fraction=0.1,
+            shard_size_mb=part["shard_size_mb"], shard_index=part["shard_index"],
+            num_shards=part["num_shards"])
+    merged = merge_pretraining_data(parts, str(tmp_path / "merged"))
+    assert logged["train_instances"] == merged["train_instances"] > 0
+    for split in ("train", "heldout"):
+        assert _records(tmp_path / "whole", split) == _records(tmp_path / "merged", split)

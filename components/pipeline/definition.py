@@ -5,9 +5,11 @@ The pipeline is a sequence of stages. Each stage adds its tasks given the artifa
 and returns the artifacts it makes, so the same code builds the whole pipeline and the one-stage
 pipelines of `pipeline.py rerun` (which import the inputs from an earlier run instead).
 
-What differs between a cluster and a local run (image registry/tag, the Secret's name, retries)
-is fixed when a pipeline is built (`Settings`), never a run parameter, so no credential can reach
-`pipeline.yaml`.
+What differs between a cluster and a local run (image registry/tag, the Secret's name, retries,
+GPUs, where the training state lives, the backend version) is fixed when a pipeline is built
+(`Settings`), never a run parameter, so no credential can reach `pipeline.yaml`, and the GPU
+count compiles to a constant (the backend resolves a run parameter there to no GPU at all:
+`backend/src/v2/driver/resolve.go` reads it with `GetStringValue()`, "" for a number).
 """
 
 import hashlib
@@ -25,10 +27,11 @@ from components.convert.component import convert
 from components.evaluate.component import evaluate
 from components.extract.component import extract
 from components.hdfs.component import hdfs_export, hdfs_import
-from components.pipeline import parameters
+from components.pipeline import backends, parameters
 from components.pretraining_data.component import (
     merge_pretraining_data,
     pretraining_data_shard,
+    pretraining_data_whole,
     split_corpus,
 )
 from components.report.component import data_report, report
@@ -38,6 +41,9 @@ PIPELINE_NAME = "edu-mlm"
 DEFAULT_SECRET = parameters.DEFAULT_SECRET
 SECRET_KEYS_TO_ENV = parameters.SECRET_KEYS_TO_ENV
 HDFS_SECRET_KEYS_TO_ENV = parameters.HDFS_SECRET_KEYS_TO_ENV
+DEFAULT_CHECKPOINT_PVC = parameters.DEFAULT_CHECKPOINT_PVC
+CHECKPOINT_MOUNT = "/mnt/edu-mlm-checkpoints"
+SHM_SIZE = "8Gi"  # NCCL's buffers between GPUs without NVLink; the default 64 MB is too small
 
 
 @dataclass(frozen=True)
@@ -45,12 +51,27 @@ class Settings:
     """Compile-time choices. retries: how often the GPU tasks retry (nodes get preempted);
     data-prep failures are deterministic and are not retried. code_versions: put a hash of each
     task's code in its environment, so a local cache entry is only reused while the code that
-    made it is unchanged (on a cluster the image tag plays that role)."""
+    made it is unchanged (on a cluster the image tag plays that role).
+
+    num_gpus: the trainer pod's GPUs (evaluation gets one); 0 = none asked, none expected.
+    checkpoint_pvc: the PersistentVolumeClaim mounted at checkpoint_root on the train task,
+    where the training state lives (one sub-directory per run) so that a retried pod resumes;
+    "" = no volume, checkpoint_root is then a local directory ("" = inside the model).
+    backend_version: the oldest KFP backend to run on (see `backends`).
+    secret_name: "" = no Secret at all (sources that need no credentials)."""
     registry: str | None = None
     tag: str | None = None
     secret_name: str = DEFAULT_SECRET
     retries: int = 2
     code_versions: bool = False
+    num_gpus: int = 1
+    checkpoint_pvc: str = DEFAULT_CHECKPOINT_PVC
+    checkpoint_root: str = CHECKPOINT_MOUNT
+    backend_version: str = backends.FULL
+
+    @property
+    def compat(self):
+        return backends.needs_compat(self.backend_version)
 
 
 # The code each stage's task runs (for `code_versions`): packages or files under components/.
@@ -105,17 +126,32 @@ ARTIFACTS = {
 HDFS_EXPORTS = {"model": "tf_model", "hf_model": "hf_model"}
 
 
-def _place(task, stage, settings, cpu="4", memory="8G", gpus=None):
-    """Pin the task's image (per stage) and its CPU/memory (and GPU) requests."""
+def _place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
+    """Pin the task's image (per stage), its CPU/memory and GPU requests (with an in-memory
+    /dev/shm beside GPUs) and its retries (for tasks a preempted node may kill)."""
     task.set_container_image(images.image(stage, settings.registry, settings.tag))
     task.set_cpu_request(cpu).set_memory_request(memory)
     if settings.code_versions:
         task.set_env_variable("EDU_MLM_CODE_VERSION", code_version(stage))
-    if gpus is not None:
+    if gpus:
         task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(gpus)
-        if settings.retries:
-            task.set_retry(settings.retries, backoff_duration="60s", backoff_factor=2.0)
+        kubernetes.empty_dir_mount(task, volume_name="dshm", mount_path="/dev/shm",
+                                   medium="Memory", size_limit=SHM_SIZE)
+    if retried and settings.retries:
+        task.set_retry(settings.retries, backoff_duration="60s", backoff_factor=2.0)
     return task
+
+
+def _name(task, display_name, settings):
+    """A display name, except where the backend fails on one (compat, see `backends`)."""
+    if not settings.compat:
+        task.set_display_name(display_name)
+
+
+def _use_secret(task, keys_to_env, settings):
+    if settings.secret_name:
+        kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
+                                     secret_key_to_env=keys_to_env, optional=not settings.compat)
 
 
 def add_extract(a, p, settings):
@@ -123,12 +159,22 @@ def add_extract(a, p, settings):
                       "source_url", "query", "text_column", "input_files", "min_chars",
                       "normalize_punctuation", "limit", "max_bad_fraction")}),
                   "extract", settings, cpu="2", memory="4G")
-    kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
-                                 secret_key_to_env=SECRET_KEYS_TO_ENV, optional=True)
+    _use_secret(task, SECRET_KEYS_TO_ENV, settings)
     return {"corpus": task.outputs["corpus"], "extract_metrics": task.outputs["metrics"]}
 
 
+MASKING_PARAMETERS = ("max_seq_length", "max_predictions_per_seq", "masked_lm_prob",
+                      "random_seed", "do_whole_word_mask", "dupe_factor", "short_seq_prob",
+                      "heldout_fraction", "segmenter", "pack", "max_bad_fraction")
+
+
 def add_pretraining_data(a, p, settings):
+    if settings.compat:
+        whole = _place(pretraining_data_whole(
+            corpus=a["corpus"], base_model=a["base_model"], num_shards=p["num_shards"],
+            **{name: p[name] for name in MASKING_PARAMETERS}), "pretraining_data", settings)
+        return {"pretraining_data": whole.outputs["pretraining_data"],
+                "data_metrics": whole.outputs["metrics"]}
     split = _place(split_corpus(corpus=a["corpus"], num_shards=p["num_shards"]),
                    "pretraining_data", settings, cpu="1", memory="1G")
     # Only the loop item crosses into the loop: kfp.local 2.17 resolves other task outputs used
@@ -136,10 +182,7 @@ def add_pretraining_data(a, p, settings):
     with dsl.ParallelFor(split.output) as part:
         shard_task = _place(pretraining_data_shard(
             corpus=a["corpus"], base_model=a["base_model"], part=part,
-            **{name: p[name] for name in (
-                "max_seq_length", "max_predictions_per_seq", "masked_lm_prob", "random_seed",
-                "do_whole_word_mask", "dupe_factor", "short_seq_prob", "heldout_fraction",
-                "segmenter", "pack", "max_bad_fraction")}),
+            **{name: p[name] for name in MASKING_PARAMETERS}),
             "pretraining_data", settings)
     merged = _place(merge_pretraining_data(
         shards=dsl.Collected(shard_task.outputs["pretraining_data"])),
@@ -159,8 +202,12 @@ def add_train(a, p, settings):
         pretraining_data=a["pretraining_data"], base_model=a["base_model"],
         **{name: p[name] for name in ("train_batch_size", "num_train_steps", "num_warmup_steps",
                                       "learning_rate", "save_checkpoints_steps",
-                                      "log_every_n_steps")}),
-        "train", settings, cpu="8", memory="64G", gpus=p["num_gpus"])
+                                      "log_every_n_steps")},
+        num_gpus=settings.num_gpus, checkpoint_root=settings.checkpoint_root),
+        "train", settings, cpu="8", memory="64G", gpus=settings.num_gpus, retried=True)
+    if settings.checkpoint_pvc:
+        kubernetes.mount_pvc(task, pvc_name=settings.checkpoint_pvc,
+                             mount_path=settings.checkpoint_root)
     return {"model": task.outputs["model"], "train_metrics": task.outputs["metrics"]}
 
 
@@ -169,8 +216,9 @@ def add_evaluate(a, p, settings):
     for which, model in (("base", a["base_model"]), ("trained", a["model"])):
         task = _place(evaluate(pretraining_data=a["pretraining_data"], model=model,
                                eval_batch_size=p["eval_batch_size"]),
-                      "evaluate", settings, cpu="8", memory="32G", gpus=1)
-        task.set_display_name(f"evaluate {which} model")
+                      "evaluate", settings, cpu="8", memory="32G",
+                      gpus=min(settings.num_gpus, 1), retried=True)
+        _name(task, f"evaluate {which} model", settings)
         outputs[f"{which}_eval"] = task.outputs["metrics"]
     return outputs
 
@@ -180,7 +228,7 @@ def add_convert(a, p, settings):
     for which, model, prefix in (("base", a["base_model"], "base_"), ("trained", a["model"], "")):
         task = _place(convert(model=model, pretraining_data=a["pretraining_data"]), "convert",
                       settings, cpu="4", memory="16G")
-        task.set_display_name(f"convert {which} model")
+        _name(task, f"convert {which} model", settings)
         outputs[f"{prefix}hf_model"] = task.outputs["hf_model"]
         outputs[f"{prefix}parity"] = task.outputs["parity"]
     return outputs
@@ -205,10 +253,8 @@ def add_export(a, p, settings):
                                       name=name, namenode_url=p["hdfs_url"],
                                       auth=p["hdfs_auth"]), "hdfs", settings, cpu="1",
                           memory="2G")
-            task.set_display_name(f"export {name} to HDFS")
-            kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
-                                         secret_key_to_env=HDFS_SECRET_KEYS_TO_ENV,
-                                         optional=True)
+            _name(task, f"export {name} to HDFS", settings)
+            _use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
     return {}
 
 
@@ -317,8 +363,7 @@ def build_hdfs_import_pipeline(settings=Settings()):
                              hdfs_auth: str = "insecure") -> dsl.Artifact:
         task = _place(hdfs_import(hdfs_path=hdfs_path, kind=kind, namenode_url=hdfs_url,
                                   auth=hdfs_auth), "hdfs", settings, cpu="1", memory="2G")
-        kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
-                                     secret_key_to_env=HDFS_SECRET_KEYS_TO_ENV, optional=True)
+        _use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
         return task.outputs["artifact"]
 
     return hdfs_import_pipeline

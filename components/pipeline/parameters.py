@@ -15,6 +15,8 @@ STEPS = ("extract", "pretraining_data", "data_report", "train", "evaluate", "con
 
 # Kubernetes Secret (its name fixed at compile time) → environment variables of the steps.
 DEFAULT_SECRET = "edu-mlm-source-credentials"
+# PersistentVolumeClaim holding the trainer's resumable state on a cluster (compile option).
+DEFAULT_CHECKPOINT_PVC = "edu-mlm-checkpoints"
 SECRET_KEYS_TO_ENV = {"username": "EDU_MLM_SOURCE_USER", "password": "EDU_MLM_SOURCE_PASSWORD"}
 HDFS_SECRET_KEYS_TO_ENV = {"hdfs_user": "EDU_MLM_HDFS_USER", "hdfs_token": "EDU_MLM_HDFS_TOKEN"}
 
@@ -59,7 +61,6 @@ PARAMETERS = (
     Param("save_checkpoints_steps", int, 1000, "steps between checkpoints (resume points)"),
     Param("log_every_n_steps", int, 100, "steps per logged interval (train_log.jsonl, curves)"),
     Param("eval_batch_size", int, 64, "held-out evaluation batch size"),
-    Param("num_gpus", int, 1, "GPUs for the trainer pod"),
     Param("fill_mask_examples", int, 8, "held-out sentences shown with top-5 predictions"),
     Param("export_hdfs_dir", str, "", "if set: copy the trained model (tf_model/) and the "
           "transformers model (hf_model/) to this HDFS directory"),

@@ -1,0 +1,242 @@
+"""What a real KFP backend makes of the compiled pipeline: GPUs, the training-state volume,
+/dev/shm, the compat build for older backends, and `submit`'s version and credential checks.
+No cluster runs here: the backend's rules are restated from its source, cited per test."""
+
+import http.server
+import json
+import re
+import subprocess
+import sys
+import threading
+
+import pytest
+import yaml
+
+from components.pipeline import backends, definition
+from components.pipeline.remote import backend_version_for
+
+GPU_TASKS = ("train", "evaluate", "evaluate-2")
+
+
+def compile_yaml(repo_root, tmp_path, *flags):
+    out = tmp_path / f"pipeline{abs(hash(flags))}.yaml"
+    subprocess.run([sys.executable, "pipeline.py", "compile", "--output", str(out), *flags],
+                   cwd=repo_root, check=True, capture_output=True)
+    spec, platform = yaml.safe_load_all(out.read_text(encoding="utf-8"))
+    return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+@pytest.fixture(scope="module")
+def full(repo_root, tmp_path_factory):
+    return compile_yaml(repo_root, tmp_path_factory.mktemp("full"))
+
+
+@pytest.fixture(scope="module")
+def compat(repo_root, tmp_path_factory):
+    return compile_yaml(repo_root, tmp_path_factory.mktemp("compat"), "--backend-version",
+                        backends.COMPAT_FLOOR)
+
+
+def all_tasks(spec):
+    """{task name: (task, its DAG's name)} over the root and every sub-DAG."""
+    dags = {"root": spec["root"]["dag"], **{name: c["dag"] for name, c in
+                                            spec["components"].items() if "dag" in c}}
+    return {name: (task, dag) for dag, body in dags.items()
+            for name, task in body["tasks"].items()}
+
+
+def executor_of(spec, task_name):
+    task, _ = all_tasks(spec)[task_name]
+    return spec["components"][task["componentRef"]["name"]]["executorLabel"]
+
+
+def task_parameter_values(spec, task_name):
+    """The values the driver puts in the task's executor input: constants, or the pipeline
+    parameters' defaults (a default run) for what the task reads from the pipeline."""
+    task, _ = all_tasks(spec)[task_name]
+    defaults = {name: p.get("defaultValue")
+                for name, p in spec["root"]["inputDefinitions"]["parameters"].items()}
+    values = {}
+    for name, source in task.get("inputs", {}).get("parameters", {}).items():
+        if "runtimeValue" in source:
+            values[name] = source["runtimeValue"]["constant"]
+        elif "componentInputParameter" in source:
+            values[name] = defaults.get(source["componentInputParameter"])
+    return values
+
+
+PLACEHOLDER = re.compile(r"^\{\{\$\.inputs\.parameters\['(.+)'\]\}\}$")
+
+
+def driver_gpu_limit(accelerator, parameter_values):
+    """The nvidia.com/gpu limit the KFP driver sets, or None.
+
+    kubeflow/pipelines `backend/src/v2/driver/driver.go` (initPodSpecPatch, 2.4.0 to 2.17.0):
+    `resourceCount` when non-empty, resolved by `resolvePodSpecInputRuntimeParameter`
+    (`backend/src/v2/driver/resolve.go`), which returns the input's `GetStringValue()`: "" for
+    a number parameter; else the deprecated `count` when > 0. The limit is set only when both
+    the type and the count are non-empty.
+    """
+    count = ""
+    if accelerator.get("resourceCount"):
+        match = PLACEHOLDER.match(accelerator["resourceCount"])
+        if match:
+            value = parameter_values[match.group(1)]
+            count = value if isinstance(value, str) else ""
+        else:
+            count = accelerator["resourceCount"]
+    elif int(accelerator.get("count") or 0) > 0:
+        count = str(accelerator["count"])
+    kind = accelerator.get("resourceType") or accelerator.get("type")
+    return count if kind and count else None
+
+
+def test_the_driver_rule_gives_a_number_parameter_no_gpu():
+    """The rule above reproduces what was seen: an int run parameter resolves to no GPU."""
+    accelerator = {"resourceCount": "{{$.inputs.parameters['pipelinechannel--num_gpus']}}",
+                   "resourceType": "nvidia.com/gpu"}
+    assert driver_gpu_limit(accelerator, {"pipelinechannel--num_gpus": 2}) is None
+    assert driver_gpu_limit(accelerator, {"pipelinechannel--num_gpus": "2"}) == "2"
+
+
+@pytest.mark.parametrize("num_gpus", [None, 2])
+def test_train_and_evaluate_get_their_gpus_on_the_backend(num_gpus, full, repo_root, tmp_path):
+    spec, _ = full if num_gpus is None else compile_yaml(repo_root, tmp_path, "--num-gpus",
+                                                         str(num_gpus))
+    expected = {"train": str(num_gpus or 1), "evaluate": "1", "evaluate-2": "1"}
+    executors = spec["deploymentSpec"]["executors"]
+    for task in GPU_TASKS:
+        accelerator = executors[executor_of(spec, task)]["container"]["resources"]["accelerator"]
+        assert driver_gpu_limit(accelerator, task_parameter_values(spec, task)) == \
+            expected[task], task
+    # The trainer is told how many it was granted, so that it refuses to run without them.
+    assert int(task_parameter_values(spec, "train")["num_gpus"]) == (num_gpus or 1)
+    assert "num_gpus" not in spec["root"]["inputDefinitions"]["parameters"]
+
+
+def test_train_task_mounts_the_checkpoint_volume_and_shm(full):
+    spec, k8s = full
+    train = k8s[executor_of(spec, "train")]
+    assert train["pvcMount"] == [{
+        "constant": definition.DEFAULT_CHECKPOINT_PVC, "mountPath": definition.CHECKPOINT_MOUNT,
+        "pvcNameParameter": {"runtimeValue": {"constant": definition.DEFAULT_CHECKPOINT_PVC}}}]
+    assert task_parameter_values(spec, "train")["checkpoint_root"] == definition.CHECKPOINT_MOUNT
+    for task in GPU_TASKS:
+        shm = k8s[executor_of(spec, task)]["emptyDirMounts"]
+        assert shm == [{"medium": "Memory", "mountPath": "/dev/shm",
+                        "sizeLimit": definition.SHM_SIZE, "volumeName": "dshm"}], task
+    for task in all_tasks(spec):
+        if task not in GPU_TASKS and task in k8s:
+            assert "emptyDirMounts" not in k8s[executor_of(spec, task)], task
+    assert all(all_tasks(spec)[t][1] == "root" and "retryPolicy" in all_tasks(spec)[t][0]
+               for t in GPU_TASKS)  # 2.4.1 retries only tasks of the root DAG
+
+
+def uses_of_newer_features(spec, k8s):
+    """What the table in `backends` marks as missing from 2.4.1, as found in a compiled spec."""
+    found = set()
+    for name, (task, dag) in all_tasks(spec).items():
+        if "parameterIterator" in task or "artifactIterator" in task:
+            found.add("ParallelFor fan-out with dsl.Collected")
+        runs_a_container = "executorLabel" in spec["components"][task["componentRef"]["name"]]
+        if runs_a_container and task["taskInfo"]["name"] != name:
+            found.add(f"display name on {name}")
+        if "retryPolicy" in task and dag != "root":
+            found.add(f"retry inside a sub-DAG ({name})")
+    for executor in k8s.values():
+        if any(s.get("optional") for s in executor.get("secretAsEnv", ())):
+            found.add("optional Secret")
+    return found
+
+
+def test_compat_build_uses_nothing_2_4_1_lacks(full, compat):
+    assert uses_of_newer_features(*full) >= {"ParallelFor fan-out with dsl.Collected",
+                                             "display name on evaluate", "optional Secret"}
+    spec, k8s = compat
+    assert uses_of_newer_features(spec, k8s) == set()
+    assert "pretraining-data-whole" in spec["root"]["dag"]["tasks"]
+    assert "pipeline_job_uuid" not in json.dumps(spec)
+    # What the compat build keeps: GPUs, the checkpoint volume, /dev/shm, retries.
+    train = k8s[executor_of(spec, "train")]
+    assert train["pvcMount"][0]["constant"] == definition.DEFAULT_CHECKPOINT_PVC
+    assert spec["root"]["dag"]["tasks"]["train"]["retryPolicy"]["maxRetryCount"] == 2
+
+
+def test_backend_versions_choose_the_build_or_refuse():
+    from components.common.errors import UserError
+
+    assert backends.needs_compat("2.4.1") and backends.needs_compat("v2.5.0")
+    assert not backends.needs_compat("2.15.0") and not backends.needs_compat("2.17.0")
+    assert backend_version_for({"tag_name": "2.5.0"}) == "2.5.0"
+    assert backend_version_for({"tag_name": "unknown"}) == backends.COMPAT_FLOOR
+    assert backend_version_for({"tag_name": "unknown"}, "2.16.1") == "2.16.1"
+    with pytest.raises(UserError, match="older than 2.4.1"):
+        backend_version_for({"tag_name": "2.2.0"}, "2.17.0")  # the server's word wins
+    with pytest.raises(UserError, match="not a KFP backend version"):
+        backends.needs_compat("latest")
+
+
+class FakeKfpHealth(http.server.BaseHTTPRequestHandler):
+    """Answers /apis/v2beta1/healthz as the KFP API server does (main.go: commit_sha,
+    tag_name, multi_user), or with `status` when set; a stand-in, as no KFP server runs here."""
+    status, tag_name, seen_auth = 200, "2.2.0", []
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        type(self).seen_auth.append(self.headers.get("Authorization"))
+        body = json.dumps({"commit_sha": "0" * 40, "tag_name": self.tag_name,
+                           "multi_user": True}).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def submit_against(repo_root, handler, *flags, env=None):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        return subprocess.run(
+            [sys.executable, "pipeline.py", "submit", "--host",
+             f"http://127.0.0.1:{server.server_port}", "--param",
+             "base_model_uri=minio://models/base", *flags],
+            cwd=repo_root, capture_output=True, text=True, timeout=60, env=env)
+    finally:
+        server.shutdown()
+
+
+def one_error_line(result):
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_submit_to_an_old_backend_names_the_floor(repo_root):
+    handler = type("Old", (FakeKfpHealth,), {"tag_name": "2.2.0"})
+    line = one_error_line(submit_against(repo_root, handler))
+    assert "KFP backend 2.2.0 is older than 2.4.1" in line and "upgrade" in line
+
+
+def test_submit_refused_for_credentials_says_how_to_pass_them(repo_root, tmp_path):
+    import os
+
+    token = tmp_path / "token"
+    token.write_text("sekret-token\n")
+    handler = type("Forbidden", (FakeKfpHealth,), {"status": 403, "seen_auth": []})
+    line = one_error_line(submit_against(repo_root, handler, "--token-file", str(token),
+                                         "--namespace", "team-a"))
+    assert "HTTP 403" in line and "--token-file" in line and "--namespace" in line
+    assert handler.seen_auth == ["Bearer sekret-token"]
+    handler = type("NoAuth", (FakeKfpHealth,), {"status": 401, "seen_auth": []})
+    env = {**os.environ, "KF_PIPELINES_TOKEN": "from-env"}
+    line = one_error_line(submit_against(repo_root, handler, env=env))
+    assert "HTTP 401" in line and "KF_PIPELINES_TOKEN" in line
+    assert handler.seen_auth == ["Bearer from-env"]
+
+
+def test_readme_shows_the_backend_table(repo_root):
+    assert backends.markdown_table() in (repo_root / "README.md").read_text(encoding="utf-8")
