@@ -82,6 +82,9 @@ def test_image_runs_as_non_root_with_only_pinned_packages(engine, images, name):
     from packaging.specifiers import SpecifierSet
 
     assert engine.python(images[name], "import os; print(os.getuid())").strip() != "0"
+    # Where backends before 2.3 put artifacts (kubeflow/pipelines#10857): writable for the user.
+    assert engine.python(images[name], "import os; print(all(os.access(d, os.W_OK) for d in "
+                         "('/minio', '/s3', '/gcs')))").strip() == "True"
     pins = constraints()
     installed = engine.installed(images[name])
     # `==2.13.0` admits the local build 2.13.0+cpu, as pip's own constraint check does.

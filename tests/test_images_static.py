@@ -92,6 +92,9 @@ def test_dockerfile_runs_as_a_non_root_user_and_holds_no_secret(image):
     # The proxy CA bundle is a build secret mount, never COPY'd or ARG'd into a layer.
     assert not re.search(r"^(COPY|ADD|ARG|ENV)\b.*(cert|secret|token|password)", dockerfile,
                          flags=re.MULTILINE | re.IGNORECASE)
+    # The user owns the launcher's artifact roots of backends before 2.3 (kubeflow/pipelines#10857).
+    assert "install -d -o 10001 -g 10001 /minio /s3 /gcs" in dockerfile
+    assert "USER 10001" in dockerfile
 
 
 def test_compiled_pipeline_names_exactly_the_images_make_images_builds(tmp_path):
