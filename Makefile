@@ -60,6 +60,7 @@ bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	$(PY) bench/pretraining_data.py
 	$(PY) bench/train_step.py
 	$(PY) bench/convert.py
+	$(PY) bench/checkpoint_size.py
 	$(PY) bench/extract_hive.py
 	$(PY) bench/hdfs_export.py
 
