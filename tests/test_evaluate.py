@@ -11,7 +11,7 @@ from helpers_train import SAMPLE_DIR, write_pretraining_data
 from components.bert import init_random_model
 from components.bert.checkpoint import load_model
 from components.evaluate import evaluate
-from components.train.data import evaluation_dataset, list_input_files
+from components.mlm.records import evaluation_dataset, list_input_files
 
 
 @pytest.fixture(scope="module")

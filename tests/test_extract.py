@@ -250,20 +250,20 @@ def test_cli_help_lists_every_flag():
 
 
 def test_credentials_stay_out_of_manifest_logs_and_errors(tmp_path, monkeypatch, sqlite_db):
-    from components.extract import sources
+    from components.extract import urls
 
     monkeypatch.setenv("EDU_MLM_SOURCE_PASSWORD", "pw-should-not-leak")
     monkeypatch.setenv("EDU_MLM_SOURCE_USER", "user-from-secret")
-    given = sources.parse_url("postgresql://db.example:5432/edu?sslmode=require&password=pw2")
-    url = sources.with_env_credentials(given)
+    given = urls.parse_url("postgresql://db.example:5432/edu?sslmode=require&password=pw2")
+    url = urls.with_env_credentials(given)
     assert (url.username, url.password) == ("user-from-secret", "pw-should-not-leak")
-    assert sources.masked_url(given) == "postgresql://db.example:5432/edu?sslmode=require"
-    assert sources.described_url(url) == "postgresql://db.example:5432/edu?sslmode=require"
-    assert sorted(sources.secrets_of(url, given)) == ["pw-should-not-leak", "pw2",
+    assert urls.masked_url(given) == "postgresql://db.example:5432/edu?sslmode=require"
+    assert urls.described_url(url) == "postgresql://db.example:5432/edu?sslmode=require"
+    assert sorted(urls.secrets_of(url, given)) == ["pw-should-not-leak", "pw2",
                                                       "user-from-secret"]
-    hive = sources.with_env_credentials(sources.parse_url("hive://etl@h:10000/db?auth=NOSASL"))
+    hive = urls.with_env_credentials(urls.parse_url("hive://etl@h:10000/db?auth=NOSASL"))
     assert (hive.username, hive.password) == ("etl", None), "PyHive refuses a password here"
-    ldap = sources.with_env_credentials(sources.parse_url("hive://etl@h:10000/db?auth=LDAP"))
+    ldap = urls.with_env_credentials(urls.parse_url("hive://etl@h:10000/db?auth=LDAP"))
     assert ldap.password == "pw-should-not-leak"
 
     extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",

@@ -172,7 +172,7 @@ def test_sigkill_of_pretraining_data_then_rerun_gives_same_bytes(tmp_path, worke
         assert comparable(tree_bytes(output)) == comparable(tree_bytes(reference))
     if os.path.isdir(half) and not os.path.exists(os.path.join(half, "manifest.json")):
         assert_refused_by_readers(half, "pretraining_data")
-        from components.train.data import list_input_files
+        from components.mlm.records import list_input_files
 
         with pytest.raises(UserError, match="manifest"):
             list_input_files(half, "train")

@@ -7,8 +7,8 @@ import pytest
 
 from components.common.errors import UserError
 from components.extract import extract_corpus
-from components.pipeline.fanout import plan_fanout
 from components.pretraining_data import create_pretraining_data, merge_pretraining_data
+from components.pretraining_data.fanout import plan_fanout
 
 
 @pytest.fixture(scope="module")

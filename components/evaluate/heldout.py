@@ -13,12 +13,12 @@ import os
 import tensorflow as tf
 
 from components.bert.checkpoint import check_vocab_matches_config, load_model
-from components.common.artifacts import sha256_file, write_json_atomic
+from components.common.artifacts import write_json_atomic
 from components.common.disk import check_writable_location
 from components.common.errors import UserError
 from components.common.logs import progress
-from components.train import data
-from components.train.loss import masked_lm_sums
+from components.mlm import records
+from components.mlm.loss import masked_lm_sums
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def evaluate_model(model, files, max_seq_length, max_predictions_per_seq, eval_batch_size=64,
                    max_eval_steps=None):
     """Metrics of an in-memory model over `files` (every record once, up to max_eval_steps)."""
-    dataset = data.evaluation_dataset(files, eval_batch_size, max_seq_length,
+    dataset = records.evaluation_dataset(files, eval_batch_size, max_seq_length,
                                       max_predictions_per_seq)
     if max_eval_steps:
         dataset = dataset.take(max_eval_steps)
@@ -74,21 +74,15 @@ def evaluate(input_dir, init_checkpoint, bert_config_file=None, eval_batch_size=
                         where="--eval_batch_size", fix="pass a positive batch size")
     if output_file:
         check_writable_location(output_file, "--output_file")
-    files, manifest = data.list_input_files(input_dir, "heldout")
-    seq_length, predictions = data.check_lengths(input_dir, files, manifest)
+    files, manifest = records.list_input_files(input_dir, "heldout")
+    seq_length, predictions = records.check_lengths(input_dir, files, manifest)
     model, config, prefix = load_model(init_checkpoint, bert_config_file)
-    if seq_length > config.max_position_embeddings:
-        raise UserError(f"the records have max_seq_length {seq_length} but the model only "
-                        f"{config.max_position_embeddings} positions", where=input_dir,
-                        fix="evaluate on data made with a shorter max_seq_length")
     vocab_file = os.path.join(os.path.dirname(prefix), "vocab.txt")
     if os.path.isfile(vocab_file):
         check_vocab_matches_config(vocab_file, config, bert_config_file or "bert_config.json")
-        wanted = (manifest or {}).get("vocab_sha256")
-        if wanted and wanted != sha256_file(vocab_file):
-            raise UserError("the held-out data was made with another vocab than the model's",
-                            where=f"{input_dir} vs {vocab_file}",
-                            fix="evaluate on data made with the model's vocab.txt")
+    else:
+        vocab_file = None
+    records.check_data_matches_model(input_dir, manifest, config, vocab_file, seq_length)
     log.info("evaluating %s on %d file(s) of %s", prefix, len(files), input_dir)
     metrics = evaluate_model(model, files, seq_length, predictions, eval_batch_size,
                              max_eval_steps)

@@ -11,7 +11,7 @@ from components.common.cli import check_range
 from components.common.disk import write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
-from components.extract import sources
+from components.extract import sources, urls
 from components.extract.cleaning import Cleaner
 from components.extract.shards import ShardWriter
 
@@ -58,7 +58,7 @@ def _open_source(source_url, query, text_column, input_files, connection, batch_
                        "query": query, "text_column": text_column}
         return sources.dbapi_rows(connection, query, text_column, batch_size, limit), description
     if source_url is not None:
-        url = sources.described_url(sources.parse_url(source_url))
+        url = urls.described_url(urls.parse_url(source_url))
         description = {"type": "sql", "url": url, "query": query, "text_column": text_column}
         return sources.sql_rows(source_url, query, text_column, batch_size, limit), description
     files = sources.expand_input_files(input_files)

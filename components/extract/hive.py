@@ -29,7 +29,7 @@ import signal
 import threading
 
 from components.common.errors import UserError
-from components.extract import sources
+from components.extract import urls
 
 AUTH_MODES = ("NOSASL", "NONE", "LDAP", "CUSTOM", "KERBEROS")
 DEFAULT_CONNECT_TIMEOUT = 60.0
@@ -85,7 +85,7 @@ def check_url(url, shown):
                             "hive.server2.authentication)")
     if auth in ("LDAP", "CUSTOM") and not (url.username and url.password):
         raise UserError(f"Hive auth={auth} needs a user and a password", where=shown,
-                        fix=f"set {sources.USER_ENV} and {sources.PASSWORD_ENV} "
+                        fix=f"set {urls.USER_ENV} and {urls.PASSWORD_ENV} "
                             "(or put the user in the URL)")
     if auth == "KERBEROS" and "kerberos_service_name" not in url.query:
         raise UserError("Hive auth=KERBEROS needs kerberos_service_name", where=shown,
@@ -96,9 +96,9 @@ def connect(source_url):
     """A plain PyHive DB-API connection (`pyhive.hive.connect`) for a hive:// URL."""
     from pyhive import hive
 
-    given = sources.parse_url(source_url)
-    url = sources.with_env_credentials(given)
-    shown = sources.masked_url(given)
+    given = urls.parse_url(source_url)
+    url = urls.with_env_credentials(given)
+    shown = urls.masked_url(given)
     check_url(url, shown)
     kwargs = {"host": url.host, "port": url.port or 10000, "username": url.username,
               "password": url.password, "database": url.database or "default"}
@@ -109,7 +109,7 @@ def connect(source_url):
         with deadline(timeout):
             return hive.connect(**kwargs)
     except Exception as err:
-        line = sources.error_line(err, sources.secrets_of(url, given))
+        line = urls.error_line(err, urls.secrets_of(url, given))
         raise UserError(f"cannot connect to Hive: {line}", where=shown,
                         fix=hint(err, url)) from err
 
@@ -122,8 +122,8 @@ def hint(err, url):
         return (f"the server closed the connection at login: auth={auth} probably differs from "
                 "the server's hive.server2.authentication (NOSASL, NONE, LDAP, KERBEROS)")
     if "Error validating the login" in text:
-        return (f"wrong user or password for auth={auth} (check {sources.USER_ENV} / "
-                f"{sources.PASSWORD_ENV}, or the Secret behind them)")
+        return (f"wrong user or password for auth={auth} (check {urls.USER_ENV} / "
+                f"{urls.PASSWORD_ENV}, or the Secret behind them)")
     if isinstance(err, TimeoutError):
         return ("the server took the TCP connection but did not answer the login: check that "
                 "host:port is HiveServer2's Thrift port (not its HTTP or web UI port) and that it "

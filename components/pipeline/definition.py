@@ -12,9 +12,7 @@ count compiles to a constant (the backend resolves a run parameter there to no G
 `backend/src/v2/driver/resolve.go` reads it with `GetStringValue()`, "" for a number).
 """
 
-import hashlib
 import inspect
-import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,6 +26,7 @@ from components.evaluate.component import evaluate
 from components.extract.component import extract
 from components.hdfs.component import hdfs_export, hdfs_import
 from components.pipeline import backends, parameters
+from components.pipeline.code import code_version
 from components.pretraining_data.component import (
     merge_pretraining_data,
     pretraining_data_shard,
@@ -72,35 +71,6 @@ class Settings:
     @property
     def compat(self):
         return backends.needs_compat(self.backend_version)
-
-
-# The code each stage's task runs (for `code_versions`): packages or files under components/.
-STAGE_CODE = {
-    "extract": ("extract",),
-    "pretraining_data": ("pretraining_data", "pipeline/fanout.py"),
-    "data_report": ("report", "pretraining_data"),
-    "bert": ("bert",),
-    "train": ("train", "evaluate", "bert"),
-    "evaluate": ("evaluate", "train", "bert"),
-    "convert": ("convert", "bert"),
-    "report": ("report", "pretraining_data"),
-    "hdfs": ("hdfs", "extract"),
-}
-PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def code_version(stage):
-    """sha256 (first 16 hex digits) of the Python code `stage` runs."""
-    digest = hashlib.sha256()
-    for entry in sorted({"common", *STAGE_CODE[stage]}):
-        path = os.path.join(PACKAGE_DIR, entry)
-        files = [path] if os.path.isfile(path) else [
-            os.path.join(path, name) for name in sorted(os.listdir(path)) if name.endswith(".py")]
-        for file in files:
-            digest.update(os.path.relpath(file, PACKAGE_DIR).encode())
-            with open(file, "rb") as f:
-                digest.update(f.read())
-    return digest.hexdigest()[:16]
 
 
 # Every artifact a run makes, its type, and the (task, output) that makes it: `rerun` imports them.

@@ -11,7 +11,7 @@ from components.images import image
 def split_corpus(corpus: Input[Dataset], num_shards: int = 4) -> list:
     """Cut `corpus` into `num_shards` parts (fewer for a tiny corpus), one per pod; returns one
     {"shard_index", "num_shards", "shard_size_mb"} per part for the fan-out to iterate over."""
-    from components.pipeline.fanout import plan_fanout
+    from components.pretraining_data.fanout import plan_fanout
 
     return plan_fanout(corpus_dir=corpus.path, num_shards=num_shards)
 
@@ -100,8 +100,8 @@ def pretraining_data_whole(
     import os
 
     from components.common.kfp_outputs import log_metrics
-    from components.pipeline.fanout import plan_fanout
     from components.pretraining_data import create_pretraining_data
+    from components.pretraining_data.fanout import plan_fanout
 
     plan = plan_fanout(corpus_dir=corpus.path, num_shards=num_shards)
     manifest = create_pretraining_data(

@@ -27,7 +27,7 @@ from components.common.cli import check_range
 from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
-from components.train import data
+from components.mlm import records
 from components.train.feed import DeviceFeed, batch_placer
 from components.train.monitor import TrainMonitor, default_peak_tflops, training_flops_per_example
 from components.train.optimizer import AdamWeightDecay
@@ -74,18 +74,6 @@ def resolve_model_inputs(init_checkpoint, bert_config_file, vocab_file):
     config = BertConfig.from_json_file(bert_config_file)
     check_vocab_matches_config(vocab_file, config, bert_config_file)
     return prefix, config, bert_config_file, vocab_file
-
-
-def check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length):
-    if max_seq_length > config.max_position_embeddings:
-        raise UserError(f"--max_seq_length={max_seq_length} exceeds the model's "
-                        f"max_position_embeddings {config.max_position_embeddings}",
-                        where="--max_seq_length", fix="use shorter sequences")
-    wanted = (manifest or {}).get("vocab_sha256")
-    if wanted and wanted != sha256_file(vocab_file):
-        raise UserError("the pretraining data was made with another vocab than the model's",
-                        where=f"{input_dir} vs {vocab_file}",
-                        fix="regenerate the data with the model's vocab.txt")
 
 
 def make_strategy(num_gpus, num_cpu_replicas=1):
@@ -206,9 +194,9 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
                "bert_config": config.to_dict(), "init_checkpoint": prefix or "random",
                "input_dir": os.path.abspath(input_dir)}
     if do_train:
-        files, manifest = data.list_input_files(input_dir, "train")
-        data.check_lengths(input_dir, files, manifest, max_seq_length, max_predictions_per_seq)
-        check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length)
+        files, manifest = records.list_input_files(input_dir, "train")
+        records.check_lengths(input_dir, files, manifest, max_seq_length, max_predictions_per_seq)
+        records.check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length)
         # At least the first save: the exported float32 model and a state (weights, 2 Adam slots).
         model_bytes = 4 * sum(math.prod(s) for s in google_variable_shapes(config).values())
         check_free_space(output_dir, model_bytes, "the model")
@@ -265,7 +253,7 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     if workers > len(files):
         raise UserError(f"{workers} workers but only {len(files)} training files",
                         where=files[0], fix="write at least one shard per worker")
-    dataset = data.training_dataset(files[worker_index::workers], global_batch // workers,
+    dataset = records.training_dataset(files[worker_index::workers], global_batch // workers,
                                     max_seq_length, max_predictions_per_seq, seed=random_seed,
                                     shuffle_buffer_size=shuffle_buffer_size)
     iterator = iter(dataset)

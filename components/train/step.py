@@ -9,7 +9,7 @@ steps) protects small gradients; an overflowing step leaves the weights unchange
 
 import tensorflow as tf
 
-from components.train.loss import LOSS_EPSILON, masked_lm_sums
+from components.mlm.loss import LOSS_EPSILON, masked_lm_sums
 from components.train.optimizer import CLIP_NORM, learning_rate
 
 SUM = tf.distribute.ReduceOp.SUM
