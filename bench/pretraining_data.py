@@ -116,11 +116,12 @@ def bench_baseline(corpus, vocab, characters, directory):
 
 def segmenter_agreement(corpus, vocab_file):
     """Share of passages jieba and rjieba cut differently, and the effect on masking groups."""
+    from components.bert.vocab import load_vocab
     from components.pretraining_data import segment, wordpiece
 
     with open(corpus, encoding="utf-8") as f:
         passages = [line.strip() for line in f if line.strip()]
-    vocab = wordpiece.load_vocab(vocab_file)
+    vocab = load_vocab(vocab_file)
     ids, starts, counts = wordpiece.PassageEncoder(
         wordpiece.build_tokenizer(vocab)).encode(passages)
     chars = np.fromiter(map(len, passages), dtype=np.int64)

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from components.bert.vocab import load_vocab
 from components.extract.cleaning import PUNCTUATION_MAP, Cleaner, clean_passage
 from components.pretraining_data import instances, masking, segment, wordpiece, worker
 from tests.helpers_faults import SAMPLE_DIR
@@ -27,7 +28,7 @@ from tests.helpers_faults import SAMPLE_DIR
 MAX_EXAMPLES = 150
 FUZZ = settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-VOCAB = wordpiece.load_vocab(str(SAMPLE_DIR / "vocab.txt"))
+VOCAB = load_vocab(str(SAMPLE_DIR / "vocab.txt"))
 VOCAB_CHARS = [t for t in VOCAB.tokens if len(t) == 1]
 CJK_VOCAB_CHARS = [c for c in VOCAB_CHARS if "\u4e00" <= c <= "\u9fff"]
 AWKWARD = list("\r\n\t\v\f\x00\x07\x1b\x7f\x85\xa0\u200b\u200d\u2028\u2029\u3000\ufeff"

@@ -9,9 +9,12 @@ import dataclasses
 import json
 import os
 
+from components.common.artifacts import write_text_atomic
 from components.common.errors import UserError
 
 ACTIVATIONS = ("gelu", "relu", "tanh", "linear")
+# Google's tf.contrib.layers.layer_norm epsilon; the converted model must use the same.
+LAYER_NORM_EPSILON = 1e-12
 
 
 @dataclasses.dataclass
@@ -103,10 +106,7 @@ class BertConfig:
 
     def to_json_file(self, path):
         """Write the config atomically (temporary file, then rename)."""
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
-        os.replace(tmp, path)
+        write_text_atomic(path, self.to_json_string())
 
 
 def _build_without_validation(cls, fields, extra):

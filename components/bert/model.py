@@ -18,9 +18,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from components.bert.config import BertConfig
+from components.bert.config import LAYER_NORM_EPSILON, BertConfig
 
-LAYER_NORM_EPSILON = 1e-12
 MASK_ADDER = -10000.0
 # Google's pre-training keeps the next-sentence head; this MLM-only project saves it untouched.
 FROZEN_PREFIX = "cls/seq_relationship/"

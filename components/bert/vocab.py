@@ -1,18 +1,84 @@
-"""vocab.txt ⇄ bert_config.json consistency (no TensorFlow needed)."""
+"""vocab.txt in Google's layout, read one way for every stage (no TensorFlow needed).
+
+One token per line, id = line number, each line stripped of surrounding whitespace, as Google's
+`tokenization.load_vocab` reads it (lines split on "\\n" only, so a stray "\\r" cannot shift the
+ids); the special tokens must be there. `sha256` is of the file's bytes: the pretraining data
+records it, and training, evaluation and conversion compare it with the model's.
+"""
+
+import dataclasses
+import functools
+import hashlib
 
 from components.common.errors import UserError
 
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
-def count_vocab(vocab_file):
-    """Number of entries in a vocab.txt as Google's `load_vocab` counts them (one per line)."""
+
+@dataclasses.dataclass
+class Vocab:
+    tokens: list  # token of each id
+    ids: dict     # token → its first id
+    sha256: str
+
+    @property
+    def size(self):
+        return len(self.tokens)
+
+    def id_of(self, token):
+        return self.ids[token]
+
+    @functools.cached_property
+    def is_subword(self):
+        """bool [size]: the entry starts with "##" (a WordPiece continuation)."""
+        import numpy as np
+
+        return np.fromiter((t.startswith("##") for t in self.tokens), dtype=bool,
+                           count=len(self.tokens))
+
+
+def _read(path, flag):
+    """(tokens, sha256) of a vocab file."""
     try:
-        with open(vocab_file, encoding="utf-8") as f:
-            return sum(1 for _ in f)
-    except FileNotFoundError as err:
-        raise UserError("vocab file not found", where=vocab_file, fix="check --vocab_file") from err
+        with open(path, "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, IsADirectoryError, TypeError) as err:
+        raise UserError("vocab file not found", where=f"{flag} {path}",
+                        fix="pass the vocab.txt that ships with the BERT model") from err
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise UserError("vocab file is not UTF-8 text", where=vocab_file,
-                        fix="pass the model's vocab.txt") from err
+        raise UserError(f"vocab file is not UTF-8 (byte offset {err.start})",
+                        where=f"{flag} {path}",
+                        fix="pass the vocab.txt that ships with the BERT model") from err
+    tokens = [line.strip() for line in text.split("\n")]
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    return tokens, hashlib.sha256(raw).hexdigest()
+
+
+def load_vocab(path, flag="--vocab_file"):
+    """The vocab at `path`; a UserError naming `flag` when it is missing, not UTF-8, or lacks a
+    special token."""
+    tokens, sha256 = _read(path, flag)
+    ids = {}
+    for index, token in enumerate(tokens):
+        ids.setdefault(token, index)
+    missing = [t for t in SPECIAL_TOKENS if t not in ids]
+    if missing:
+        raise UserError(f"vocab has no {', '.join(missing)} token", where=f"{flag} {path}",
+                        fix="use a BERT vocab.txt in Google's layout ([PAD], [UNK], [CLS], "
+                            "[SEP], [MASK] entries)")
+    return Vocab(tokens, ids, sha256)
+
+
+def count_vocab(vocab_file, flag="--vocab_file"):
+    """Number of entries (lines) in a vocab.txt."""
+    return len(_read(vocab_file, flag)[0])
+
+
+def vocab_sha256(vocab_file, flag="--vocab_file"):
+    return _read(vocab_file, flag)[1]
 
 
 def check_vocab_matches_config(vocab_file, config, config_file="bert_config.json"):

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def write_text_atomic(path, text):
-    """Write `text` to `path` through a temporary file and a rename."""
+    """Write `text` to `path` (its directory created) through a temporary file and a rename."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -30,6 +31,18 @@ def write_text_atomic(path, text):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def copy_file_atomic(source, target):
+    """Copy `source` to `target` through a temporary file and a rename."""
+    tmp = f"{target}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)

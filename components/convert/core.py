@@ -12,6 +12,7 @@ import shutil
 import time
 import uuid
 
+from components.bert.vocab import load_vocab, vocab_sha256
 from components.common.artifacts import (
     atomic_output_dir,
     read_manifest,
@@ -92,6 +93,7 @@ def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_fi
     vocab_file = _vocab_file(vocab_file, prefix, config_file)
     config = BertConfig.from_json_file(config_file)
     check_vocab_matches_config(vocab_file, config, config_file)
+    vocab = load_vocab(vocab_file)  # its special tokens are checked before the slow part
 
     log.info("loading %s (config %s)", prefix, config_file)
     tf_model = BertForPreTraining(config)
@@ -112,8 +114,7 @@ def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_fi
     from components.convert import torch_model
 
     log.info("building the PyTorch model (%d weights mapped)", len(google_weights))
-    hf_config = torch_model.transformers_config(config, torch_model.read_vocab(vocab_file),
-                                                vocab_file)
+    hf_config = torch_model.transformers_config(config, vocab)
     pretraining = torch_model.pretraining_model(hf_config, google_weights)
     masked_lm = torch_model.masked_lm_model(hf_config, pretraining)
     legacy_tmp = None
@@ -162,7 +163,7 @@ def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_fi
                 "kind": MANIFEST_KIND, "architecture": "BertForMaskedLM",
                 "source_checkpoint": os.path.abspath(prefix),
                 "bert_config_file": os.path.abspath(config_file),
-                "vocab_sha256": sha256_file(vocab_file), "bert_config": config.to_dict(),
+                "vocab_sha256": vocab_sha256(vocab_file), "bert_config": config.to_dict(),
                 "parity": parity, **legacy})
         if legacy_tmp:
             os.replace(legacy_tmp, legacy["pytorch_dump_path"])

@@ -9,8 +9,7 @@ import torch
 import transformers
 from transformers.initialization import no_init_weights
 
-from components.bert.config import BertConfig
-from components.common.errors import UserError
+from components.bert.config import LAYER_NORM_EPSILON, BertConfig
 from components.convert.mapping import torch_state_dict
 
 log = logging.getLogger(__name__)
@@ -18,22 +17,10 @@ log = logging.getLogger(__name__)
 # Google's activation names → transformers' names for the same function. Google's "gelu" is the
 # tanh approximation; transformers' "gelu" is the exact erf form, "gelu_new" is Google's formula.
 HIDDEN_ACT = {"gelu": "gelu_new", "relu": "relu", "tanh": "tanh", "linear": "linear"}
-LAYER_NORM_EPSILON = 1e-12
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def read_vocab(vocab_file):
-    """Tokens of a Google vocab.txt in id order (one per line, as Google's `load_vocab`)."""
-    with open(vocab_file, encoding="utf-8") as f:
-        return [line.rstrip("\n").strip() for line in f]
-
-
-def transformers_config(config: BertConfig, vocab, vocab_file="--vocab_file"):
+def transformers_config(config: BertConfig, vocab):
     """transformers' BertConfig that computes what Google's model with `config` computes."""
-    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
-    if missing:
-        raise UserError(f"vocab lacks the special tokens {', '.join(missing)}",
-                        where=vocab_file, fix="pass the model's Google-style vocab.txt")
     return transformers.BertConfig(
         vocab_size=config.vocab_size,
         hidden_size=config.hidden_size,
@@ -47,7 +34,7 @@ def transformers_config(config: BertConfig, vocab, vocab_file="--vocab_file"):
         type_vocab_size=config.type_vocab_size,
         initializer_range=config.initializer_range,
         layer_norm_eps=LAYER_NORM_EPSILON,
-        pad_token_id=vocab.index("[PAD]"),
+        pad_token_id=vocab.id_of("[PAD]"),
         architectures=["BertForMaskedLM"],
     )
 

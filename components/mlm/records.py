@@ -14,6 +14,7 @@ import os
 
 import tensorflow as tf
 
+from components.bert.vocab import vocab_sha256
 from components.common.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -151,14 +152,12 @@ def evaluation_dataset(files, batch_size, max_seq_length, max_predictions_per_se
 def check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length):
     """Refuse records the model cannot read: longer than its positions, or made with another
     vocab (the manifest's vocab_sha256 against `vocab_file`'s, when both are known)."""
-    from components.common.artifacts import sha256_file
-
     if max_seq_length > config.max_position_embeddings:
         raise UserError(f"the records have max_seq_length {max_seq_length} but the model only "
                         f"{config.max_position_embeddings} positions (max_position_embeddings)",
                         where=input_dir, fix="use data made with a shorter max_seq_length")
     wanted = (manifest or {}).get("vocab_sha256")
-    if wanted and vocab_file and wanted != sha256_file(vocab_file):
+    if wanted and vocab_file and wanted != vocab_sha256(vocab_file):
         raise UserError("the pretraining data was made with another vocab than the model's",
                         where=f"{input_dir} vs {vocab_file}",
                         fix="make the data with the model's vocab.txt")

@@ -4,9 +4,11 @@ Names and defaults are the users' own flags (DESIGN.md, "Command lines"). Creden
 parameters: they come from a Kubernetes Secret (see `definition.SECRET_KEYS_TO_ENV`).
 """
 
+import argparse
 import inspect
 from dataclasses import dataclass
 
+from components.common.cli import str2bool
 from components.common.errors import UserError
 
 # The pipeline's steps, in order (definition.STAGES builds them); `rerun STEP` takes these names.
@@ -79,14 +81,7 @@ def signature(return_annotation=inspect.Signature.empty):
 
 
 def _convert(param, text):
-    if param.type is bool:
-        lowered = text.strip().lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise ValueError("expected True or False")
-    return param.type(text)
+    return str2bool(text) if param.type is bool else param.type(text)
 
 
 def parse_assignments(assignments):
@@ -103,7 +98,7 @@ def parse_assignments(assignments):
                             fix="see `python pipeline.py params` for the list")
         try:
             values[name] = _convert(BY_NAME[name], text)
-        except ValueError as err:
+        except (ValueError, argparse.ArgumentTypeError) as err:
             raise UserError(f"--param {name}={text!r}: {err}", where="--param",
                             fix=f"give a {BY_NAME[name].type.__name__}") from err
     return values

@@ -13,13 +13,14 @@ import multiprocessing
 import os
 import time
 
+from components.bert.vocab import load_vocab
 from components.common.artifacts import atomic_output_dir, write_manifest
 from components.common.bad_rows import BadRows, check_max_bad_fraction
 from components.common.cli import check_range
 from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
-from components.pretraining_data import corpus, segment, stats, wordpiece, worker
+from components.pretraining_data import corpus, segment, stats, worker
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
     params["num_workers"] = num_workers = num_workers or default_num_workers()
     _check_parameters(params)
     output_dir = _output_dir(output_dir, output_file)
-    vocab = wordpiece.load_vocab(vocab_file)
+    vocab = load_vocab(vocab_file)
     files = corpus.resolve_input_files(input_file)
     all_shards = corpus.plan_shards(files, max(1, int(shard_size_mb * (1 << 20))))
     if not all_shards:

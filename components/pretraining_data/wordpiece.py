@@ -1,4 +1,4 @@
-"""Google's BERT vocabulary and WordPiece tokenization through Hugging Face `tokenizers` (Rust).
+"""WordPiece tokenization through Hugging Face `tokenizers` (Rust).
 
 The tokenizer is assembled to behave like Google's `FullTokenizer`: BERT normalizer (clean text,
 spaces around CJK characters, lower case and accent stripping when `do_lower_case`), BERT
@@ -7,59 +7,9 @@ over 100 characters. No special tokens are registered, so text that literally sa
 tokenized as Google's code would ("[", "sep", "]") instead of becoming a separator.
 """
 
-import dataclasses
-import hashlib
 import itertools
-import os
 
 import numpy as np
-
-from components.common.errors import UserError
-
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-
-
-@dataclasses.dataclass
-class Vocab:
-    tokens: list
-    ids: dict
-    sha256: str
-    is_subword: np.ndarray  # bool [vocab_size]: the entry starts with "##"
-
-    @property
-    def size(self):
-        return len(self.tokens)
-
-    def id_of(self, token):
-        return self.ids[token]
-
-
-def load_vocab(path):
-    """Read a vocab.txt in Google's layout (one token per line, id = line number)."""
-    if not path or not os.path.isfile(path):
-        raise UserError("vocab file not found", where=f"--vocab_file {path}",
-                        fix="pass the vocab.txt that ships with the BERT model")
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise UserError(f"vocab file is not UTF-8 (byte offset {err.start})",
-                        where=f"--vocab_file {path}",
-                        fix="pass the vocab.txt that ships with the BERT model") from err
-    tokens = [line.strip() for line in text.split("\n")]
-    if tokens and tokens[-1] == "":
-        tokens.pop()
-    ids = {}
-    for index, token in enumerate(tokens):
-        ids.setdefault(token, index)
-    missing = [t for t in SPECIAL_TOKENS if t not in ids]
-    if missing:
-        raise UserError(f"vocab has no {', '.join(missing)} token", where=f"--vocab_file {path}",
-                        fix="use a BERT vocab.txt in Google's layout ([PAD], [UNK], [CLS], "
-                            "[SEP], [MASK] entries)")
-    is_subword = np.fromiter((t.startswith("##") for t in tokens), dtype=bool, count=len(tokens))
-    return Vocab(tokens, ids, hashlib.sha256(raw).hexdigest(), is_subword)
 
 
 def build_tokenizer(vocab, do_lower_case=True):

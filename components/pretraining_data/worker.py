@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from components.bert.vocab import load_vocab
 from components.pretraining_data import (
     corpus,
     instances,
@@ -50,7 +51,7 @@ def init_process(settings):
            settings.do_whole_word_mask)
     if _PROCESS.get("key") == key:
         return
-    vocab = wordpiece.load_vocab(settings.vocab_file)
+    vocab = load_vocab(settings.vocab_file)
     _PROCESS.update(
         key=key, vocab=vocab,
         encoder=wordpiece.PassageEncoder(

@@ -4,7 +4,7 @@ import glob
 import logging
 import os
 
-from components.common.artifacts import read_manifest
+from components.common.artifacts import read_manifest, write_text_atomic
 from components.report import html, plots
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,6 @@ def _plots(figures):
 def write_data_report(corpus_dir, pretraining_data_dir, output_file):
     """Write the data report (HTML) to `output_file`; return its path."""
     log.info("data report for %s and %s", corpus_dir, pretraining_data_dir)
-    html.write_text_atomic(output_file, build_data_report(corpus_dir, pretraining_data_dir))
+    write_text_atomic(output_file, build_data_report(corpus_dir, pretraining_data_dir))
     log.info("wrote %s", output_file)
     return output_file

@@ -84,8 +84,3 @@ def predict(model_dir, examples, top_k=5):
     if len(texts) == 1:
         results = [results]
     return [[(r["token_str"].replace(" ", ""), r["score"]) for r in result] for result in results]
-
-
-def load_vocab(path):
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]

@@ -78,14 +78,3 @@ def page(title, subtitle, sections):
             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{esc(title)}</h1><div class=\"sub\">{esc(subtitle)}</div>\n"
             + "\n".join(parts) + "\n</body></html>\n")
-
-
-def write_text_atomic(path, text):
-    """Write a report file through a temporary name and a rename."""
-    import os
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)

@@ -5,7 +5,8 @@ import json
 import logging
 import os
 
-from components.common.artifacts import read_manifest
+from components.bert.vocab import load_vocab
+from components.common.artifacts import read_manifest, write_text_atomic
 from components.report import fill_mask, html, plots
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, tr
     """Write the model report (HTML) and the Markdown summary; return the headline metrics."""
     read_manifest(pretraining_data_dir, kind="pretraining_data")
     train_log = read_train_log(trained_model_dir)
-    vocab = fill_mask.load_vocab(os.path.join(trained_model_dir, "vocab.txt"))
+    vocab = load_vocab(os.path.join(trained_model_dir, "vocab.txt")).tokens
     examples = fill_mask.heldout_examples(pretraining_data_dir, vocab, fill_mask_examples)
     log.info("fill-mask on %d held-out sentences", len(examples))
     base_predictions = fill_mask.predict(base_hf_model_dir, examples)
@@ -142,9 +143,9 @@ def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, tr
                                                   trained_predictions)),
         ("Conversion parity (TF vs PyTorch)", _parity_section(parity, base_parity or {})),
     ]
-    html.write_text_atomic(html_file, html.page(
+    write_text_atomic(html_file, html.page(
         "edu-mlm model report", f"trained model {trained_model_dir}", sections))
-    html.write_text_atomic(markdown_file, markdown_summary(values, hf_model_dir))
+    write_text_atomic(markdown_file, markdown_summary(values, hf_model_dir))
     log.info("wrote %s and %s", html_file, markdown_file)
     return values
 

@@ -22,7 +22,8 @@ from components.bert.checkpoint import (
 )
 from components.bert.config import BertConfig
 from components.bert.model import BertForPreTraining, google_variable_shapes
-from components.common.artifacts import sha256_file, write_manifest
+from components.bert.vocab import vocab_sha256
+from components.common.artifacts import write_manifest
 from components.common.cli import check_range
 from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
@@ -220,7 +221,7 @@ def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", voca
                            output_file=os.path.join(output_dir, "eval_results.json"))
         summary.update({f"eval_{k}": v for k, v in metrics.items()})
     if do_train:
-        summary["vocab_sha256"] = sha256_file(vocab_file)
+        summary["vocab_sha256"] = vocab_sha256(vocab_file)
         write_manifest(output_dir, summary)
     return summary
 

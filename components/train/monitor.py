@@ -19,6 +19,8 @@ import os
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from components.common.artifacts import write_text_atomic
+
 log = logging.getLogger(__name__)
 
 # What `tensorboard.summary.scalar` writes; spelled out so the trainer image needs no tensorboard.
@@ -122,10 +124,7 @@ class TrainMonitor:
                         kept.append(line)
                 except (ValueError, KeyError):
                     continue  # the half-written last line of a killed run
-        tmp = f"{self.path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(kept)
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(kept))
 
     def record(self, step, sums, steps, timed_steps, seconds, input_seconds,
                compile_seconds=None):

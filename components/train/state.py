@@ -29,7 +29,7 @@ from components.bert.checkpoint import (
     VOCAB_NAME,
     save_google_checkpoint,
 )
-from components.common.artifacts import MANIFEST, write_json_atomic
+from components.common.artifacts import MANIFEST, copy_file_atomic, write_json_atomic
 from components.common.errors import UserError
 from components.train.monitor import LOG_FILE, TENSORBOARD_DIR
 
@@ -91,7 +91,8 @@ def keep_logs(output_dir, state_dir):
     resumes into a fresh output directory (a retried pod) keeps the curve of the steps before."""
     if _inside(state_dir, output_dir):
         return
-    copy_file_atomic(os.path.join(output_dir, LOG_FILE), os.path.join(state_dir, LOG_FILE))
+    if os.path.exists(os.path.join(output_dir, LOG_FILE)):
+        copy_file_atomic(os.path.join(output_dir, LOG_FILE), os.path.join(state_dir, LOG_FILE))
     events = os.path.join(output_dir, TENSORBOARD_DIR)
     if os.path.isdir(events):
         shutil.copytree(events, os.path.join(state_dir, TENSORBOARD_DIR), dirs_exist_ok=True)
@@ -152,14 +153,6 @@ def write_model_files(output_dir, config, vocab_file):
     target = os.path.join(output_dir, VOCAB_NAME)
     if os.path.abspath(vocab_file) != os.path.abspath(target):
         copy_file_atomic(vocab_file, target)
-
-
-def copy_file_atomic(source, target):
-    if not os.path.exists(source):
-        return
-    tmp = f"{target}.tmp-{os.getpid()}"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
 
 
 def export_model(model, output_dir, step):
