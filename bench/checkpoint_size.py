@@ -22,7 +22,8 @@ from convert import write_inputs  # noqa: E402
 from components.bert import init_random_model  # noqa: E402
 from components.common.logs import setup_logging  # noqa: E402
 from components.pretraining_data import create_pretraining_data  # noqa: E402
-from components.train import train  # noqa: E402
+from components.train.arguments import TrainArguments  # noqa: E402
+from components.train.loop import train  # noqa: E402
 
 SAMPLE_CORPUS = os.path.join(os.path.dirname(__file__), "..", "data", "sample", "corpus.txt")
 
@@ -51,9 +52,10 @@ def main():
         output, state = os.path.join(tmp, "model"), os.path.join(tmp, "pvc", "run")
         started = time.perf_counter()
         steps = args.keep_checkpoint_max
-        train(data, output, init_checkpoint=base, train_batch_size=2, num_train_steps=steps,
-              num_warmup_steps=0, save_checkpoints_steps=1, log_every_n_steps=1,
-              checkpoint_dir=state, keep_checkpoint_max=args.keep_checkpoint_max)
+        train(TrainArguments(data, output, init_checkpoint=base, train_batch_size=2,
+                             num_train_steps=steps, num_warmup_steps=0, save_checkpoints_steps=1,
+                             log_every_n_steps=1, checkpoint_dir=state,
+                             keep_checkpoint_max=args.keep_checkpoint_max))
         seconds = time.perf_counter() - started
         model_bytes, state_bytes = tree_bytes(output), tree_bytes(state)
         one_state = state_bytes / args.keep_checkpoint_max

@@ -10,7 +10,8 @@ from helpers_train import SAMPLE_DIR, write_pretraining_data
 
 from components.bert import init_random_model
 from components.bert.checkpoint import load_model
-from components.evaluate import evaluate
+from components.evaluate.arguments import EvaluateArguments
+from components.evaluate.heldout import evaluate
 from components.mlm.records import evaluation_dataset, list_input_files
 
 
@@ -33,7 +34,7 @@ def test_metrics_equal_numpy_weighted_over_every_example(data_dir, model_dir):
     directory, counts = data_dir
     # 7 does not divide the held-out count: the last, smaller batch must count too.
     assert counts["heldout"] % 7
-    metrics = evaluate(str(directory), str(model_dir), eval_batch_size=7)
+    metrics = evaluate(EvaluateArguments(str(directory), str(model_dir), eval_batch_size=7))
     assert metrics["num_examples"] == counts["heldout"]
 
     model, _, _ = load_model(str(model_dir))
@@ -61,7 +62,8 @@ def test_metrics_equal_numpy_weighted_over_every_example(data_dir, model_dir):
 
 def test_max_eval_steps_limits_the_batches(data_dir, model_dir):
     directory, _ = data_dir
-    metrics = evaluate(str(directory), str(model_dir), eval_batch_size=10, max_eval_steps=2)
+    metrics = evaluate(EvaluateArguments(str(directory), str(model_dir), eval_batch_size=10,
+                                         max_eval_steps=2))
     assert metrics["num_examples"] == 20
 
 

@@ -12,8 +12,10 @@ from helpers_train import SAMPLE_DIR, write_pretraining_data
 
 from components.bert import init_random_model
 from components.common.errors import UserError
-from components.evaluate import evaluate
-from components.train import train
+from components.evaluate.arguments import EvaluateArguments
+from components.evaluate.heldout import evaluate
+from components.train.arguments import TrainArguments
+from components.train.loop import train
 
 TINY = dict(train_batch_size=16, max_seq_length=32, max_predictions_per_seq=5,
             num_warmup_steps=20, learning_rate=2e-3, log_every_n_steps=50)
@@ -42,11 +44,12 @@ def read_weights(prefix):
 @pytest.mark.slow
 def test_training_lowers_held_out_loss_and_writes_a_google_model(data_dir, base_model,
                                                                   tmp_path):
-    before = evaluate(str(data_dir), str(base_model))
+    before = evaluate(EvaluateArguments(str(data_dir), str(base_model)))
     out = tmp_path / "trained"
-    summary = train(str(data_dir), str(out), init_checkpoint=str(base_model),
-                    num_train_steps=300, save_checkpoints_steps=100, do_eval=True, **TINY)
-    after = evaluate(str(data_dir), str(out))
+    summary = train(TrainArguments(str(data_dir), str(out), init_checkpoint=str(base_model),
+                                   num_train_steps=300, save_checkpoints_steps=100,
+                                   do_eval=True, **TINY))
+    after = evaluate(EvaluateArguments(str(data_dir), str(out)))
     assert after["masked_lm_loss"] < before["masked_lm_loss"] - 1.0
     assert after["masked_lm_accuracy"] > before["masked_lm_accuracy"]
     assert summary["eval_masked_lm_loss"] == pytest.approx(after["masked_lm_loss"])
@@ -76,9 +79,10 @@ RESUME_SCRIPT = textwrap.dedent("""
     import json, sys
     import tensorflow as tf
     tf.config.experimental.enable_op_determinism()
-    from components.train import train
+    from components.train.arguments import TrainArguments
+    from components.train.loop import train
     for kwargs in json.loads(sys.argv[1]):
-        train(**kwargs)
+        train(TrainArguments(**kwargs))
 """)
 
 
@@ -119,9 +123,10 @@ def test_trains_and_evaluates_on_the_pretraining_data_stage_output(base_model, t
                                    max_predictions_per_seq=10, dupe_factor=1,
                                    heldout_fraction=0.2, num_workers=1)
     out = tmp_path / "trained"
-    summary = train(str(data), str(out), init_checkpoint=str(base_model), train_batch_size=8,
-                    max_seq_length=64, max_predictions_per_seq=10, num_train_steps=20,
-                    num_warmup_steps=2, learning_rate=1e-3, do_eval=True)
+    summary = train(TrainArguments(
+        str(data), str(out), init_checkpoint=str(base_model), train_batch_size=8,
+        max_seq_length=64, max_predictions_per_seq=10, num_train_steps=20, num_warmup_steps=2,
+        learning_rate=1e-3, do_eval=True))
     assert summary["global_step"] == 20
     assert summary["eval_num_examples"] == made["heldout_instances"]
     assert 0 < summary["eval_masked_lm_loss"] < 10
@@ -131,6 +136,7 @@ def test_trains_and_evaluates_on_the_pretraining_data_stage_output(base_model, t
     swapped = tmp_path / "vocab.txt"
     swapped.write_text("\n".join(vocab_lines[1:] + vocab_lines[:1]) + "\n", encoding="utf-8")
     with pytest.raises(UserError, match="made with another vocab"):
-        train(str(data), str(tmp_path / "other"), init_checkpoint=str(base_model),
-              vocab_file=str(swapped), max_seq_length=64, max_predictions_per_seq=10,
-              num_train_steps=2, num_warmup_steps=1)
+        train(TrainArguments(str(data), str(tmp_path / "other"),
+                             init_checkpoint=str(base_model), vocab_file=str(swapped),
+                             max_seq_length=64, max_predictions_per_seq=10, num_train_steps=2,
+                             num_warmup_steps=1))

@@ -12,7 +12,8 @@ from helpers_train import SAMPLE_DIR, read_train_log, trainer_command, write_pre
 
 from components.bert.config import BertConfig
 from components.bert.model import BertForPreTraining
-from components.train import train
+from components.train.arguments import TrainArguments
+from components.train.loop import train
 from components.train.optimizer import AdamWeightDecay
 from components.train.step import LossScale, make_train_step, trainable_by_name
 
@@ -89,7 +90,8 @@ def test_mixed_precision_trains_and_saves_float32(precision, data_dir, tmp_path)
     common = dict(bert_config_file=str(SAMPLE_DIR / "bert_config.json"),
                   vocab_file=str(SAMPLE_DIR / "vocab.txt"), train_batch_size=16,
                   num_train_steps=40, **TINY)
-    summary = train(str(data_dir), str(out), precision=precision, peak_tflops=0.5, **common)
+    summary = train(TrainArguments(str(data_dir), str(out), precision=precision, peak_tflops=0.5,
+                                   **common))
     assert summary["precision"] == precision
     reader = tf.train.load_checkpoint(str(out / "bert_model.ckpt"))
     dtypes = reader.get_variable_to_dtype_map()

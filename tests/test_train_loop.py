@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 from helpers_train import SAMPLE_DIR, read_train_log, write_pretraining_data
 
-from components.train import train
+from components.train.arguments import TrainArguments
 from components.train.feed import DeviceFeed, batch_placer, compute_devices
-from components.train.loop import run_steps
+from components.train.loop import run_steps, train
 from components.train.monitor import TrainMonitor
 from components.train.state import TrainingInterrupted
 
@@ -167,8 +167,9 @@ def test_throughput_leaves_out_the_first_step_of_each_run(tmp_path):
                   max_seq_length=32, max_predictions_per_seq=5, num_train_steps=40,
                   num_warmup_steps=5, learning_rate=1e-3, log_every_n_steps=10,
                   save_checkpoints_steps=1000)
-    train(str(data), str(out), stop_at_step=19, **common)
-    summary = train(str(data), str(out), **common)  # resumes at 19: its first step is 20
+    train(TrainArguments(str(data), str(out), stop_at_step=19, **common))
+    # Resumes at 19: its first step is 20.
+    summary = train(TrainArguments(str(data), str(out), **common))
     log = {r["step"]: r for r in read_train_log(out)}
     assert sorted(log) == [10, 19, 20, 30, 40]
     assert {s for s, r in log.items() if "compile_seconds" in r} == {10, 20}

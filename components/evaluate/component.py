@@ -1,25 +1,21 @@
 """KFP component: held-out masked-LM accuracy, loss and perplexity of a model (trainer image)."""
 
-from kfp import dsl
-from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from kfp.dsl import Dataset, Metrics, Model
 
-from components.images import image
+from components.common.kfp_component import component
+from components.evaluate.arguments import EvaluateArguments
 
 
-@dsl.component(base_image=image("evaluate"), install_kfp_package=False)
-def evaluate(
-    pretraining_data: Input[Dataset],
-    model: Input[Model],
-    metrics: Output[Metrics],
-    eval_batch_size: int = 64,
-):
+def run_evaluate_task(pretraining_data, model, metrics, **parameters):
     """Evaluate `model` on the held-out split of `pretraining_data`."""
     from components.common.kfp_outputs import log_metrics
-    from components.evaluate import evaluate as run_evaluation
+    from components.evaluate.heldout import evaluate
 
-    result = run_evaluation(
-        input_dir=pretraining_data.path,
-        init_checkpoint=model.path,
-        eval_batch_size=eval_batch_size,
-    )
-    log_metrics(metrics, result)
+    log_metrics(metrics, evaluate(EvaluateArguments(
+        input_dir=pretraining_data.path, init_checkpoint=model.path, **parameters)))
+
+
+evaluate = component(
+    "evaluate", run_evaluate_task, "evaluate", EvaluateArguments.params(["eval_batch_size"]),
+    inputs={"pretraining_data": Dataset, "model": Model}, outputs={"metrics": Metrics},
+    doc="Evaluate `model` on the held-out split of `pretraining_data`.")

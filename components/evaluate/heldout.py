@@ -62,21 +62,19 @@ def evaluate_model(model, files, max_seq_length, max_predictions_per_seq, eval_b
             "num_masked_tokens": weight_sum}
 
 
-def evaluate(input_dir, init_checkpoint, bert_config_file=None, eval_batch_size=64,
-             max_eval_steps=None, output_file=None):
+def evaluate(args):
     """Evaluate a model (checkpoint prefix or model directory) on held-out TFRecords.
 
-    `input_dir`: a pretraining-data directory (its `heldout-*.tfrecord`), or a directory or glob
-    of TFRecords in Google's schema. Returns the metrics; writes them as JSON to `output_file`.
+    `args.input_dir`: a pretraining-data directory (its `heldout-*.tfrecord`), or a directory or
+    glob of TFRecords in Google's schema. Returns the metrics; writes them as JSON to
+    `args.output_file`.
     """
-    if eval_batch_size < 1:
-        raise UserError(f"--eval_batch_size={eval_batch_size} must be at least 1",
-                        where="--eval_batch_size", fix="pass a positive batch size")
-    if output_file:
-        check_writable_location(output_file, "--output_file")
+    input_dir, bert_config_file = args.input_dir, args.bert_config_file
+    if args.output_file:
+        check_writable_location(args.output_file, "--output_file")
     files, manifest = records.list_input_files(input_dir, "heldout")
     seq_length, predictions = records.check_lengths(input_dir, files, manifest)
-    model, config, prefix = load_model(init_checkpoint, bert_config_file)
+    model, config, prefix = load_model(args.init_checkpoint, bert_config_file)
     vocab_file = os.path.join(os.path.dirname(prefix), "vocab.txt")
     if os.path.isfile(vocab_file):
         check_vocab_matches_config(vocab_file, config, bert_config_file or "bert_config.json")
@@ -84,11 +82,11 @@ def evaluate(input_dir, init_checkpoint, bert_config_file=None, eval_batch_size=
         vocab_file = None
     records.check_data_matches_model(input_dir, manifest, config, vocab_file, seq_length)
     log.info("evaluating %s on %d file(s) of %s", prefix, len(files), input_dir)
-    metrics = evaluate_model(model, files, seq_length, predictions, eval_batch_size,
-                             max_eval_steps)
+    metrics = evaluate_model(model, files, seq_length, predictions, args.eval_batch_size,
+                             args.max_eval_steps)
     metrics.update({"checkpoint": prefix, "input": os.path.abspath(input_dir)})
     log.info("held-out: %s", json.dumps({k: v for k, v in metrics.items()
                                          if isinstance(v, float)}))
-    if output_file:
-        write_json_atomic(output_file, metrics)
+    if args.output_file:
+        write_json_atomic(args.output_file, metrics)
     return metrics

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import time
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -24,10 +25,11 @@ from components.bert.config import BertConfig
 from components.bert.model import BertForPreTraining, google_variable_shapes
 from components.bert.vocab import vocab_sha256
 from components.common.artifacts import write_manifest
-from components.common.cli import check_range
 from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
+from components.evaluate.arguments import EvaluateArguments
+from components.evaluate.heldout import evaluate
 from components.mlm import records
 from components.train.feed import DeviceFeed, batch_placer
 from components.train.monitor import TrainMonitor, default_peak_tflops, training_flops_per_example
@@ -49,7 +51,6 @@ from components.train.step import LossScale, make_train_step, trainable_by_name
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16")
 # Reported with the run's summary (the KFP Metrics) from the last log interval.
 THROUGHPUT_KEYS = ("examples_per_sec", "tokens_per_sec", "model_tflops", "mfu",
                    "input_wait_fraction")
@@ -57,8 +58,15 @@ COMPUTE_DTYPES = {"fp32": tf.float32, "mixed_float16": tf.float16,
                   "mixed_bfloat16": tf.bfloat16}
 
 
+class ModelFiles(NamedTuple):
+    prefix: str | None  # checkpoint prefix; None: random initialisation
+    config: BertConfig
+    config_file: str
+    vocab_file: str
+
+
 def resolve_model_inputs(init_checkpoint, bert_config_file, vocab_file):
-    """(checkpoint prefix or None, config, config path, vocab path), vocab size checked."""
+    """The model to start from (prefix None: random), its config and vocab; sizes checked."""
     prefix = None
     if init_checkpoint:
         prefix, bert_config_file, vocab_file = resolve_model_files(
@@ -74,7 +82,7 @@ def resolve_model_inputs(init_checkpoint, bert_config_file, vocab_file):
                                 fix="pass --vocab_file")
     config = BertConfig.from_json_file(bert_config_file)
     check_vocab_matches_config(vocab_file, config, bert_config_file)
-    return prefix, config, bert_config_file, vocab_file
+    return ModelFiles(prefix, config, bert_config_file, vocab_file)
 
 
 def make_strategy(num_gpus, num_cpu_replicas=1):
@@ -90,7 +98,6 @@ def make_strategy(num_gpus, num_cpu_replicas=1):
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if num_gpus is not None:
-        check_range("num_gpus", num_gpus, 1)
         if len(gpus) < num_gpus:
             raise UserError(f"--num_gpus={num_gpus} but this machine sees {len(gpus)} GPU(s) "
                             f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})",
@@ -101,7 +108,6 @@ def make_strategy(num_gpus, num_cpu_replicas=1):
     elif gpus:
         devices = gpus
     else:
-        check_range("num_cpu_replicas", num_cpu_replicas, 1)
         cpus = tf.config.list_logical_devices("CPU")
         if num_cpu_replicas > len(cpus):
             raise UserError(f"--num_cpu_replicas={num_cpu_replicas} but only {len(cpus)} "
@@ -152,100 +158,74 @@ def resolve_precision(precision):
     return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "fp32"
 
 
-def check_flags(train_batch_size, num_train_steps, num_warmup_steps, learning_rate,
-                save_checkpoints_steps, log_every_n_steps, precision):
-    check_range("train_batch_size", train_batch_size, 1)
-    check_range("num_train_steps", num_train_steps, 1)
-    check_range("num_warmup_steps", num_warmup_steps, 0)
-    if num_warmup_steps > num_train_steps:
-        raise UserError(f"--num_warmup_steps={num_warmup_steps} is more than "
-                        f"--num_train_steps={num_train_steps}", where="--num_warmup_steps",
-                        fix="warm up for a small part of the run (Google: 10k of 1M steps)")
-    check_range("learning_rate", learning_rate, 0, low_open=True)
-    check_range("save_checkpoints_steps", save_checkpoints_steps, 1)
-    check_range("log_every_n_steps", log_every_n_steps, 1)
-    if precision not in PRECISIONS:
-        raise UserError(f"--precision={precision} is not one of {', '.join(PRECISIONS)}",
-                        where="--precision", fix="pick one of them")
-
-
-def train(input_dir, output_dir, bert_config_file=None, init_checkpoint="", vocab_file=None,
-          train_batch_size=96, max_seq_length=128, max_predictions_per_seq=20,
-          num_train_steps=210000, num_warmup_steps=1000, learning_rate=2e-5,
-          save_checkpoints_steps=1000, do_train=True, do_eval=False, eval_batch_size=64,
-          max_eval_steps=None, log_every_n_steps=100, random_seed=12345, precision="auto",
-          jit_compile=None, num_gpus=None, peak_tflops=None, stop_at_step=None,
-          shuffle_buffer_size=1000, keep_checkpoint_max=3, checkpoint_dir=None,
-          num_cpu_replicas=1):
-    """Train, resuming from the newest training state in `checkpoint_dir` (default:
+def train(args):
+    """Train, resuming from the newest training state in `args.checkpoint_dir` (default:
     `output_dir/train_state`); return the run's summary.
 
     `train_batch_size` is per replica (global batch = it × replicas). `stop_at_step` ends this
     run early after saving (a later run with the same arguments resumes). SIGTERM saves and
     raises `TrainingInterrupted`.
     """
-    check_flags(train_batch_size, num_train_steps, num_warmup_steps, learning_rate,
-                save_checkpoints_steps, log_every_n_steps, precision)
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
-    strategy = make_strategy(num_gpus, num_cpu_replicas) if do_train else None
-    checkpoint_dir = checkpoint_dir or os.path.join(output_dir, STATE_DIR)
-    prefix, config, config_file, vocab_file = resolve_model_inputs(
-        init_checkpoint, bert_config_file, vocab_file)
+    strategy = make_strategy(args.num_gpus, args.num_cpu_replicas) if args.do_train else None
+    checkpoint_dir = args.checkpoint_dir or os.path.join(args.output_dir, STATE_DIR)
+    model_files = resolve_model_inputs(args.init_checkpoint, args.bert_config_file,
+                                       args.vocab_file)
+    config = model_files.config
     summary = {"kind": "bert_model", "checkpoint": "bert_model.ckpt",
-               "bert_config": config.to_dict(), "init_checkpoint": prefix or "random",
-               "input_dir": os.path.abspath(input_dir)}
-    if do_train:
-        files, manifest = records.list_input_files(input_dir, "train")
-        records.check_lengths(input_dir, files, manifest, max_seq_length, max_predictions_per_seq)
-        records.check_data_matches_model(input_dir, manifest, config, vocab_file, max_seq_length)
+               "bert_config": config.to_dict(),
+               "init_checkpoint": model_files.prefix or "random",
+               "input_dir": os.path.abspath(args.input_dir)}
+    if args.do_train:
+        files, manifest = records.list_input_files(args.input_dir, "train")
+        records.check_lengths(args.input_dir, files, manifest, args.max_seq_length,
+                              args.max_predictions_per_seq)
+        records.check_data_matches_model(args.input_dir, manifest, config,
+                                         model_files.vocab_file, args.max_seq_length)
         # At least the first save: the exported float32 model and a state (weights, 2 Adam slots).
         model_bytes = 4 * sum(math.prod(s) for s in google_variable_shapes(config).values())
-        check_free_space(output_dir, model_bytes, "the model")
+        check_free_space(args.output_dir, model_bytes, "the model")
         check_free_space(checkpoint_dir, 3 * model_bytes, "the training state",
                          flag="--checkpoint_dir")
-        summary.update(run_training(
-            files, output_dir, config, vocab_file, prefix, train_batch_size, max_seq_length,
-            max_predictions_per_seq, num_train_steps, num_warmup_steps, learning_rate,
-            save_checkpoints_steps, log_every_n_steps, random_seed, resolve_precision(precision),
-            jit_compile, strategy, peak_tflops, stop_at_step, shuffle_buffer_size,
-            keep_checkpoint_max, config_file, checkpoint_dir))
-        if summary["global_step"] < num_train_steps or not summary.pop("chief"):
+        summary.update(run_training(args, model_files, files, strategy, checkpoint_dir,
+                                    resolve_precision(args.precision)))
+        if summary["global_step"] < args.num_train_steps or not summary.pop("chief"):
             return summary  # stopped early, or a worker whose files are not the result
-    if do_eval:
-        from components.evaluate import evaluate
-
-        model_path = output_dir if do_train else prefix
-        os.makedirs(output_dir, exist_ok=True)
-        metrics = evaluate(input_dir, model_path, bert_config_file=config_file,
-                           eval_batch_size=eval_batch_size, max_eval_steps=max_eval_steps,
-                           output_file=os.path.join(output_dir, "eval_results.json"))
+    if args.do_eval:
+        os.makedirs(args.output_dir, exist_ok=True)
+        metrics = evaluate(EvaluateArguments(
+            input_dir=args.input_dir,
+            init_checkpoint=args.output_dir if args.do_train else model_files.prefix,
+            bert_config_file=model_files.config_file, eval_batch_size=args.eval_batch_size,
+            max_eval_steps=args.max_eval_steps,
+            output_file=os.path.join(args.output_dir, "eval_results.json")))
         summary.update({f"eval_{k}": v for k, v in metrics.items()})
-    if do_train:
-        summary["vocab_sha256"] = vocab_sha256(vocab_file)
-        write_manifest(output_dir, summary)
+    if args.do_train:
+        summary["vocab_sha256"] = vocab_sha256(model_files.vocab_file)
+        write_manifest(args.output_dir, summary)
     return summary
 
 
-def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_seq_length,
-                 max_predictions_per_seq, num_train_steps, num_warmup_steps, init_lr,
-                 save_checkpoints_steps, log_every_n_steps, random_seed, precision, jit_compile,
-                 strategy, peak_tflops, stop_at_step, shuffle_buffer_size, keep_checkpoint_max,
-                 config_file, checkpoint_dir):
+def run_training(args, model_files, files, strategy, checkpoint_dir, precision):
+    """The training run proper (see `train`): its summary, with `chief` for a worker's role."""
+    config, output_dir = model_files.config, args.output_dir
+    max_seq_length, max_predictions_per_seq = args.max_seq_length, args.max_predictions_per_seq
     replicas = strategy.num_replicas_in_sync
-    global_batch = batch_size * replicas
+    global_batch = args.train_batch_size * replicas
+    jit_compile = args.jit_compile
     if jit_compile is None:
         jit_compile = bool(tf.config.list_physical_devices("GPU"))
     settings = {
         "bert_config": config.to_dict(), "global_batch_size": global_batch,
         "max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
-        "num_train_steps": num_train_steps, "num_warmup_steps": num_warmup_steps,
-        "learning_rate": init_lr, "random_seed": random_seed}
+        "num_train_steps": args.num_train_steps, "num_warmup_steps": args.num_warmup_steps,
+        "learning_rate": args.learning_rate, "random_seed": args.random_seed}
     check_run_settings(checkpoint_dir, settings)
     log.info("training on %d replica(s), global batch %d, precision %s, XLA %s",
              replicas, global_batch, precision, "on" if jit_compile else "off")
 
     with strategy.scope():
-        model = BertForPreTraining(config, seed=random_seed,
+        model = BertForPreTraining(config, seed=args.random_seed,
                                    compute_dtype=COMPUTE_DTYPES[precision])
         optimizer = AdamWeightDecay(trainable_by_name(model))
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -255,8 +235,9 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
         raise UserError(f"{workers} workers but only {len(files)} training files",
                         where=files[0], fix="write at least one shard per worker")
     dataset = records.training_dataset(files[worker_index::workers], global_batch // workers,
-                                    max_seq_length, max_predictions_per_seq, seed=random_seed,
-                                    shuffle_buffer_size=shuffle_buffer_size)
+                                       max_seq_length, max_predictions_per_seq,
+                                       seed=args.random_seed,
+                                       shuffle_buffer_size=args.shuffle_buffer_size)
     iterator = iter(dataset)
     trackables = {"model": model, "optimizer": optimizer, "step": step, "input": iterator}
     if loss_scale is not None:
@@ -265,27 +246,29 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
     # A worker other than the chief saves privately (its saves are part of a collective) but
     # resumes from the chief's states.
     state_dir = checkpoint_dir if chief else os.path.join(write_dir, STATE_DIR)
-    state = TrainingState(state_dir, keep_checkpoint_max, restore_dir=checkpoint_dir,
+    state = TrainingState(state_dir, args.keep_checkpoint_max, restore_dir=checkpoint_dir,
                           **trackables)
     restored = state.restore_newest()
     if restored:
         log.info("resuming from %s at step %d", restored, int(step.numpy()))
-    elif prefix:
-        load_google_checkpoint(model, prefix, config_file)
+    elif model_files.prefix:
+        load_google_checkpoint(model, model_files.prefix, model_files.config_file)
     else:
-        log.info("starting from a random initialisation (seed %d)", random_seed)
+        log.info("starting from a random initialisation (seed %d)", args.random_seed)
     # Only now, with every input checked, does the output directory change.
     prepare_output_dir(write_dir, state_dir)
     restore_logs(state_dir, write_dir)
-    write_model_files(write_dir, config, vocab_file)
+    write_model_files(write_dir, config, model_files.vocab_file)
     record_run_settings(state_dir, settings)
 
-    train_step = make_train_step(strategy, model, optimizer, step, init_lr, num_train_steps,
-                                 num_warmup_steps, random_seed, loss_scale, jit_compile)
+    train_step = make_train_step(strategy, model, optimizer, step, args.learning_rate,
+                                 args.num_train_steps, args.num_warmup_steps, args.random_seed,
+                                 loss_scale, jit_compile)
     feed = DeviceFeed(iterator, batch_placer(strategy))
     first_step = int(step.numpy())
-    last_step = min(num_train_steps, stop_at_step or num_train_steps)
+    last_step = min(args.num_train_steps, args.stop_at_step or args.num_train_steps)
     flops = training_flops_per_example(config, max_seq_length, max_predictions_per_seq)
+    peak_tflops = args.peak_tflops
     if peak_tflops is None:
         peak_tflops = default_peak_tflops(precision, replicas)
     monitor = TrainMonitor(write_dir, global_batch, global_batch * max_seq_length, flops,
@@ -306,13 +289,13 @@ def run_training(files, output_dir, config, vocab_file, prefix, batch_size, max_
                 last = {}
             else:
                 last = run_steps(train_step, feed, monitor, save, first_step, last_step,
-                                 num_train_steps, save_checkpoints_steps, log_every_n_steps,
-                                 stop, write_dir)
+                                 args.num_train_steps, args.save_checkpoints_steps,
+                                 args.log_every_n_steps, stop, write_dir)
     finally:
         monitor.close()
         if not chief:
             shutil.rmtree(write_dir, ignore_errors=True)
-    return {"global_step": int(step.numpy()), "num_train_steps": num_train_steps,
+    return {"global_step": int(step.numpy()), "num_train_steps": args.num_train_steps,
             "train_batch_size": global_batch, "replicas": replicas, "precision": precision,
             "jit_compile": bool(jit_compile), "chief": chief, **last}
 
