@@ -21,7 +21,8 @@ from convert import write_inputs  # noqa: E402
 
 from components.bert import init_random_model  # noqa: E402
 from components.common.logs import setup_logging  # noqa: E402
-from components.pretraining_data import create_pretraining_data  # noqa: E402
+from components.pretraining_data.arguments import PretrainingDataArguments  # noqa: E402
+from components.pretraining_data.create import create_pretraining_data  # noqa: E402
 from components.train.arguments import TrainArguments  # noqa: E402
 from components.train.loop import train  # noqa: E402
 
@@ -47,8 +48,9 @@ def main():
         config_file, vocab_file = write_inputs(tmp, args)
         base, data = os.path.join(tmp, "base"), os.path.join(tmp, "data")
         init_random_model(config_file, vocab_file, base, random_seed=1)
-        create_pretraining_data(SAMPLE_CORPUS, output_dir=data, vocab_file=vocab_file,
-                                dupe_factor=1, num_workers=1)
+        create_pretraining_data(PretrainingDataArguments(
+                SAMPLE_CORPUS, output_dir=data, vocab_file=vocab_file,
+                                dupe_factor=1, num_workers=1))
         output, state = os.path.join(tmp, "model"), os.path.join(tmp, "pvc", "run")
         started = time.perf_counter()
         steps = args.keep_checkpoint_max

@@ -168,10 +168,11 @@ class BadInputs:
 
     @functools.cached_property
     def corpus(self):
-        from components.extract import extract_corpus
+        from components.extract.arguments import ExtractArguments
+        from components.extract.corpus import extract_corpus
 
         out = self.root / "corpus"
-        extract_corpus(str(out), input_files=[str(self.text)])
+        extract_corpus(ExtractArguments(output_dir=str(out), input_file=[str(self.text)]))
         return out
 
     @functools.cached_property
@@ -190,12 +191,14 @@ class BadInputs:
         return self._pretraining_data("data256", max_seq_length=256, max_predictions_per_seq=5)
 
     def _pretraining_data(self, name, **params):
-        from components.pretraining_data import create_pretraining_data
+        from components.pretraining_data.arguments import PretrainingDataArguments
+        from components.pretraining_data.create import create_pretraining_data
 
         out = self.root / name
-        create_pretraining_data(input_file=str(self.text), output_dir=str(out),
+        create_pretraining_data(PretrainingDataArguments(
+                input_file=str(self.text), output_dir=str(out),
                                 vocab_file=str(self.vocab), dupe_factor=1, num_workers=1,
-                                heldout_fraction=0.3, **params)
+                                heldout_fraction=0.3, **params))
         return out
 
     @functools.cached_property

@@ -12,8 +12,9 @@ import pytest
 
 from components.common.artifacts import read_manifest, sha256_file
 from components.common.errors import UserError
-from components.extract import extract_corpus
+from components.extract.arguments import ExtractArguments
 from components.extract.cleaning import DROP_REASONS
+from components.extract.corpus import extract_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSAGE = "本节课复习了二次函数 y=ax^2+bx+c 的图像与性质。"
@@ -72,9 +73,10 @@ def sqlite_db(tmp_path):
 
 def test_sqlite_rows_are_cleaned_and_drops_counted_exactly(sqlite_db, tmp_path):
     out = tmp_path / "corpus"
-    manifest = extract_corpus(str(out), source_url=f"sqlite:///{sqlite_db}",
-                              query="SELECT id, subject, body FROM answers ORDER BY id",
-                              text_column="body", batch_size=3, max_bad_fraction=0.2)
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(out), source_url=f"sqlite:///{sqlite_db}",
+            query="SELECT id, subject, body FROM answers ORDER BY id", text_column="body",
+            batch_size=3, max_bad_fraction=0.2))
     on_disk, passages = read_corpus(out)
     assert on_disk == manifest
     assert passages == EXPECTED_PASSAGES
@@ -95,28 +97,30 @@ def test_too_many_bad_rows_stop_the_stage_with_counts(sqlite_db, tmp_path):
     with pytest.raises(UserError, match=re.escape(
             f"2 of {len(ROWS)} rows are bad (1 invalid_utf8, 1 too_long; 12.5 % > "
             "--max_bad_fraction 0.01); first: row 15: invalid UTF-8 at byte offset 21")):
-        extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
-                       query="SELECT body FROM answers ORDER BY id")
+        extract_corpus(ExtractArguments(
+                output_dir=str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
+                query="SELECT body FROM answers ORDER BY id"))
     assert sorted(os.listdir(tmp_path)) == ["edu.db"]
 
-    manifest = extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
-                              query="SELECT body FROM answers ORDER BY id", errors="replace",
-                              max_chars=3_000_000, max_bad_fraction=0)
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
+            query="SELECT body FROM answers ORDER BY id", errors="replace", max_chars=3_000_000,
+            max_bad_fraction=0))
     assert manifest["rows_dropped"]["invalid_utf8"] == manifest["rows_dropped"]["too_long"] == 0
     assert "本周复习计划：\ufffd\ufffd数学和物理" in read_corpus(tmp_path / "c")[1]
 
 
 def test_limit_and_shard_cutting(sqlite_db, tmp_path):
-    manifest = extract_corpus(str(tmp_path / "limited"), source_url=f"sqlite:///{sqlite_db}",
-                              query="SELECT body FROM answers ORDER BY id", limit=7,
-                              rows_per_shard=2)
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "limited"), source_url=f"sqlite:///{sqlite_db}",
+            query="SELECT body FROM answers ORDER BY id", limit=7, rows_per_shard=2))
     assert manifest["rows_read"] == 7
     assert [s["passages"] for s in manifest["shards"]] == [2, 1]
     assert [s["file"] for s in manifest["shards"]] == ["part-00000.txt", "part-00001.txt"]
 
-    manifest = extract_corpus(str(tmp_path / "dealt"), source_url=f"sqlite:///{sqlite_db}",
-                              query="SELECT body FROM answers ORDER BY id", num_shards=4,
-                              max_bad_fraction=0.2)
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "dealt"), source_url=f"sqlite:///{sqlite_db}",
+            query="SELECT body FROM answers ORDER BY id", num_shards=4, max_bad_fraction=0.2))
     _, passages = read_corpus(tmp_path / "dealt")
     assert sorted(passages) == sorted(EXPECTED_PASSAGES)
     assert [s["passages"] for s in manifest["shards"]] == [2, 2, 1, 1]
@@ -124,11 +128,13 @@ def test_limit_and_shard_cutting(sqlite_db, tmp_path):
 
 def test_several_columns_need_text_column(sqlite_db, tmp_path):
     with pytest.raises(UserError, match=r"returns 2 columns \(subject, body\).*--text_column"):
-        extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
-                       query="SELECT subject, body FROM answers")
+        extract_corpus(ExtractArguments(
+                output_dir=str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
+                query="SELECT subject, body FROM answers"))
     with pytest.raises(UserError, match="'summary' is not among"):
-        extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
-                       query="SELECT subject, body FROM answers", text_column="summary")
+        extract_corpus(ExtractArguments(
+                output_dir=str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
+                query="SELECT subject, body FROM answers", text_column="summary"))
     assert not (tmp_path / "c").exists()
 
 
@@ -139,19 +145,22 @@ def test_text_files_globs_and_invalid_utf8(tmp_path):
     offset = len("第二篇：化学平衡移动原理\n".encode())
     where = f"invalid UTF-8 at byte offset {offset} (line 2) in {tmp_path / 'b.txt'}"
     with pytest.raises(UserError) as err:
-        extract_corpus(str(tmp_path / "out"), input_files=[str(tmp_path / "*.txt")])
+        extract_corpus(ExtractArguments(
+                output_dir=str(tmp_path / "out"), input_file=[str(tmp_path / "*.txt")]))
     assert f"1 of 4 rows are bad (1 invalid_utf8; 25.0 % > --max_bad_fraction 0.01); first: " \
            f"{where}" in str(err.value)
     assert not (tmp_path / "out").exists()
 
-    manifest = extract_corpus(str(tmp_path / "out"), input_files=[str(tmp_path / "*.txt")],
-                              max_bad_fraction=0.25)
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "out"), input_file=[str(tmp_path / "*.txt")],
+            max_bad_fraction=0.25))
     assert read_corpus(tmp_path / "out")[1] == ["第一篇：等差数列的通项公式",
                                                 "第二篇：化学平衡移动原理"]
     assert manifest["first_bad_row"] == where
 
-    manifest = extract_corpus(str(tmp_path / "out"), input_files=[str(tmp_path / "*.txt")],
-                              errors="replace")
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "out"), input_file=[str(tmp_path / "*.txt")],
+            errors="replace"))
     _, passages = read_corpus(tmp_path / "out")
     assert passages == ["第一篇：等差数列的通项公式", "第二篇：化学平衡移动原理",
                         "\ufffd bad \ufffd bytes in this line"]
@@ -160,7 +169,8 @@ def test_text_files_globs_and_invalid_utf8(tmp_path):
 
 
 def test_sample_corpus_extracts(sample_dir, tmp_path):
-    manifest = extract_corpus(str(tmp_path / "c"), input_files=[str(sample_dir / "corpus.txt")])
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "c"), input_file=[str(sample_dir / "corpus.txt")]))
     assert manifest["rows_read"] >= 300
     assert manifest["rows_kept"] >= 300
     assert manifest["rows_dropped"]["duplicate"] > 0
@@ -177,7 +187,8 @@ def test_bad_text_input_fails_whole(tmp_path, make_input, message):
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "short.txt").write_text("好\n\n谢谢老师\n……！！\n")
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        extract_corpus(str(tmp_path / "out"), input_files=[str(make_input(tmp_path))])
+        extract_corpus(ExtractArguments(
+                output_dir=str(tmp_path / "out"), input_file=[str(make_input(tmp_path))]))
     assert sorted(os.listdir(tmp_path)) == ["empty.txt", "short.txt"]
 
 
@@ -266,8 +277,9 @@ def test_credentials_stay_out_of_manifest_logs_and_errors(tmp_path, monkeypatch,
     ldap = urls.with_env_credentials(urls.parse_url("hive://etl@h:10000/db?auth=LDAP"))
     assert ldap.password == "pw-should-not-leak"
 
-    extract_corpus(str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
-                   query="SELECT body FROM answers", max_bad_fraction=0.2)
+    extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "c"), source_url=f"sqlite:///{sqlite_db}",
+            query="SELECT body FROM answers", max_bad_fraction=0.2))
     text = (tmp_path / "c" / "manifest.json").read_text()
     assert json.loads(text)["kind"] == "corpus"
     assert "pw-should-not-leak" not in text and "user-from-secret" not in text
@@ -288,9 +300,11 @@ def test_credentials_stay_out_of_manifest_logs_and_errors(tmp_path, monkeypatch,
 
 
 def test_drivers_load_only_when_a_url_needs_them(sqlite_db, tmp_path):
-    code = ("import sys; from components.extract import extract_corpus; "
-            f"extract_corpus({str(tmp_path / 'c')!r}, source_url='sqlite:///{sqlite_db}', "
-            "query='SELECT body FROM answers', max_bad_fraction=0.2); "
+    code = ("import sys; from components.extract.arguments import ExtractArguments; "
+            "from components.extract.corpus import extract_corpus; "
+            f"extract_corpus(ExtractArguments(output_dir={str(tmp_path / 'c')!r}, "
+            f"source_url='sqlite:///{sqlite_db}', query='SELECT body FROM answers', "
+            "max_bad_fraction=0.2)); "
             "print(sorted(m for m in ('pyhive', 'thrift', 'tensorflow', 'torch') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

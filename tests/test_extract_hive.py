@@ -15,8 +15,9 @@ import time
 import pytest
 from helpers_hive import HIVE_PASSWORD, HIVE_USER, HiveServer, free_port
 
-from components.extract import extract_corpus
 from components.extract import hive as extract_hive
+from components.extract.arguments import ExtractArguments
+from components.extract.corpus import extract_corpus
 
 pytestmark = [
     pytest.mark.slow,
@@ -133,8 +134,9 @@ def test_round_trip_through_plain_pyhive_connection(hive_nosasl, tmp_path):
 
     connection = hive.connect(host="127.0.0.1", port=hive_nosasl.port, auth="NOSASL")
     try:
-        manifest = extract_corpus(str(tmp_path / "a"), connection=connection,
-                                  query="SELECT body FROM edu_rows ORDER BY id", batch_size=4)
+        manifest = extract_corpus(ExtractArguments(
+                output_dir=str(tmp_path / "a"), query="SELECT body FROM edu_rows ORDER BY id",
+                batch_size=4), connection=connection)
     finally:
         connection.close()
     assert read_passages(tmp_path / "a")[1] == EXPECTED
@@ -142,16 +144,18 @@ def test_round_trip_through_plain_pyhive_connection(hive_nosasl, tmp_path):
 
     connection = extract_hive.connect(hive_nosasl.url())
     try:
-        extract_corpus(str(tmp_path / "b"), connection=connection,
-                       query="SELECT body FROM edu_rows ORDER BY id")
+        extract_corpus(ExtractArguments(
+                output_dir=str(tmp_path / "b"), query="SELECT body FROM edu_rows ORDER BY id"),
+                connection=connection)
     finally:
         connection.close()
     assert read_passages(tmp_path / "b")[1] == EXPECTED
 
 
 def test_limit_stops_reading_early(hive_nosasl, tmp_path):
-    manifest = extract_corpus(str(tmp_path / "c"), source_url=hive_nosasl.url(),
-                              query="SELECT body FROM edu_rows ORDER BY id", limit=4)
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "c"), source_url=hive_nosasl.url(),
+            query="SELECT body FROM edu_rows ORDER BY id", limit=4))
     assert manifest["rows_read"] == 4
     assert read_passages(tmp_path / "c")[1] == EXPECTED[:2]
 
@@ -167,8 +171,9 @@ def test_textfile_table_splits_values_at_newlines(hive_nosasl, tmp_path):
     hive_nosasl.sql("DROP TABLE IF EXISTS edu_text",
                     "CREATE TABLE edu_text (body STRING, id INT) STORED AS TEXTFILE",
                     f"INSERT INTO edu_text VALUES {values}")
-    manifest = extract_corpus(str(tmp_path / "t"), source_url=hive_nosasl.url(),
-                              query="SELECT body FROM edu_text", min_chars=1)
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "t"), source_url=hive_nosasl.url(),
+            query="SELECT body FROM edu_text", min_chars=1))
     newlines = sum(body.count("\n") for _, body in rows)
     assert manifest["rows_read"] == len(rows) + newlines == 4
     assert sorted(read_passages(tmp_path / "t")[1]) == sorted(
@@ -178,8 +183,9 @@ def test_textfile_table_splits_values_at_newlines(hive_nosasl, tmp_path):
 
 def test_none_auth_uses_pure_sasl(hive_none, tmp_path):
     assert importlib.util.find_spec("sasl") is None, "the C sasl package must not be needed"
-    manifest = extract_corpus(str(tmp_path / "n"), source_url=hive_none.url(user="etl"),
-                              query="SELECT body FROM edu_rows ORDER BY id")
+    manifest = extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "n"), source_url=hive_none.url(user="etl"),
+            query="SELECT body FROM edu_rows ORDER BY id"))
     assert manifest["rows_kept"] == len(EXPECTED)
 
 

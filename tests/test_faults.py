@@ -311,8 +311,9 @@ def test_kfp_step_fails_with_the_one_line(bad_inputs, tmp_path, capfd, monkeypat
     from kfp import dsl
 
     from components.common.artifacts import read_manifest
-    from components.extract import extract_corpus
+    from components.extract.arguments import ExtractArguments
     from components.extract.component import extract
+    from components.extract.corpus import extract_corpus
     from components.pretraining_data.component import split_corpus
 
     @dsl.pipeline(name="fault-extract")
@@ -325,7 +326,8 @@ def test_kfp_step_fails_with_the_one_line(bad_inputs, tmp_path, capfd, monkeypat
         split_corpus(corpus=corpus.output)
 
     with pytest.raises(UserError) as empty:
-        extract_corpus(str(tmp_path / "unused"), input_files=[str(bad_inputs.empty)])
+        extract_corpus(ExtractArguments(
+                output_dir=str(tmp_path / "unused"), input_file=[str(bad_inputs.empty)]))
     with pytest.raises(UserError) as half:
         read_manifest(str(bad_inputs.no_manifest), kind="corpus")
     for pipeline_func, arguments, error in (

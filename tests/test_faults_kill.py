@@ -214,12 +214,14 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    from components.pretraining_data import create_pretraining_data
+    from components.pretraining_data.arguments import PretrainingDataArguments
+    from components.pretraining_data.create import create_pretraining_data
 
     out = tmp_path_factory.mktemp("tiny") / "data"
-    create_pretraining_data(input_file=str(SAMPLE_DIR / "corpus.txt"), output_dir=str(out),
+    create_pretraining_data(PretrainingDataArguments(
+            input_file=str(SAMPLE_DIR / "corpus.txt"), output_dir=str(out),
                             vocab_file=VOCAB, max_seq_length=32, max_predictions_per_seq=5,
-                            dupe_factor=1, num_workers=1)
+                            dupe_factor=1, num_workers=1))
     return out
 
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from components.bert.vocab import load_vocab
 from components.extract.cleaning import PUNCTUATION_MAP, Cleaner, clean_passage
 from components.pretraining_data import instances, masking, segment, wordpiece, worker
+from components.pretraining_data.arguments import PretrainingDataArguments
 from tests.helpers_faults import SAMPLE_DIR
 
 MAX_EXAMPLES = 150
@@ -191,9 +192,9 @@ PARAMETERS = st.fixed_dictionaries({
 
 
 def make_rows(passages, p):
-    settings_ = worker.Settings(
-        vocab_file=str(SAMPLE_DIR / "vocab.txt"), do_lower_case=True, segmenter="jieba",
-        user_dict=None, max_seq_length=p["max_seq_length"],
+    settings_ = PretrainingDataArguments(
+        input_file=[], vocab_file=str(SAMPLE_DIR / "vocab.txt"), do_lower_case=True,
+        segmenter="jieba", user_dict=None, max_seq_length=p["max_seq_length"],
         max_predictions_per_seq=max(1, int(p["prediction_share"] * p["max_seq_length"])),
         masked_lm_prob=p["masked_lm_prob"], short_seq_prob=p["short_seq_prob"],
         dupe_factor=p["dupe_factor"], random_seed=p["seed"],

@@ -16,7 +16,8 @@ from helpers_hdfs import WebHdfsServer
 
 from components.common.artifacts import atomic_output_dir, write_manifest
 from components.common.errors import UserError
-from components.extract import extract_corpus
+from components.extract.arguments import ExtractArguments
+from components.extract.corpus import extract_corpus
 from components.hdfs import export_to_hdfs, import_from_hdfs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,8 +148,9 @@ def test_import_invalid_utf8_names_hdfs_file_and_offset(webhdfs, tmp_path):
 
 
 def test_corpus_artifact_round_trip_and_checksum(webhdfs, tmp_path, sample_dir):
-    extract_corpus(str(tmp_path / "corpus"), input_files=[str(sample_dir / "corpus.txt")],
-                   rows_per_shard=150)
+    extract_corpus(ExtractArguments(
+            output_dir=str(tmp_path / "corpus"), input_file=[str(sample_dir / "corpus.txt")],
+            rows_per_shard=150))
     export_to_hdfs(str(tmp_path / "corpus"), "/corpora/sample", namenode_url=webhdfs.url)
     manifest = import_from_hdfs("/corpora/sample", str(tmp_path / "back"),
                                 namenode_url=webhdfs.url)

@@ -59,13 +59,15 @@ def base_model(tmp_path_factory, sample_dir):
 @pytest.fixture(scope="module")
 def pretraining_data(tmp_path_factory, sample_dir, base_model):
     """Pretraining data of the sample, made on the host."""
-    from components.pretraining_data import create_pretraining_data
+    from components.pretraining_data.arguments import PretrainingDataArguments
+    from components.pretraining_data.create import create_pretraining_data
 
     output_dir = tmp_path_factory.mktemp("data") / "pretraining_data"
     # The trainer component trains at the default sequence length (128) and predictions (20).
-    create_pretraining_data(input_file=str(sample_dir / "corpus.txt"), output_dir=str(output_dir),
+    create_pretraining_data(PretrainingDataArguments(
+            input_file=str(sample_dir / "corpus.txt"), output_dir=str(output_dir),
                             vocab_file=str(base_model / "vocab.txt"), dupe_factor=1,
-                            heldout_fraction=0.1)
+                            heldout_fraction=0.1))
     return output_dir
 
 

@@ -6,15 +6,19 @@ import os
 import pytest
 
 from components.common.errors import UserError
-from components.extract import extract_corpus
-from components.pretraining_data import create_pretraining_data, merge_pretraining_data
+from components.extract.arguments import ExtractArguments
+from components.extract.corpus import extract_corpus
+from components.pretraining_data.arguments import PretrainingDataArguments
+from components.pretraining_data.create import create_pretraining_data
 from components.pretraining_data.fanout import plan_fanout
+from components.pretraining_data.merge import merge_pretraining_data
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, sample_dir):
     path = tmp_path_factory.mktemp("fanout") / "corpus"
-    extract_corpus(str(path), input_files=[str(sample_dir / "corpus.txt")])
+    extract_corpus(ExtractArguments(
+            output_dir=str(path), input_file=[str(sample_dir / "corpus.txt")]))
     return path
 
 
@@ -37,13 +41,15 @@ def test_merged_parts_equal_one_process(corpus, sample_dir, tmp_path):
     parts = []
     for part in plan:
         out = tmp_path / f"part{part['shard_index']}"
-        manifest = create_pretraining_data(str(corpus), output_dir=str(out),
+        manifest = create_pretraining_data(PretrainingDataArguments(
+                str(corpus), output_dir=str(out),
                                            shard_index=part["shard_index"],
-                                           num_shards=part["num_shards"], **common)
+                                           num_shards=part["num_shards"], **common))
         assert manifest["train_instances"] > 0
         parts.append(str(out))
     merged = merge_pretraining_data(parts, str(tmp_path / "merged"))
-    single = create_pretraining_data(str(corpus), output_dir=str(tmp_path / "single"), **common)
+    single = create_pretraining_data(PretrainingDataArguments(
+            str(corpus), output_dir=str(tmp_path / "single"), **common))
     assert merged["train_instances"] == single["train_instances"]
     for split in ("train", "heldout"):
         assert _records(tmp_path / "merged", split) == _records(tmp_path / "single", split)
@@ -76,10 +82,11 @@ def test_the_compat_single_task_writes_what_the_fan_out_merges(corpus, sample_di
     parts = []
     for part in plan:
         parts.append(str(tmp_path / f"part{part['shard_index']}"))
-        create_pretraining_data(str(corpus), output_dir=parts[-1], vocab_file=str(
+        create_pretraining_data(PretrainingDataArguments(
+                str(corpus), output_dir=parts[-1], vocab_file=str(
             base_model / "vocab.txt"), dupe_factor=1, heldout_fraction=0.1,
             shard_size_mb=part["shard_size_mb"], shard_index=part["shard_index"],
-            num_shards=part["num_shards"])
+            num_shards=part["num_shards"]))
     merged = merge_pretraining_data(parts, str(tmp_path / "merged"))
     assert logged["train_instances"] == merged["train_instances"] > 0
     for split in ("train", "heldout"):

@@ -12,7 +12,8 @@ import pytest
 from helpers_pretraining_data import original_ids, parse_dir
 from tokenizers import BertWordPieceTokenizer
 
-from components.pretraining_data import create_pretraining_data
+from components.pretraining_data.arguments import PretrainingDataArguments
+from components.pretraining_data.create import create_pretraining_data
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +33,9 @@ def made(tmp_path_factory, passages, reference_vocab):
     corpus = root / "corpus.txt"
     corpus.write_text("\n".join(passages) + "\n", encoding="utf-8")
     out = root / "out"
-    manifest = create_pretraining_data(input_file=str(corpus), output_dir=str(out),
-                                       vocab_file=str(reference_vocab), num_workers=1)
+    manifest = create_pretraining_data(PretrainingDataArguments(
+            input_file=str(corpus), output_dir=str(out),
+                                       vocab_file=str(reference_vocab), num_workers=1))
     return out, manifest, parse_dir(out)
 
 

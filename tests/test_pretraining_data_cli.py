@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from helpers_pretraining_data import directory_bytes, original_ids, parse_dir
 
-from components.pretraining_data import create_pretraining_data, merge_pretraining_data
+from components.pretraining_data.arguments import PretrainingDataArguments
+from components.pretraining_data.create import create_pretraining_data
+from components.pretraining_data.merge import merge_pretraining_data
 
 PASSAGES = 200
 
@@ -26,8 +28,9 @@ def small_corpus(tmp_path_factory, reference_corpus):
 def _make(corpus, vocab, out, **kwargs):
     kwargs.setdefault("shard_size_mb", 0.02)
     kwargs.setdefault("num_workers", 1)
-    return create_pretraining_data(input_file=str(corpus), output_dir=str(out),
-                                   vocab_file=str(vocab), **kwargs)
+    return create_pretraining_data(PretrainingDataArguments(
+            input_file=str(corpus), output_dir=str(out),
+                                   vocab_file=str(vocab), **kwargs))
 
 
 def _cli(*args, cwd=None):

@@ -12,16 +12,19 @@ from components.report.records import parse_example
 @pytest.fixture(scope="module")
 def sample_data(tmp_path_factory, sample_dir):
     """The sample corpus through the real extract and pretraining-data stages (no TF)."""
-    from components.extract import extract_corpus
-    from components.pretraining_data import create_pretraining_data
+    from components.extract.arguments import ExtractArguments
+    from components.extract.corpus import extract_corpus
+    from components.pretraining_data.arguments import PretrainingDataArguments
+    from components.pretraining_data.create import create_pretraining_data
 
     root = tmp_path_factory.mktemp("report")
     corpus = root / "corpus"
-    extract_corpus(str(corpus), input_files=[str(sample_dir / "corpus.txt")])
+    extract_corpus(ExtractArguments(
+            output_dir=str(corpus), input_file=[str(sample_dir / "corpus.txt")]))
     data = root / "pretraining_data"
-    manifest = create_pretraining_data(str(corpus), output_dir=str(data),
+    manifest = create_pretraining_data(PretrainingDataArguments(str(corpus), output_dir=str(data),
                                        vocab_file=str(sample_dir / "vocab.txt"), dupe_factor=1,
-                                       heldout_fraction=0.1, num_workers=1)
+                                       heldout_fraction=0.1, num_workers=1))
     return corpus, data, manifest
 
 

@@ -115,13 +115,15 @@ def test_stop_and_resume_gives_the_same_weights_as_a_straight_run(data_dir, tmp_
 
 @pytest.mark.slow
 def test_trains_and_evaluates_on_the_pretraining_data_stage_output(base_model, tmp_path):
-    from components.pretraining_data import create_pretraining_data
+    from components.pretraining_data.arguments import PretrainingDataArguments
+    from components.pretraining_data.create import create_pretraining_data
 
     data = tmp_path / "ptd"
-    made = create_pretraining_data(str(SAMPLE_DIR / "corpus.txt"), output_dir=str(data),
+    made = create_pretraining_data(PretrainingDataArguments(
+            str(SAMPLE_DIR / "corpus.txt"), output_dir=str(data),
                                    vocab_file=str(SAMPLE_DIR / "vocab.txt"), max_seq_length=64,
                                    max_predictions_per_seq=10, dupe_factor=1,
-                                   heldout_fraction=0.2, num_workers=1)
+                                   heldout_fraction=0.2, num_workers=1))
     out = tmp_path / "trained"
     summary = train(TrainArguments(
         str(data), str(out), init_checkpoint=str(base_model), train_batch_size=8,

@@ -32,10 +32,12 @@ class Param:
 
 
 def arg(default=REQUIRED, help="", *, low=None, high=None, low_open=False, high_open=False,
-        choices=None, nargs=None, metavar=None):
-    """A declared field: its default (REQUIRED for none), help, valid range and choices."""
+        choices=None, nargs=None, action=None, metavar=None, group=None):
+    """A declared field: its default (REQUIRED for none), help, valid range and choices; nargs,
+    action, metavar and group (a heading in --help) shape its command-line flag."""
     metadata = {"help": help, "low": low, "high": high, "low_open": low_open,
-                "high_open": high_open, "choices": choices, "nargs": nargs, "metavar": metavar}
+                "high_open": high_open, "choices": choices, "nargs": nargs, "action": action,
+                "metavar": metavar, "group": group}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -86,6 +88,7 @@ class Arguments:
     @classmethod
     def parser(cls, prog, description, epilog=None):
         parser = ArgumentParser(prog=prog, description=description, epilog=epilog)
+        groups = {}
         for field, kind in cls.fields():
             meta = field.metadata
             options = {"help": meta["help"], "metavar": meta.get("metavar")}
@@ -100,11 +103,13 @@ class Arguments:
                 options.update(type=str2bool, nargs="?", const=True)
             else:
                 options["type"] = kind
-            if meta.get("nargs"):
-                options["nargs"] = meta["nargs"]
-            if meta.get("choices"):
-                options["choices"] = meta["choices"]
-            parser.add_argument(f"--{field.name}", **options)
+            for key in ("nargs", "action", "choices"):
+                if meta.get(key):
+                    options[key] = meta[key]
+            group = meta.get("group")
+            if group and group not in groups:
+                groups[group] = parser.add_argument_group(group)
+            (groups[group] if group else parser).add_argument(f"--{field.name}", **options)
         return parser
 
     @classmethod
@@ -114,13 +119,23 @@ class Arguments:
 
     @classmethod
     def params(cls, names):
-        """`Param`s of the fields `names` (for a component or the pipeline), in that order."""
-        by_name = dict((f.name, (f, kind)) for f, kind in cls.fields())
+        """`Param`s of the fields `names` (for a component or the pipeline), in that order.
+
+        KFP parameters cannot be None: an unset optional one is "" (str) or 0 (a number), and
+        `unset_to_none` turns it back."""
+        by_name = {f.name: (f, kind) for f, kind in cls.fields()}
         params = []
         for name in names:
             field, kind = by_name[name]
-            params.append(Param(name, kind, field.default, field.metadata["help"]))
+            default = kind() if field.default is None else field.default
+            params.append(Param(name, kind, default, field.metadata["help"]))
         return params
+
+    @classmethod
+    def unset_to_none(cls, values):
+        """`values` from KFP parameters with "" / 0 back to None for the optional fields."""
+        optional = {f.name for f in dataclasses.fields(cls) if f.default is None}
+        return {k: (None if k in optional and not v else v) for k, v in values.items()}
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -4,6 +4,9 @@ from dataclasses import dataclass
 
 from components.common.arguments import REQUIRED, Arguments, arg
 
+# What a pipeline run sets (its run parameters).
+PIPELINE_FIELDS = ("eval_batch_size",)
+
 
 @dataclass
 class EvaluateArguments(Arguments):

@@ -4,38 +4,17 @@ Credentials never pass through here: the pipeline maps a Kubernetes Secret to en
 variables (`kfp.kubernetes.use_secret_as_env`), which the extract library reads.
 """
 
-from kfp import dsl
-from kfp.dsl import Dataset, Metrics, Output
+from kfp.dsl import Dataset, Metrics
 
-from components.images import image
+from components.common.kfp_component import component
+from components.extract import tasks
+from components.extract.arguments import INPUT_FILES, PIPELINE_FIELDS, ExtractArguments
 
+SQL_FIELDS, CLEANING_FIELDS = PIPELINE_FIELDS[:3], PIPELINE_FIELDS[3:]
 
-@dsl.component(base_image=image("extract"), install_kfp_package=False)
-def extract(
-    corpus: Output[Dataset],
-    metrics: Output[Metrics],
-    source_url: str = "",
-    query: str = "",
-    text_column: str = "",
-    input_files: str = "",
-    min_chars: int = 10,
-    normalize_punctuation: bool = True,
-    limit: int = 0,
-    max_bad_fraction: float = 0.01,
-):
-    """Passages from `source_url` + `query` (or comma-separated `input_files`) → a corpus."""
-    from components.common.kfp_outputs import log_metrics, split_list
-    from components.extract import extract_corpus
-
-    manifest = extract_corpus(
-        output_dir=corpus.path,
-        source_url=source_url or None,
-        query=query or None,
-        text_column=text_column or None,
-        input_files=split_list(input_files),
-        min_chars=min_chars,
-        normalize_punctuation=normalize_punctuation,
-        limit=limit or None,
-        max_bad_fraction=max_bad_fraction,
-    )
-    log_metrics(metrics, manifest)
+extract = component(
+    "extract", tasks.run_extract_task, "extract",
+    [*ExtractArguments.params(SQL_FIELDS), INPUT_FILES,
+     *ExtractArguments.params(CLEANING_FIELDS)],
+    outputs={"corpus": Dataset, "metrics": Metrics},
+    doc="Passages from `source_url` + `query` (or comma-separated `input_files`) → a corpus.")

@@ -7,7 +7,6 @@ URL, failed query, too many bad rows, nothing left after cleaning) leaves no dir
 import logging
 
 from components.common.artifacts import atomic_output_dir, write_manifest
-from components.common.cli import check_range
 from components.common.disk import write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
@@ -17,21 +16,13 @@ from components.extract.shards import ShardWriter
 
 log = logging.getLogger(__name__)
 
-ERROR_POLICIES = ("strict", "replace")
 
-
-def cleaning_options(min_chars=10, max_chars=2_000_000, normalize_punctuation=True, dedup=True,
-                     errors="strict", max_bad_fraction=0.01):
-    """The checked cleaning options, as `Cleaner` takes them and the manifest records them."""
-    if errors not in ERROR_POLICIES:
-        raise UserError(f"--errors must be one of {', '.join(ERROR_POLICIES)}, got {errors!r}",
-                        where="--errors", fix="pass strict or replace")
-    check_range("min_chars", min_chars, low=0)
-    check_range("max_chars", max_chars, low=max(min_chars, 1))
-    check_range("max_bad_fraction", max_bad_fraction, low=0, high=1)
-    return {"min_chars": min_chars, "max_chars": max_chars,
-            "normalize_punctuation": normalize_punctuation, "dedup": dedup, "errors": errors,
-            "max_bad_fraction": max_bad_fraction}
+def cleaning_options(args):
+    """The cleaning options of `args` (`ExtractArguments`), as `Cleaner` takes them and the
+    manifest records them."""
+    return {"min_chars": args.min_chars, "max_chars": args.max_chars,
+            "normalize_punctuation": args.normalize_punctuation, "dedup": args.dedup,
+            "errors": args.errors, "max_bad_fraction": args.max_bad_fraction}
 
 
 def _check_source(source_url, query, connection, input_files):
@@ -80,48 +71,17 @@ def _nothing_kept(cleaner):
     return f"no passages left: all {cleaner.rows_read} rows were dropped ({reasons})"
 
 
-def extract_corpus(output_dir, source_url=None, query=None, text_column=None, input_files=(),
-                   connection=None, min_chars=10, max_chars=2_000_000,
-                   normalize_punctuation=True, dedup=True, errors="strict",
-                   max_bad_fraction=0.01, batch_size=1000, limit=None, rows_per_shard=100_000,
-                   num_shards=0):
+def extract_corpus(args, connection=None):
     """Read passages from a database query or text files, clean them, write a corpus artifact.
 
-    output_dir:     the corpus directory to create (`part-NNNNN.txt` shards + `manifest.json`).
-    source_url:     SQLAlchemy URL (`sqlite:///a.db`, `postgresql://u@h/db`, `hive://u@h:10000/db
-                    ?auth=LDAP`); a password missing from it is read from EDU_MLM_SOURCE_PASSWORD.
-    query:          the SELECT to run; text_column names the column holding the text when the
-                    query returns several.
-    input_files:    paths or globs of UTF-8 text files, one passage per line (`.gz` allowed).
-    connection:     an open DB-API connection (e.g. `pyhive.hive.connect(...)`) instead of a URL.
-    min_chars / max_chars: kept passages' length range in characters, after cleaning.
-    normalize_punctuation: map punctuation missing from Chinese BERT's vocab to covered forms.
-    dedup:          drop exact duplicates of an earlier cleaned passage.
-    errors:         "strict": rows with invalid UTF-8 are bad rows (skipped, counted);
-                    "replace": their bad bytes become U+FFFD.
-    max_bad_fraction: stop (no output) when more than this share of rows were bad.
-    batch_size:     rows fetched per round trip to the database.
-    limit:          read at most this many rows (dry runs).
-    rows_per_shard / num_shards: how to cut shards (num_shards > 0 deals round-robin).
-    Returns the manifest.
+    `args`: `ExtractArguments` (see its help texts); `connection`: an open DB-API connection
+    (e.g. `pyhive.hive.connect(...)`) instead of `args.source_url`. Returns the manifest.
     """
-    input_files = [input_files] if isinstance(input_files, str) else list(input_files or ())
-    _check_source(source_url, query, connection, input_files)
-    cleaning = cleaning_options(min_chars, max_chars, normalize_punctuation, dedup, errors,
-                                max_bad_fraction)
-    check_range("batch_size", batch_size, low=1)
-    if limit is not None:
-        check_range("limit", limit, low=1)
-    check_shards(rows_per_shard, num_shards)
-    rows, source = _open_source(source_url, query, text_column, input_files, connection,
-                                batch_size, errors, limit)
-    return write_corpus(output_dir, rows, source, cleaning, limit=limit,
-                        rows_per_shard=rows_per_shard, num_shards=num_shards)
-
-
-def check_shards(rows_per_shard, num_shards):
-    check_range("rows_per_shard", rows_per_shard, low=1)
-    check_range("num_shards", num_shards, low=0)
+    _check_source(args.source_url, args.query, connection, args.input_file)
+    rows, source = _open_source(args.source_url, args.query, args.text_column, args.input_file,
+                                connection, args.batch_size, args.errors, args.limit)
+    return write_corpus(args.output_dir, rows, source, cleaning_options(args), limit=args.limit,
+                        rows_per_shard=args.rows_per_shard, num_shards=args.num_shards)
 
 
 def write_corpus(output_dir, rows, source, cleaning, limit=None, rows_per_shard=100_000,

@@ -15,7 +15,7 @@ import json
 from components.common.cli import ArgumentParser, str2bool
 from components.common.errors import exit_on_user_error
 from components.common.logs import setup_logging
-from components.extract.corpus import ERROR_POLICIES
+from components.extract.arguments import ERROR_POLICIES
 from components.hdfs.client import AUTH_MODES, URL_ENV, USER_ENV
 from components.hdfs.transfer import export_to_hdfs, import_from_hdfs
 

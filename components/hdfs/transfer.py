@@ -32,7 +32,8 @@ from components.common.artifacts import (
 )
 from components.common.errors import UserError
 from components.common.logs import progress
-from components.extract.corpus import check_shards, cleaning_options, write_corpus
+from components.extract.arguments import ExtractArguments
+from components.extract.corpus import cleaning_options, write_corpus
 from components.extract.sources import text_rows
 from components.hdfs.client import hdfs_errors, make_client
 
@@ -200,9 +201,11 @@ def import_from_hdfs(hdfs_path, output_dir, namenode_url=None, user=None, auth="
         raise UserError(f"unknown artifact kind {kind!r}", where="--kind",
                         fix="pass corpus (text) or model (a model directory)")
     hdfs_path = _check_hdfs_path(hdfs_path)
-    cleaning = cleaning_options(min_chars, max_chars, normalize_punctuation, dedup, errors,
-                                max_bad_fraction)
-    check_shards(rows_per_shard, num_shards)
+    # The extract stage's own checks of its cleaning and shard options.
+    options = ExtractArguments(
+        output_dir=output_dir, min_chars=min_chars, max_chars=max_chars,
+        normalize_punctuation=normalize_punctuation, dedup=dedup, errors=errors,
+        max_bad_fraction=max_bad_fraction, rows_per_shard=rows_per_shard, num_shards=num_shards)
     client = make_client(namenode_url, user, auth)
     source = {"type": "hdfs", "url": client.url, "path": hdfs_path}
     with hdfs_errors("import from HDFS", hdfs_path):
@@ -226,8 +229,8 @@ def import_from_hdfs(hdfs_path, output_dir, namenode_url=None, user=None, auth="
         source["files"] = [remote for _, remote, _ in files]
         log.info("streaming %d HDFS file(s) through the cleaning", len(files))
         rows = text_rows(source["files"], errors, open_file=lambda remote: client.read(remote))
-        return write_corpus(output_dir, rows, source, cleaning, rows_per_shard=rows_per_shard,
-                            num_shards=num_shards)
+        return write_corpus(output_dir, rows, source, cleaning_options(options),
+                            rows_per_shard=rows_per_shard, num_shards=num_shards)
 
 
 def _import_corpus_artifact(client, files, output_dir, manifest):

@@ -15,12 +15,11 @@ import time
 
 from components.bert.vocab import load_vocab
 from components.common.artifacts import atomic_output_dir, write_manifest
-from components.common.bad_rows import BadRows, check_max_bad_fraction
-from components.common.cli import check_range
+from components.common.bad_rows import BadRows
 from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
-from components.pretraining_data import corpus, segment, stats, worker
+from components.pretraining_data import corpus, stats, worker
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +41,6 @@ def _output_dir(output_dir, output_file):
         raise UserError("no output directory given", where="--output_dir",
                         fix="pass --output_dir DIR (or the users' --output_file DIR/name.tfrecord)")
     return output_dir
-
-
-def _check_parameters(p):
-    check_range("max_seq_length", p["max_seq_length"], 3, None)
-    check_range("max_predictions_per_seq", p["max_predictions_per_seq"], 1, None)
-    if p["max_predictions_per_seq"] > p["max_seq_length"]:
-        raise UserError(f"--max_predictions_per_seq={p['max_predictions_per_seq']} is larger "
-                        f"than --max_seq_length={p['max_seq_length']}",
-                        where="--max_predictions_per_seq",
-                        fix="use at most max_seq_length predictions (Google uses 20 for 128)")
-    check_range("masked_lm_prob", p["masked_lm_prob"], 0, 1, low_open=True, high_open=True)
-    check_range("short_seq_prob", p["short_seq_prob"], 0, 1, high_open=True)
-    check_range("heldout_fraction", p["heldout_fraction"], 0, 1, high_open=True)
-    check_range("dupe_factor", p["dupe_factor"], 1, None)
-    check_range("num_workers", p["num_workers"], 1, None)
-    check_range("shard_size_mb", p["shard_size_mb"], 0, None, low_open=True)
-    check_range("num_shards", p["num_shards"], 1, None)
-    check_max_bad_fraction(p["max_bad_fraction"])
-    check_range("shard_index", p["shard_index"], 0, p["num_shards"] - 1)
-    if p["segmenter"] not in segment.SEGMENTERS:
-        raise UserError(f"unknown segmenter {p['segmenter']!r}", where="--segmenter",
-                        fix=f"choose one of {', '.join(segment.SEGMENTERS)}")
 
 
 def _results(shards, settings, num_workers):
@@ -121,49 +98,38 @@ def name_shards(directory, paths, prefix):
     return names
 
 
-def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output_file=None,
-                            max_seq_length=128, max_predictions_per_seq=20, masked_lm_prob=0.15,
-                            short_seq_prob=0.1, dupe_factor=5, random_seed=123456,
-                            do_whole_word_mask=True, do_lower_case=True, heldout_fraction=0.01,
-                            segmenter="jieba", user_dict=None, pack=False, num_workers=None,
-                            shard_size_mb=0.25, shard_index=0, num_shards=1,
-                            max_bad_fraction=0.01):
-    """Make Google-schema MLM TFRecords from a corpus; returns the manifest.
+def create_pretraining_data(args):
+    """Make Google-schema MLM TFRecords from a corpus (`PretrainingDataArguments`); returns the
+    manifest.
 
     `shard_index`/`num_shards` process only that contiguous part of the input's shards, for a
     fan-out whose partial outputs `merge.merge_pretraining_data` joins.
     """
     started = time.perf_counter()
-    params = dict(locals())
-    params["num_workers"] = num_workers = num_workers or default_num_workers()
-    _check_parameters(params)
-    output_dir = _output_dir(output_dir, output_file)
-    vocab = load_vocab(vocab_file)
-    files = corpus.resolve_input_files(input_file)
-    all_shards = corpus.plan_shards(files, max(1, int(shard_size_mb * (1 << 20))))
+    num_workers = args.num_workers or default_num_workers()
+    output_dir = _output_dir(args.output_dir, args.output_file)
+    vocab = load_vocab(args.vocab_file)
+    files = corpus.resolve_input_files(args.input_file)
+    all_shards = corpus.plan_shards(files, max(1, int(args.shard_size_mb * (1 << 20))))
     if not all_shards:
         raise UserError("the corpus is empty", where=f"--input_file {', '.join(files)}",
                         fix="pass a corpus with at least one passage per line")
-    shards = corpus.select_part(all_shards, shard_index, num_shards)
+    shards = corpus.select_part(all_shards, args.shard_index, args.num_shards)
     # A lower bound: each input byte becomes at least one byte of record per dupe pass.
-    check_free_space(output_dir, dupe_factor * sum(s.end - s.start for s in shards),
+    check_free_space(output_dir, args.dupe_factor * sum(s.end - s.start for s in shards),
                      "the pretraining data")
     if num_workers > 1:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with write_errors_as_user_errors(output_dir), atomic_output_dir(output_dir) as tmp:
-        settings = worker.Settings(
-            vocab_file=os.path.abspath(vocab_file), do_lower_case=do_lower_case,
-            segmenter=segmenter, user_dict=user_dict, max_seq_length=max_seq_length,
-            max_predictions_per_seq=max_predictions_per_seq, masked_lm_prob=masked_lm_prob,
-            short_seq_prob=short_seq_prob, dupe_factor=dupe_factor, random_seed=random_seed,
-            do_whole_word_mask=do_whole_word_mask, heldout_fraction=heldout_fraction, pack=pack,
-            output_dir=tmp)
+        # What each worker reads: the same arguments, writing into the temporary directory.
+        settings = args.replace(vocab_file=os.path.abspath(args.vocab_file), output_dir=tmp,
+                                output_file=None)
         log.info("%d input files, %d shards (this part: %d), %d workers, segmenter %s%s",
-                 len(files), len(all_shards), len(shards), num_workers, segmenter,
-                 ", packed rows" if pack else "")
+                 len(files), len(all_shards), len(shards), num_workers, args.segmenter,
+                 ", packed rows" if args.pack else "")
         worker.init_process(settings)
         counts, seconds, train_paths = {}, {}, []
-        bad = BadRows(max_bad_fraction, unit="passages")
+        bad = BadRows(args.max_bad_fraction, unit="passages")
         heldout = _HeldoutWriter(tmp)
         shard_bytes = {s.name: s.end - s.start for s in shards}
         with progress(total=sum(shard_bytes.values()), desc="pretraining data",
@@ -179,10 +145,10 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
         heldout.close()
         bad.check(counts.get("passages", 0) + bad.counts.get("invalid_utf8", 0),
                   f"--input_file {', '.join(files)}")
-        if num_shards == 1 and counts.get("passages", 0) == 0:
+        if args.num_shards == 1 and counts.get("passages", 0) == 0:
             raise UserError("the corpus has no passages", where=f"--input_file {', '.join(files)}",
                             fix="pass a corpus with at least one non-empty line")
-        if num_shards == 1 and counts.get("text_tokens", 0) == 0:
+        if args.num_shards == 1 and counts.get("text_tokens", 0) == 0:
             raise UserError("no passage of the corpus has a single token (only invisible or "
                             "control characters?)", where=f"--input_file {', '.join(files)}",
                             fix="check the corpus text and its encoding")
@@ -193,20 +159,20 @@ def create_pretraining_data(input_file, output_dir=None, vocab_file=None, output
             "input_files": files,
             "vocab_sha256": vocab.sha256,
             "vocab_size": vocab.size,
-            "part": {"shard_index": shard_index, "num_shards": num_shards,
+            "part": {"shard_index": args.shard_index, "num_shards": args.num_shards,
                      "input_shards": len(all_shards), "shards_in_part": len(shards)},
-            **{k: params[k] for k in (
+            **{k: getattr(args, k) for k in (
                 "max_seq_length", "max_predictions_per_seq", "masked_lm_prob", "short_seq_prob",
                 "dupe_factor", "random_seed", "do_whole_word_mask", "do_lower_case",
                 "heldout_fraction", "segmenter", "pack")},
-            "user_dict": os.path.basename(user_dict) if user_dict else None,
+            "user_dict": os.path.basename(args.user_dict) if args.user_dict else None,
             "next_sentence_labels": 0,
             "counts": counts,
             "histogram_edges": {
                 "passage_chars": stats.PASSAGE_CHAR_EDGES,
                 "passage_tokens": stats.PASSAGE_TOKEN_EDGES,
-                "instance_real_tokens": stats.instance_length_edges(max_seq_length)},
-            **stats.summary(counts, max_seq_length, pack),
+                "instance_real_tokens": stats.instance_length_edges(args.max_seq_length)},
+            **stats.summary(counts, args.max_seq_length, args.pack),
             "phase_cpu_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "wall_seconds": round(time.perf_counter() - started, 3),
             "num_workers": num_workers,

@@ -15,10 +15,9 @@ import os
 import numpy as np
 
 from components.common.errors import UserError
+from components.pretraining_data.arguments import SEGMENTERS
 
 log = logging.getLogger(__name__)
-
-SEGMENTERS = ("jieba", "rjieba")
 
 
 def _read_user_dict(path):

@@ -5,7 +5,6 @@ built once per process by `init_process` (before the pool forks, so workers shar
 Segmentation and tokenization happen once per passage; the dupe passes reuse their arrays.
 """
 
-import dataclasses
 import os
 import time
 
@@ -27,26 +26,9 @@ ROWS_PER_BATCH = 4096
 _PROCESS = {}
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    vocab_file: str
-    do_lower_case: bool
-    segmenter: str
-    user_dict: str | None
-    max_seq_length: int
-    max_predictions_per_seq: int
-    masked_lm_prob: float
-    short_seq_prob: float
-    dupe_factor: int
-    random_seed: int
-    do_whole_word_mask: bool
-    heldout_fraction: float
-    pack: bool
-    output_dir: str
-
-
 def init_process(settings):
-    """Load vocab, tokenizer and segmenter into this process (once)."""
+    """Load vocab, tokenizer and segmenter into this process (once). `settings`: the stage's
+    `PretrainingDataArguments` (every worker function takes them)."""
     key = (settings.vocab_file, settings.do_lower_case, settings.segmenter, settings.user_dict,
            settings.do_whole_word_mask)
     if _PROCESS.get("key") == key:

@@ -11,6 +11,9 @@ from components.common.errors import UserError
 from components.evaluate.arguments import EvaluateArguments
 
 PRECISIONS = ("auto", "fp32", "mixed_float16", "mixed_bfloat16")
+# What a pipeline run sets (its run parameters); the sequence lengths come from the data.
+PIPELINE_FIELDS = ("train_batch_size", "num_train_steps", "num_warmup_steps", "learning_rate",
+                   "save_checkpoints_steps", "log_every_n_steps")
 
 
 @dataclass

@@ -1,0 +1,24 @@
+"""What the pipeline's train task runs (plain functions; `component.py` wraps them for KFP)."""
+
+from components.train.arguments import TrainArguments
+
+
+def run_train_task(pretraining_data, base_model, model, metrics, num_gpus, checkpoint_root,
+                   **parameters):
+    """Train from `base_model` on the train split of `pretraining_data` into `model`."""
+    import os
+
+    from components.common.artifacts import read_manifest
+    from components.common.kfp_outputs import log_metrics
+    from components.train.loop import train
+    from components.train.state import checkpoint_dir_for
+
+    data = read_manifest(pretraining_data.path, kind="pretraining_data")
+    summary = train(TrainArguments(
+        input_dir=pretraining_data.path, output_dir=model.path,
+        bert_config_file=os.path.join(base_model.path, "bert_config.json"),
+        init_checkpoint=base_model.path, max_seq_length=data["max_seq_length"],
+        max_predictions_per_seq=data["max_predictions_per_seq"], num_gpus=num_gpus or None,
+        checkpoint_dir=checkpoint_dir_for(checkpoint_root, model.uri) if checkpoint_root
+        else None, **parameters))
+    log_metrics(metrics, summary)
