@@ -16,6 +16,8 @@ import sys
 from components.common.cli import ArgumentParser
 from components.common.errors import UserError, exit_on_user_error
 from components.common.logs import setup_logging
+from components.hdfs.arguments import KINDS, HdfsConnection
+from components.hdfs.client import AUTH_MODES
 from components.pipeline import parameters
 
 log = logging.getLogger("pipeline")
@@ -366,11 +368,11 @@ def build_parser():
                        "the artifact store, e.g. the base model",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("hdfs_path", metavar="HDFS_PATH", help="the HDFS file or directory")
-    p.add_argument("--kind", choices=("model", "corpus"), default="model",
+    p.add_argument("--kind", choices=KINDS, default="model",
                    help="model: copy a model directory as is; corpus: clean raw text")
     p.add_argument("--hdfs-url", default="",
                    help="WebHDFS namenode URL (default: $EDU_MLM_HDFS_URL)")
-    p.add_argument("--hdfs-auth", default="insecure", choices=("insecure", "token", "kerberos"),
+    p.add_argument("--hdfs-auth", default=HdfsConnection.hdfs_auth, choices=AUTH_MODES,
                    help="HDFS authentication")
     p.add_argument("--host", default=None, help="run it on this KFP endpoint instead of here")
     p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="local runs: where runs live")

@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from convert import write_inputs  # noqa: E402
 
-from components.bert import init_random_model  # noqa: E402
+from components.bert.arguments import BertInitArguments  # noqa: E402
+from components.bert.init import init_random_model  # noqa: E402
 from components.common.logs import setup_logging  # noqa: E402
 from components.pretraining_data.arguments import PretrainingDataArguments  # noqa: E402
 from components.pretraining_data.create import create_pretraining_data  # noqa: E402
@@ -47,7 +48,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         config_file, vocab_file = write_inputs(tmp, args)
         base, data = os.path.join(tmp, "base"), os.path.join(tmp, "data")
-        init_random_model(config_file, vocab_file, base, random_seed=1)
+        init_random_model(BertInitArguments(config_file, vocab_file, base, random_seed=1))
         create_pretraining_data(PretrainingDataArguments(
                 SAMPLE_CORPUS, output_dir=data, vocab_file=vocab_file,
                                 dupe_factor=1, num_workers=1))

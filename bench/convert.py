@@ -16,7 +16,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from components.bert import init_random_model  # noqa: E402
+from components.bert.arguments import BertInitArguments  # noqa: E402
+from components.bert.init import init_random_model  # noqa: E402
 from components.common.logs import setup_logging  # noqa: E402
 from components.convert import convert  # noqa: E402
 
@@ -74,7 +75,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bench-convert-") as tmp:
         config_file, vocab_file = write_inputs(tmp, args)
         model_dir = os.path.join(tmp, "model")
-        manifest = init_random_model(config_file, vocab_file, model_dir, random_seed=1)
+        manifest = init_random_model(BertInitArguments(
+                config_file, vocab_file, model_dir, random_seed=1))
         baseline = baseline_io_seconds(os.path.join(model_dir, "bert_model.ckpt"), tmp)
         started = time.perf_counter()
         parity = convert(tf_checkpoint_path=model_dir, output_dir=os.path.join(tmp, "hf"),

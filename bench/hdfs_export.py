@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from components.common.artifacts import atomic_output_dir, write_manifest  # noqa: E402
-from components.hdfs import export_to_hdfs  # noqa: E402
+from components.hdfs.arguments import HdfsExportArguments  # noqa: E402
+from components.hdfs.transfer import export_to_hdfs  # noqa: E402
 
 
 def make_checkpoint_dir(path, megabytes):
@@ -58,8 +59,9 @@ def main():
              os.path.join(work, "hdfs")], stdout=subprocess.PIPE, text=True)
         try:
             url = server.stdout.readline().strip()
-            summary = export_to_hdfs(model, "/user/edu/models/bert-base", namenode_url=url,
-                                     user="edu")
+            summary = export_to_hdfs(HdfsExportArguments(
+                    input_dir=model, hdfs_path="/user/edu/models/bert-base", namenode_url=url,
+                    hdfs_user="edu"))
         finally:
             server.terminate()
             server.wait()

@@ -216,10 +216,11 @@ class BadInputs:
 
     @functools.cached_property
     def model(self):
-        from components.bert import init_random_model
+        from components.bert.arguments import BertInitArguments
+        from components.bert.init import init_random_model
 
         out = self.root / "model"
-        init_random_model(str(self.config), str(self.vocab), str(out))
+        init_random_model(BertInitArguments(str(self.config), str(self.vocab), str(out)))
         return out
 
     @functools.cached_property

@@ -133,7 +133,9 @@ def run_stage(runner, pipeline_root, stage, inputs=None, **arguments):
     pipeline_root.mkdir(parents=True, exist_ok=True)
     local.init(runner=runner, pipeline_root=str(pipeline_root), enable_caching=False,
                raise_on_error=True)
-    settings = definition.Settings(registry=REGISTRY, tag=TAG, retries=0)
+    # As run-local builds it: no GPU to ask for or expect, the training state in the model.
+    settings = definition.Settings(registry=REGISTRY, tag=TAG, retries=0, num_gpus=0,
+                                   checkpoint_pvc="", checkpoint_root="")
     pipeline_func = definition.build_stage_pipeline(
         stage, {name: (artifact_dir(path), {}) for name, path in (inputs or {}).items()},
         settings)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.bert import init_random_model
+from components.bert.arguments import BertInitArguments
 from components.bert.checkpoint import (
     load_google_checkpoint,
     load_model,
@@ -16,6 +16,7 @@ from components.bert.checkpoint import (
     save_google_checkpoint,
 )
 from components.bert.config import BertConfig
+from components.bert.init import init_random_model
 from components.bert.model import BertForPreTraining, google_variable_shapes
 from components.common.errors import UserError
 from tests.helpers_bert import randomize_weights, tiny_config, write_model_inputs
@@ -40,7 +41,8 @@ def model_dir(tmp_path_factory):
     inputs = tmp_path_factory.mktemp("inputs")
     config_path, vocab_path = write_model_inputs(inputs)
     out = tmp_path_factory.mktemp("models") / "random"
-    manifest = init_random_model(str(config_path), str(vocab_path), str(out), random_seed=3)
+    manifest = init_random_model(BertInitArguments(
+            str(config_path), str(vocab_path), str(out), random_seed=3))
     assert manifest["kind"] == "bert_model"
     return out
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from helpers_train import SAMPLE_DIR, write_pretraining_data
 
-from components.bert import init_random_model
+from components.bert.arguments import BertInitArguments
 from components.bert.checkpoint import load_model
+from components.bert.init import init_random_model
 from components.evaluate.arguments import EvaluateArguments
 from components.evaluate.heldout import evaluate
 from components.mlm.records import evaluation_dataset, list_input_files
@@ -25,8 +26,9 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("model") / "bert"
-    init_random_model(str(SAMPLE_DIR / "bert_config.json"), str(SAMPLE_DIR / "vocab.txt"),
-                      str(directory), random_seed=5)
+    init_random_model(BertInitArguments(
+            str(SAMPLE_DIR / "bert_config.json"), str(SAMPLE_DIR / "vocab.txt"),
+                      str(directory), random_seed=5))
     return directory
 
 

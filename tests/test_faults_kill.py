@@ -205,10 +205,11 @@ def test_write_failure_is_one_line_and_leaves_nothing(tmp_path, stage):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from components.bert import init_random_model
+    from components.bert.arguments import BertInitArguments
+    from components.bert.init import init_random_model
 
     out = tmp_path_factory.mktemp("tiny") / "model"
-    init_random_model(str(SAMPLE_DIR / "bert_config.json"), VOCAB, str(out))
+    init_random_model(BertInitArguments(str(SAMPLE_DIR / "bert_config.json"), VOCAB, str(out)))
     return out
 
 

@@ -1,10 +1,10 @@
 """Property-based tests (Hypothesis) of the text path over arbitrary Unicode passages.
 
 Cleaning (extract), segmentation, WordPiece and masking (pretraining_data) must never crash and
-must keep the invariants of DESIGN.md: a cleaned passage is one line without `\\r`, U+2028/2029,
-control characters or whitespace runs; segmenter words cover the passage exactly; token offsets
-stay inside their passage; every row is `[CLS] text [SEP] [PAD]…` of max_seq_length; masked
-positions are never `[CLS]`/`[SEP]`/`[PAD]`; labels equal the original ids; a whole word is
+must keep the artifact contracts (ARCHITECTURE.md): a cleaned passage is one line without `\\r`,
+U+2028/2029, control characters or whitespace runs; segmenter words cover the passage exactly;
+token offsets stay inside their passage; every row is `[CLS] text [SEP] [PAD]…` of max_seq_length;
+masked positions are never `[CLS]`/`[SEP]`/`[PAD]`; labels equal the original ids; a whole word is
 masked wholly or not at all; at most max_predictions_per_seq predictions per row.
 
 Deterministic for CI: `derandomize=True`, no example database, a fixed number of examples per

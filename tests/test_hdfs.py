@@ -18,7 +18,8 @@ from components.common.artifacts import atomic_output_dir, write_manifest
 from components.common.errors import UserError
 from components.extract.arguments import ExtractArguments
 from components.extract.corpus import extract_corpus
-from components.hdfs import export_to_hdfs, import_from_hdfs
+from components.hdfs.arguments import HdfsExportArguments, HdfsImportArguments
+from components.hdfs.transfer import export_to_hdfs, import_from_hdfs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,8 +62,9 @@ def hidden_leftovers(directory):
 
 def test_export_then_import_model_round_trip(webhdfs, tmp_path):
     model = make_model_dir(tmp_path / "model")
-    summary = export_to_hdfs(str(model), "/user/edu/models/m1", namenode_url=webhdfs.url,
-                             user="edu")
+    summary = export_to_hdfs(HdfsExportArguments(
+            input_dir=str(model), hdfs_path="/user/edu/models/m1", namenode_url=webhdfs.url,
+            hdfs_user="edu"))
     assert summary["kind"] == "bert_model" and summary["files"] == 5
     assert summary["bytes"] == sum(p.stat().st_size for p in model.iterdir())
     assert same_tree(model, webhdfs.local("/user/edu/models/m1"))
@@ -70,8 +72,9 @@ def test_export_then_import_model_round_trip(webhdfs, tmp_path):
     ops = [op for _, op, _ in webhdfs.requests]
     assert ops.count("CREATE") == 5 and "RENAME" in ops
 
-    manifest = import_from_hdfs("/user/edu/models/m1", str(tmp_path / "back"),
-                                namenode_url=webhdfs.url, user="edu", kind="model")
+    manifest = import_from_hdfs(HdfsImportArguments(
+            hdfs_path="/user/edu/models/m1", output_dir=str(tmp_path / "back"),
+            namenode_url=webhdfs.url, hdfs_user="edu", kind="model"))
     assert manifest == {"kind": "bert_model", "seed": 1}
     assert same_tree(model, tmp_path / "back")
 
@@ -79,14 +82,18 @@ def test_export_then_import_model_round_trip(webhdfs, tmp_path):
 def test_export_refuses_existing_target_unless_overwrite(webhdfs, tmp_path):
     first = make_model_dir(tmp_path / "first", seed=1)
     second = make_model_dir(tmp_path / "second", seed=2)
-    export_to_hdfs(str(first), "/models/m", namenode_url=webhdfs.url, user="edu")
+    export_to_hdfs(HdfsExportArguments(
+            input_dir=str(first), hdfs_path="/models/m", namenode_url=webhdfs.url, hdfs_user="edu"))
     with pytest.raises(UserError, match=r"the HDFS target already exists \(/models/m\); "
                                         "pass --overwrite True"):
-        export_to_hdfs(str(second), "/models/m", namenode_url=webhdfs.url, user="edu")
+        export_to_hdfs(HdfsExportArguments(
+                input_dir=str(second), hdfs_path="/models/m", namenode_url=webhdfs.url,
+                hdfs_user="edu"))
     assert same_tree(first, webhdfs.local("/models/m"))
 
-    export_to_hdfs(str(second), "/models/m", namenode_url=webhdfs.url, user="edu",
-                   overwrite=True)
+    export_to_hdfs(HdfsExportArguments(
+            input_dir=str(second), hdfs_path="/models/m", namenode_url=webhdfs.url,
+            hdfs_user="edu", overwrite=True))
     assert same_tree(second, webhdfs.local("/models/m"))
     assert hidden_leftovers(webhdfs.local("/models")) == []
 
@@ -96,7 +103,9 @@ def test_export_permission_denied(webhdfs, tmp_path):
     webhdfs.protect("/warehouse")
     with pytest.raises(UserError, match="Permission denied: user=edu, access=WRITE, "
                                         "inode=\"/warehouse\""):
-        export_to_hdfs(str(model), "/warehouse/m", namenode_url=webhdfs.url, user="edu")
+        export_to_hdfs(HdfsExportArguments(
+                input_dir=str(model), hdfs_path="/warehouse/m", namenode_url=webhdfs.url,
+                hdfs_user="edu"))
     assert os.listdir(webhdfs.local("/warehouse")) == []
 
 
@@ -104,7 +113,9 @@ def test_failed_upload_removes_its_temporary_directory(webhdfs, tmp_path):
     model = make_model_dir(tmp_path / "model", data_bytes=5_000_000)
     webhdfs.set_quota("/user/edu", 2_000_000)
     with pytest.raises(UserError, match="DiskSpace quota of /user/edu is exceeded"):
-        export_to_hdfs(str(model), "/user/edu/m", namenode_url=webhdfs.url, user="edu")
+        export_to_hdfs(HdfsExportArguments(
+                input_dir=str(model), hdfs_path="/user/edu/m", namenode_url=webhdfs.url,
+                hdfs_user="edu"))
     assert os.listdir(webhdfs.local("/user/edu")) == []
 
 
@@ -112,7 +123,8 @@ def test_export_refuses_incomplete_artifact(webhdfs, tmp_path):
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "bert_config.json").write_text("{}")
     with pytest.raises(UserError, match="no manifest.json"):
-        export_to_hdfs(str(tmp_path / "half"), "/m", namenode_url=webhdfs.url)
+        export_to_hdfs(HdfsExportArguments(
+                input_dir=str(tmp_path / "half"), hdfs_path="/m", namenode_url=webhdfs.url))
     assert webhdfs.requests == []
 
 
@@ -124,8 +136,9 @@ def test_import_raw_text_is_cleaned_into_a_corpus(webhdfs, tmp_path):
     with open(os.path.join(raw, "part-1.txt"), "w", encoding="utf-8") as f:
         f.write("化学平衡：勒夏特列原理……\r\n")
     open(os.path.join(raw, "_SUCCESS"), "w").close()
-    manifest = import_from_hdfs("/user/km/data/summaries", str(tmp_path / "corpus"),
-                                namenode_url=webhdfs.url, user="km")
+    manifest = import_from_hdfs(HdfsImportArguments(
+            hdfs_path="/user/km/data/summaries", output_dir=str(tmp_path / "corpus"),
+            namenode_url=webhdfs.url, hdfs_user="km"))
     passages = (tmp_path / "corpus" / "part-00000.txt").read_text(encoding="utf-8").splitlines()
     assert passages == ["本节课复习了等差数列的通项公式。", "化学平衡：勒夏特列原理⋯⋯"]
     assert manifest["rows_read"] == 5
@@ -143,7 +156,9 @@ def test_import_invalid_utf8_names_hdfs_file_and_offset(webhdfs, tmp_path):
         f.write("第一行没有问题的文本\n".encode() + b"bad \xff byte\n")
     with pytest.raises(UserError, match=r"1 of 2 rows are bad .*first: invalid UTF-8 at byte "
                                         r"offset 35 \(line 2\) in /data/raw.txt"):
-        import_from_hdfs("/data/raw.txt", str(tmp_path / "c"), namenode_url=webhdfs.url)
+        import_from_hdfs(HdfsImportArguments(
+                hdfs_path="/data/raw.txt", output_dir=str(tmp_path / "c"),
+                namenode_url=webhdfs.url))
     assert not (tmp_path / "c").exists()
 
 
@@ -151,23 +166,29 @@ def test_corpus_artifact_round_trip_and_checksum(webhdfs, tmp_path, sample_dir):
     extract_corpus(ExtractArguments(
             output_dir=str(tmp_path / "corpus"), input_file=[str(sample_dir / "corpus.txt")],
             rows_per_shard=150))
-    export_to_hdfs(str(tmp_path / "corpus"), "/corpora/sample", namenode_url=webhdfs.url)
-    manifest = import_from_hdfs("/corpora/sample", str(tmp_path / "back"),
-                                namenode_url=webhdfs.url)
+    export_to_hdfs(HdfsExportArguments(
+            input_dir=str(tmp_path / "corpus"), hdfs_path="/corpora/sample",
+            namenode_url=webhdfs.url))
+    manifest = import_from_hdfs(HdfsImportArguments(
+            hdfs_path="/corpora/sample", output_dir=str(tmp_path / "back"),
+            namenode_url=webhdfs.url))
     assert manifest["kind"] == "corpus" and manifest["num_shards"] == 3
     assert same_tree(tmp_path / "corpus", tmp_path / "back")
 
     webhdfs.requests.clear()
     with pytest.raises(UserError, match="is a 'corpus' artifact, not a model"):
-        import_from_hdfs("/corpora/sample", str(tmp_path / "m"), namenode_url=webhdfs.url,
-                         kind="model")
+        import_from_hdfs(HdfsImportArguments(
+                hdfs_path="/corpora/sample", output_dir=str(tmp_path / "m"),
+                namenode_url=webhdfs.url, kind="model"))
     assert [path for _, op, path in webhdfs.requests if op == "OPEN"] == [
         "/corpora/sample/manifest.json"], "refused before downloading the shards"
 
     with open(webhdfs.local("/corpora/sample/part-00001.txt"), "a", encoding="utf-8") as f:
         f.write("被篡改的一行内容\n")
     with pytest.raises(UserError, match="part-00001.txt does not match its sha256"):
-        import_from_hdfs("/corpora/sample", str(tmp_path / "again"), namenode_url=webhdfs.url)
+        import_from_hdfs(HdfsImportArguments(
+                hdfs_path="/corpora/sample", output_dir=str(tmp_path / "again"),
+                namenode_url=webhdfs.url))
     assert not (tmp_path / "again").exists()
 
 
@@ -179,15 +200,18 @@ def test_import_google_model_without_manifest_gets_one(webhdfs, tmp_path):
                        ("bert_model.ckpt.data-00000-of-00001", b"weights" * 1000)]:
         with open(os.path.join(google, name), "wb") as f:
             f.write(data)
-    manifest = import_from_hdfs("/models/chinese_L-12_H-768_A-12", str(tmp_path / "base"),
-                                namenode_url=webhdfs.url, kind="model")
+    manifest = import_from_hdfs(HdfsImportArguments(
+            hdfs_path="/models/chinese_L-12_H-768_A-12", output_dir=str(tmp_path / "base"),
+            namenode_url=webhdfs.url, kind="model"))
     assert manifest["kind"] == "bert_model"
     assert sorted(f["file"] for f in manifest["files"]) == sorted(os.listdir(google))
     assert json.loads((tmp_path / "base" / "manifest.json").read_text()) == manifest
 
-    export_to_hdfs(str(tmp_path / "base"), "/models/copy", namenode_url=webhdfs.url)
+    export_to_hdfs(HdfsExportArguments(
+            input_dir=str(tmp_path / "base"), hdfs_path="/models/copy", namenode_url=webhdfs.url))
     with pytest.raises(UserError, match="is a 'bert_model' artifact, not a corpus"):
-        import_from_hdfs("/models/copy", str(tmp_path / "c"), namenode_url=webhdfs.url)
+        import_from_hdfs(HdfsImportArguments(
+                hdfs_path="/models/copy", output_dir=str(tmp_path / "c"), namenode_url=webhdfs.url))
 
 
 def run_cli(*args, env=None):
@@ -245,4 +269,6 @@ def test_kerberos_without_requests_kerberos_says_what_to_install(webhdfs):
         pytest.skip("requests-kerberos is installed here, so its absence cannot be shown")
     with pytest.raises(UserError, match="--hdfs_auth kerberos needs the requests-kerberos "
                                         "package"):
-        import_from_hdfs("/x", "/tmp/unused", namenode_url=webhdfs.url, auth="kerberos")
+        import_from_hdfs(HdfsImportArguments(
+                hdfs_path="/x", output_dir="/tmp/unused", namenode_url=webhdfs.url,
+                hdfs_auth="kerberos"))

@@ -48,11 +48,12 @@ def images(engine, tmp_path_factory):
 @pytest.fixture(scope="module")
 def base_model(tmp_path_factory, sample_dir):
     """The demo's random tiny BERT, made on the host."""
-    from components.bert import init_random_model
+    from components.bert.arguments import BertInitArguments
+    from components.bert.init import init_random_model
 
     output_dir = tmp_path_factory.mktemp("base") / "model"
-    init_random_model(bert_config_file=str(sample_dir / "bert_config.json"),
-                      vocab_file=str(sample_dir / "vocab.txt"), output_dir=str(output_dir))
+    init_random_model(BertInitArguments(bert_config_file=str(sample_dir / "bert_config.json"),
+                      vocab_file=str(sample_dir / "vocab.txt"), output_dir=str(output_dir)))
     return output_dir
 
 

@@ -13,7 +13,7 @@ import yaml
 from components.common.errors import UserError
 from components.pipeline import definition, parameters
 
-# DESIGN.md "Stage → image", spelled out here rather than read from components.images.
+# ARCHITECTURE.md "The stages", spelled out here rather than read from components.images.
 EXPECTED_IMAGE = {
     "extract": "dataprep", "split-corpus": "dataprep", "pretraining-data-shard": "dataprep",
     "merge-pretraining-data": "dataprep", "data-report": "dataprep",

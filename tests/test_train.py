@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 from helpers_train import SAMPLE_DIR, write_pretraining_data
 
-from components.bert import init_random_model
+from components.bert.arguments import BertInitArguments
+from components.bert.init import init_random_model
 from components.common.errors import UserError
 from components.evaluate.arguments import EvaluateArguments
 from components.evaluate.heldout import evaluate
@@ -31,8 +32,9 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def base_model(tmp_path_factory):
     directory = tmp_path_factory.mktemp("base") / "bert"
-    init_random_model(str(SAMPLE_DIR / "bert_config.json"), str(SAMPLE_DIR / "vocab.txt"),
-                      str(directory), random_seed=1)
+    init_random_model(BertInitArguments(
+            str(SAMPLE_DIR / "bert_config.json"), str(SAMPLE_DIR / "vocab.txt"),
+                      str(directory), random_seed=1))
     return directory
 
 

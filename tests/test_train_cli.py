@@ -7,15 +7,17 @@ import sys
 import pytest
 from helpers_train import SAMPLE_DIR, write_pretraining_data
 
-from components.bert import init_random_model
+from components.bert.arguments import BertInitArguments
+from components.bert.init import init_random_model
 from components.train.__main__ import build_parser
 
 
 @pytest.fixture(scope="module")
 def base_model(tmp_path_factory):
     directory = tmp_path_factory.mktemp("base") / "chinese_L-12_H-768_A-12"
-    init_random_model(str(SAMPLE_DIR / "bert_config.json"), str(SAMPLE_DIR / "vocab.txt"),
-                      str(directory), random_seed=1)
+    init_random_model(BertInitArguments(
+            str(SAMPLE_DIR / "bert_config.json"), str(SAMPLE_DIR / "vocab.txt"),
+                      str(directory), random_seed=1))
     return directory
 
 

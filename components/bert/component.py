@@ -3,21 +3,13 @@
 The demo's base model (`pipeline.py run-local` builds it from data/sample) and from-scratch runs.
 """
 
-from kfp import dsl
-from kfp.dsl import Artifact, Input, Model, Output
+from kfp.dsl import Artifact, Model
 
-from components.images import image
+from components.bert import tasks
+from components.bert.arguments import BertInitArguments
+from components.common.kfp_component import component
 
-
-@dsl.component(base_image=image("bert"), install_kfp_package=False)
-def init_random_model(
-    bert_config: Input[Artifact],
-    vocab: Input[Artifact],
-    model: Output[Model],
-    random_seed: int = 12345,
-):
-    """Google's initialisation of the architecture in `bert_config` with the vocab `vocab`."""
-    from components.bert import init_random_model as init
-
-    init(bert_config_file=bert_config.path, vocab_file=vocab.path, output_dir=model.path,
-         random_seed=random_seed)
+init_random_model = component(
+    "init_random_model", tasks.run_init_task, "bert", BertInitArguments.params(["random_seed"]),
+    inputs={"bert_config": Artifact, "vocab": Artifact}, outputs={"model": Model},
+    doc="Google's initialisation of the architecture in `bert_config` with the vocab `vocab`.")

@@ -46,7 +46,11 @@ def arg(default=REQUIRED, help="", *, low=None, high=None, low_open=False, high_
 def same_as(cls, name):
     """The field `name` of the declaration `cls`, for another declaration that takes it too."""
     field = next(f for f in dataclasses.fields(cls) if f.name == name)
-    return dataclasses.field(default=field.default, metadata=field.metadata)
+    # Its help heading belongs to the other declaration's --help.
+    metadata = {**field.metadata, "group": None}
+    if field.default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=field.default_factory, metadata=metadata)
+    return dataclasses.field(default=field.default, metadata=metadata)
 
 
 def _base_type(annotation):
@@ -88,6 +92,12 @@ class Arguments:
     @classmethod
     def parser(cls, prog, description, epilog=None):
         parser = ArgumentParser(prog=prog, description=description, epilog=epilog)
+        cls.add_arguments(parser)
+        return parser
+
+    @classmethod
+    def add_arguments(cls, parser):
+        """One flag per field on `parser` (or a sub-command's parser)."""
         groups = {}
         for field, kind in cls.fields():
             meta = field.metadata
@@ -110,7 +120,6 @@ class Arguments:
             if group and group not in groups:
                 groups[group] = parser.add_argument_group(group)
             (groups[group] if group else parser).add_argument(f"--{field.name}", **options)
-        return parser
 
     @classmethod
     def from_namespace(cls, namespace):

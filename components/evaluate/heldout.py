@@ -23,7 +23,7 @@ from components.mlm.loss import masked_lm_sums
 log = logging.getLogger(__name__)
 
 
-def evaluate_model(model, files, max_seq_length, max_predictions_per_seq, eval_batch_size=64,
+def evaluate_model(model, files, max_seq_length, max_predictions_per_seq, eval_batch_size,
                    max_eval_steps=None):
     """Metrics of an in-memory model over `files` (every record once, up to max_eval_steps)."""
     dataset = records.evaluation_dataset(files, eval_batch_size, max_seq_length,

@@ -23,6 +23,7 @@ import re
 from bs4 import BeautifulSoup
 
 from components.common.errors import UserError
+from components.extract.arguments import ExtractArguments
 
 # Why a row did not make it into the corpus; the manifest counts each.
 NULL = "null"                    # SQL NULL
@@ -134,8 +135,11 @@ class Deduplicator:
 class Cleaner:
     """Cleans a stream of raw values; `clean(value)` returns the passage or None, counting drops."""
 
-    def __init__(self, min_chars=10, max_chars=2_000_000, normalize_punctuation=True, dedup=True,
-                 errors="strict", max_bad_fraction=0.01):
+    # Defaults: the extract stage's declaration.
+    def __init__(self, min_chars=ExtractArguments.min_chars, max_chars=ExtractArguments.max_chars,
+                 normalize_punctuation=ExtractArguments.normalize_punctuation,
+                 dedup=ExtractArguments.dedup, errors=ExtractArguments.errors,
+                 max_bad_fraction=ExtractArguments.max_bad_fraction):
         self.min_chars = min_chars
         self.max_chars = max_chars
         self.normalize_punctuation = normalize_punctuation

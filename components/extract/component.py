@@ -8,13 +8,9 @@ from kfp.dsl import Dataset, Metrics
 
 from components.common.kfp_component import component
 from components.extract import tasks
-from components.extract.arguments import INPUT_FILES, PIPELINE_FIELDS, ExtractArguments
-
-SQL_FIELDS, CLEANING_FIELDS = PIPELINE_FIELDS[:3], PIPELINE_FIELDS[3:]
+from components.extract.arguments import TASK_PARAMETERS
 
 extract = component(
-    "extract", tasks.run_extract_task, "extract",
-    [*ExtractArguments.params(SQL_FIELDS), INPUT_FILES,
-     *ExtractArguments.params(CLEANING_FIELDS)],
+    "extract", tasks.run_extract_task, "extract", TASK_PARAMETERS,
     outputs={"corpus": Dataset, "metrics": Metrics},
     doc="Passages from `source_url` + `query` (or comma-separated `input_files`) → a corpus.")

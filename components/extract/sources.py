@@ -50,7 +50,7 @@ def _column_index(names, text_column, where):
                     f"({', '.join(names)})", where=where, fix="pass one of those names")
 
 
-def sql_rows(source_url, query, text_column=None, batch_size=1000, limit=None):
+def sql_rows(source_url, query, text_column, batch_size, limit=None):
     """Stream the text column of `query` over a SQLAlchemy URL, `batch_size` rows per fetch."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import NoSuchModuleError
@@ -112,7 +112,7 @@ def sql_rows(source_url, query, text_column=None, batch_size=1000, limit=None):
         engine.dispose()
 
 
-def dbapi_rows(connection, query, text_column=None, batch_size=1000, limit=None):
+def dbapi_rows(connection, query, text_column, batch_size, limit=None):
     """Stream the text column of `query` over an open DB-API connection with `fetchmany`."""
     cursor = connection.cursor()
     try:

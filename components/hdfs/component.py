@@ -5,40 +5,23 @@ The namenode URL is a run parameter; who we are (user, delegation token) comes f
 Kubernetes Secret the pipeline maps to EDU_MLM_HDFS_USER / EDU_MLM_HDFS_TOKEN.
 """
 
-from kfp import dsl
-from kfp.dsl import Artifact, Input, Output
+from kfp.dsl import Artifact
 
-from components.images import image
+from components.common.arguments import REQUIRED, Param
+from components.common.kfp_component import component
+from components.hdfs import tasks
+from components.hdfs.arguments import HdfsExportArguments, HdfsImportArguments
 
-
-@dsl.component(base_image=image("hdfs"), install_kfp_package=False)
-def hdfs_export(
-    artifact: Input[Artifact],
-    hdfs_dir: str,
-    name: str,
-    namenode_url: str = "",
-    auth: str = "insecure",
-    overwrite: bool = False,
-):
-    """Upload `artifact` to `hdfs_dir`/`name`."""
-    import posixpath
-
-    from components.hdfs import export_to_hdfs
-
-    export_to_hdfs(input_dir=artifact.path, hdfs_path=posixpath.join(hdfs_dir, name),
-                   namenode_url=namenode_url or None, auth=auth, overwrite=overwrite)
-
-
-@dsl.component(base_image=image("hdfs"), install_kfp_package=False)
-def hdfs_import(
-    artifact: Output[Artifact],
-    hdfs_path: str,
-    kind: str = "model",
-    namenode_url: str = "",
-    auth: str = "insecure",
-):
-    """Copy `hdfs_path` (a model directory, or raw text to clean into a corpus) into `artifact`."""
-    from components.hdfs import import_from_hdfs
-
-    import_from_hdfs(hdfs_path=hdfs_path, output_dir=artifact.path,
-                     namenode_url=namenode_url or None, auth=auth, kind=kind)
+hdfs_export = component(
+    "hdfs_export", tasks.run_export_task, "hdfs",
+    [Param("hdfs_dir", str, REQUIRED, "HDFS directory of the run's exports"),
+     Param("name", str, REQUIRED, "the artifact's name there"),
+     *HdfsExportArguments.params(["namenode_url", "hdfs_auth", "overwrite"])],
+    inputs={"artifact": Artifact},
+    doc="Upload `artifact` to `hdfs_dir`/`name`.")
+hdfs_import = component(
+    "hdfs_import", tasks.run_import_task, "hdfs",
+    HdfsImportArguments.params(["hdfs_path", "kind", "namenode_url", "hdfs_auth"]),
+    outputs={"artifact": Artifact},
+    doc="Copy `hdfs_path` (a model directory, or raw text to clean into a corpus) into "
+        "`artifact`.")

@@ -32,7 +32,6 @@ from components.common.artifacts import (
 )
 from components.common.errors import UserError
 from components.common.logs import progress
-from components.extract.arguments import ExtractArguments
 from components.extract.corpus import cleaning_options, write_corpus
 from components.extract.sources import text_rows
 from components.hdfs.client import hdfs_errors, make_client
@@ -78,12 +77,13 @@ def _local_files(directory):
     return files
 
 
-def export_to_hdfs(input_dir, hdfs_path, namenode_url=None, user=None, auth="insecure",
-                   overwrite=False):
-    """Upload the artifact directory `input_dir` to `hdfs_path` atomically; returns a summary."""
+def export_to_hdfs(args):
+    """Upload the artifact directory `args.input_dir` to `args.hdfs_path` atomically
+    (`HdfsExportArguments`); returns a summary."""
+    input_dir, overwrite = args.input_dir, args.overwrite
     manifest = read_manifest(input_dir)
-    hdfs_path = _check_hdfs_path(hdfs_path)
-    client = make_client(namenode_url, user, auth)
+    hdfs_path = _check_hdfs_path(args.hdfs_path)
+    client = make_client(args.namenode_url, args.hdfs_user, args.hdfs_auth)
     parent, name = posixpath.split(hdfs_path)
     files = _local_files(input_dir)
     total = sum(os.path.getsize(os.path.join(input_dir, rel)) for rel in files)
@@ -188,25 +188,16 @@ def _model_kind(names):
     return None
 
 
-def import_from_hdfs(hdfs_path, output_dir, namenode_url=None, user=None, auth="insecure",
-                     kind="corpus", min_chars=10, max_chars=2_000_000, normalize_punctuation=True,
-                     dedup=True, errors="strict", max_bad_fraction=0.01, rows_per_shard=100_000,
-                     num_shards=0):
-    """Bring an HDFS file or directory in as a local artifact of `kind` ("corpus" or "model").
+def import_from_hdfs(args):
+    """Bring an HDFS file or directory in as a local artifact of `args.kind` ("corpus" or
+    "model"; `HdfsImportArguments`).
 
     Raw text becomes a corpus through the extract stage's cleaning (the cleaning flags apply);
     artifacts and models are copied as they are. Returns the manifest.
     """
-    if kind not in ("corpus", "model"):
-        raise UserError(f"unknown artifact kind {kind!r}", where="--kind",
-                        fix="pass corpus (text) or model (a model directory)")
-    hdfs_path = _check_hdfs_path(hdfs_path)
-    # The extract stage's own checks of its cleaning and shard options.
-    options = ExtractArguments(
-        output_dir=output_dir, min_chars=min_chars, max_chars=max_chars,
-        normalize_punctuation=normalize_punctuation, dedup=dedup, errors=errors,
-        max_bad_fraction=max_bad_fraction, rows_per_shard=rows_per_shard, num_shards=num_shards)
-    client = make_client(namenode_url, user, auth)
+    output_dir, kind = args.output_dir, args.kind
+    hdfs_path = _check_hdfs_path(args.hdfs_path)
+    client = make_client(args.namenode_url, args.hdfs_user, args.hdfs_auth)
     source = {"type": "hdfs", "url": client.url, "path": hdfs_path}
     with hdfs_errors("import from HDFS", hdfs_path):
         files = _remote_files(client, hdfs_path)
@@ -228,9 +219,9 @@ def import_from_hdfs(hdfs_path, output_dir, namenode_url=None, user=None, auth="
             return _import_corpus_artifact(client, files, output_dir, remote_manifest)
         source["files"] = [remote for _, remote, _ in files]
         log.info("streaming %d HDFS file(s) through the cleaning", len(files))
-        rows = text_rows(source["files"], errors, open_file=lambda remote: client.read(remote))
-        return write_corpus(output_dir, rows, source, cleaning_options(options),
-                            rows_per_shard=rows_per_shard, num_shards=num_shards)
+        rows = text_rows(source["files"], args.errors, open_file=lambda remote: client.read(remote))
+        return write_corpus(output_dir, rows, source, cleaning_options(args),
+                            rows_per_shard=args.rows_per_shard, num_shards=args.num_shards)
 
 
 def _import_corpus_artifact(client, files, output_dir, manifest):

@@ -121,7 +121,7 @@ def parse_fn(max_seq_length, max_predictions_per_seq):
 
 
 def training_dataset(files, batch_size, max_seq_length, max_predictions_per_seq, seed,
-                     shuffle_buffer_size=1000, cycle_length=8):
+                     shuffle_buffer_size, cycle_length=8):
     """Endless, seeded, shuffled batches (drop_remainder) of parsed training examples.
 
     Files are reshuffled every epoch and read `cycle_length` at a time; records then pass a

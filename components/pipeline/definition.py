@@ -20,10 +20,12 @@ from kfp import dsl, kubernetes
 from kfp.dsl import HTML, Dataset, Markdown, Metrics, Model
 
 from components import images
+from components.bert.arguments import BertInitArguments
 from components.bert.component import init_random_model
 from components.convert.component import convert
 from components.evaluate.component import evaluate
 from components.extract.component import extract
+from components.hdfs.arguments import HdfsConnection
 from components.hdfs.component import hdfs_export, hdfs_import
 from components.pipeline import backends, parameters
 from components.pipeline.code import code_version
@@ -221,7 +223,7 @@ def add_export(a, p, settings):
         for artifact, name in HDFS_EXPORTS.items():
             task = _place(hdfs_export(artifact=a[artifact], hdfs_dir=p["export_hdfs_dir"],
                                       name=name, namenode_url=p["hdfs_url"],
-                                      auth=p["hdfs_auth"]), "hdfs", settings, cpu="1",
+                                      hdfs_auth=p["hdfs_auth"]), "hdfs", settings, cpu="1",
                           memory="2G")
             _name(task, f"export {name} to HDFS", settings)
             _use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
@@ -309,8 +311,8 @@ def build_demo_base_model_pipeline(settings=Settings()):
 
     @dsl.pipeline(name=f"{PIPELINE_NAME}-demo-base-model",
                   description="A randomly initialised BERT (the demo's base model)")
-    def demo_base_model(bert_config_uri: str, vocab_uri: str, random_seed: int = 12345
-                        ) -> Model:
+    def demo_base_model(bert_config_uri: str, vocab_uri: str,
+                        random_seed: int = BertInitArguments.random_seed) -> Model:
         config = dsl.importer(artifact_uri=bert_config_uri, artifact_class=dsl.Artifact,
                               reimport=False)
         vocab = dsl.importer(artifact_uri=vocab_uri, artifact_class=dsl.Artifact,
@@ -330,9 +332,9 @@ def build_hdfs_import_pipeline(settings=Settings()):
     @dsl.pipeline(name=f"{PIPELINE_NAME}-hdfs-import",
                   description="Copy an HDFS path into the artifact store")
     def hdfs_import_pipeline(hdfs_path: str, kind: str = "model", hdfs_url: str = "",
-                             hdfs_auth: str = "insecure") -> dsl.Artifact:
+                             hdfs_auth: str = HdfsConnection.hdfs_auth) -> dsl.Artifact:
         task = _place(hdfs_import(hdfs_path=hdfs_path, kind=kind, namenode_url=hdfs_url,
-                                  auth=hdfs_auth), "hdfs", settings, cpu="1", memory="2G")
+                                  hdfs_auth=hdfs_auth), "hdfs", settings, cpu="1", memory="2G")
         _use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
         return task.outputs["artifact"]
 

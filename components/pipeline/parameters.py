@@ -1,15 +1,24 @@
 """The pipeline's run parameters: one table for the pipeline signature, the CLI and the README.
 
-Names and defaults are the users' own flags (DESIGN.md, "Command lines"). Credentials are never
-parameters: they come from a Kubernetes Secret (see `definition.SECRET_KEYS_TO_ENV`).
+A stage's run parameters are read from its declaration (ARCHITECTURE.md, "One declaration per
+parameter"); names and defaults are the users' own flags. Credentials are never parameters: they
+come from a Kubernetes Secret (see `definition.SECRET_KEYS_TO_ENV`).
 """
 
 import argparse
 import inspect
-from dataclasses import dataclass
 
+from components.common.arguments import Param
 from components.common.cli import str2bool
 from components.common.errors import UserError
+from components.evaluate import arguments as evaluate_arguments
+from components.evaluate.arguments import EvaluateArguments
+from components.extract import arguments as extract_arguments
+from components.hdfs.arguments import HdfsExportArguments
+from components.pretraining_data import arguments as pretraining_data_arguments
+from components.pretraining_data.arguments import FANOUT_SHARDS, PretrainingDataArguments
+from components.train import arguments as train_arguments
+from components.train.arguments import TrainArguments
 
 # The pipeline's steps, in order (definition.STAGES builds them); `rerun STEP` takes these names.
 STEPS = ("extract", "pretraining_data", "data_report", "train", "evaluate", "convert", "report",
@@ -23,51 +32,22 @@ SECRET_KEYS_TO_ENV = {"username": "EDU_MLM_SOURCE_USER", "password": "EDU_MLM_SO
 HDFS_SECRET_KEYS_TO_ENV = {"hdfs_user": "EDU_MLM_HDFS_USER", "hdfs_token": "EDU_MLM_HDFS_TOKEN"}
 
 
-@dataclass(frozen=True)
-class Param:
-    name: str
-    type: type
-    default: object
-    help: str
-
-
+# The pipeline's run parameters, in the order `params` lists them. A stage's are read from its
+# declaration (its PIPELINE_FIELDS); only what belongs to the pipeline itself is written here.
 PARAMETERS = (
     Param("base_model_uri", str, "", "the base model (Google-format BERT directory: "
           "bert_config.json, vocab.txt, bert_model.ckpt.*), an artifact-store URI"),
-    Param("source_url", str, "", "SQLAlchemy URL of the text (hive://user@host:10000/db, "
-          "sqlite:///file.db); no password in it: the Secret supplies it"),
-    Param("query", str, "", "SELECT returning the passages"),
-    Param("text_column", str, "", "column holding the text when the query returns several"),
-    Param("input_files", str, "", "instead of SQL: comma-separated text files or globs"),
-    Param("min_chars", int, 10, "drop passages shorter than this after cleaning"),
-    Param("normalize_punctuation", bool, True,
-          "map characters missing from the vocab (curly quotes, ellipsis) to covered ones"),
-    Param("limit", int, 0, "read at most this many rows (a dry run); 0 = all"),
-    Param("max_bad_fraction", float, 0.01,
-          "extract / pretraining data stop when more than this fraction of rows is bad"),
-    Param("num_shards", int, 4, "corpus shards = parallel pretraining-data pods"),
-    Param("max_seq_length", int, 128, "tokens per instance"),
-    Param("max_predictions_per_seq", int, 20, "masked positions per instance"),
-    Param("masked_lm_prob", float, 0.15, "fraction of tokens masked"),
-    Param("random_seed", int, 123456, "seed of the masking (per-shard seeds derive from it)"),
-    Param("do_whole_word_mask", bool, True, "mask whole jieba words"),
-    Param("dupe_factor", int, 5, "passes over the corpus with fresh masks"),
-    Param("short_seq_prob", float, 0.1, "probability of a shorter instance"),
-    Param("heldout_fraction", float, 0.01, "fraction of passages held out for evaluation"),
-    Param("segmenter", str, "jieba", "word segmenter for whole-word masking: jieba or rjieba"),
-    Param("pack", bool, False, "pack several short passages per instance"),
-    Param("train_batch_size", int, 96, "instances per training step per GPU"),
-    Param("num_train_steps", int, 210000, "training steps"),
-    Param("num_warmup_steps", int, 1000, "linear learning-rate warmup steps"),
-    Param("learning_rate", float, 2e-5, "peak learning rate (AdamW, linear decay)"),
-    Param("save_checkpoints_steps", int, 1000, "steps between checkpoints (resume points)"),
-    Param("log_every_n_steps", int, 100, "steps per logged interval (train_log.jsonl, curves)"),
-    Param("eval_batch_size", int, 64, "held-out evaluation batch size"),
+    *extract_arguments.TASK_PARAMETERS,
+    FANOUT_SHARDS,
+    *[p for p in PretrainingDataArguments.params(pretraining_data_arguments.PIPELINE_FIELDS)
+      if p.name != "max_bad_fraction"],  # one run parameter for extract and data prep
+    *TrainArguments.params(train_arguments.PIPELINE_FIELDS),
+    *EvaluateArguments.params(evaluate_arguments.PIPELINE_FIELDS),
     Param("fill_mask_examples", int, 8, "held-out sentences shown with top-5 predictions"),
     Param("export_hdfs_dir", str, "", "if set: copy the trained model (tf_model/) and the "
           "transformers model (hf_model/) to this HDFS directory"),
     Param("hdfs_url", str, "", "WebHDFS namenode URL (default: $EDU_MLM_HDFS_URL in the pod)"),
-    Param("hdfs_auth", str, "insecure", "HDFS auth: insecure (user), token or kerberos"),
+    *HdfsExportArguments.params(["hdfs_auth"]),
 )
 BY_NAME = {p.name: p for p in PARAMETERS}
 
