@@ -295,7 +295,7 @@ def _add_cluster_flags(parser, builds_training=True, submits=True):
                             "resumes); '' = keep it in the pod (a retry starts at step 0)")
     parser.add_argument("--backend-version", default=None if submits else backends.FULL,
                         help=f"the KFP backend to compile for; below {backends.FULL} the compat "
-                        "build (one pretraining-data task, required Secret, no display names); "
+                        "build (one pretraining-data task, required Secret); "
                         f"oldest: {backends.COMPAT_FLOOR}" + (
                             "; default: the version the server reports" if submits else ""))
     if submits:

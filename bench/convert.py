@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from components.bert.arguments import BertInitArguments  # noqa: E402
 from components.bert.init import init_random_model  # noqa: E402
 from components.common.logs import setup_logging  # noqa: E402
-from components.convert import convert  # noqa: E402
+from components.convert.arguments import ConvertArguments  # noqa: E402
+from components.convert.core import convert  # noqa: E402
 
 REFERENCE_VOCAB = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference",
                                "chinese_bert_vocab.txt")
@@ -79,9 +80,10 @@ def main():
                 config_file, vocab_file, model_dir, random_seed=1))
         baseline = baseline_io_seconds(os.path.join(model_dir, "bert_model.ckpt"), tmp)
         started = time.perf_counter()
-        parity = convert(tf_checkpoint_path=model_dir, output_dir=os.path.join(tmp, "hf"),
+        parity = convert(ConvertArguments(
+                tf_checkpoint_path=model_dir, output_dir=os.path.join(tmp, "hf"),
                          pytorch_dump_path=os.path.join(tmp, "legacy", "pytorch_model.bin"),
-                         num_parity_examples=args.num_parity_examples)
+                         num_parity_examples=args.num_parity_examples))
         seconds = time.perf_counter() - started
     vocab_size = manifest["bert_config"]["vocab_size"]
     print(f"model: {args.num_hidden_layers} layers, hidden 768, vocab {vocab_size}, "

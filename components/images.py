@@ -1,6 +1,6 @@
 """The container image each pipeline stage runs in: one place for every component and the CLI.
 
-Three images (DESIGN.md, "Stage → image"): `dataprep` (CPU, no TensorFlow), `trainer` (GPU,
+Three images (ARCHITECTURE.md, "The stages"): `dataprep` (CPU, no TensorFlow), `trainer` (GPU,
 TensorFlow) and `converter` (TensorFlow CPU + torch CPU + transformers). Names are
 `REGISTRY/edu-mlm-<image>:TAG`; `EDU_MLM_REGISTRY` and `EDU_MLM_TAG` set the defaults the
 components are declared with, and `pipeline.py compile --registry R --tag T` overrides them per

@@ -14,7 +14,8 @@ from components.bert.config import BertConfig
 from components.bert.model import BertForPreTraining
 from components.common.artifacts import write_manifest
 from components.common.errors import UserError
-from components.convert import convert
+from components.convert.arguments import ConvertArguments
+from components.convert.core import convert
 from components.convert.mapping import torch_name
 from tests.helpers_bert import randomize_weights, tiny_config, write_model_inputs
 
@@ -34,7 +35,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def converted(model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("hf") / "hf_model"
-    parity = convert(tf_checkpoint_path=str(model_dir), output_dir=str(out))
+    parity = convert(ConvertArguments(tf_checkpoint_path=str(model_dir), output_dir=str(out)))
     return out, parity
 
 
@@ -114,12 +115,12 @@ def test_parity_on_pretraining_instances(model_dir, tmp_path):
     data.mkdir()
     _write_instances(data / "heldout-00000-of-00001.tfrecord")
     with pytest.raises(UserError, match=r"no manifest\.json"):
-        convert(tf_checkpoint_path=str(model_dir / "bert_model.ckpt"),
-                output_dir=str(tmp_path / "hf"), parity_data=str(data))
+        convert(ConvertArguments(tf_checkpoint_path=str(model_dir / "bert_model.ckpt"),
+                output_dir=str(tmp_path / "hf"), parity_data=str(data)))
     assert not (tmp_path / "hf").exists()
     write_manifest(str(data), {"kind": "pretraining_data"})
-    parity = convert(tf_checkpoint_path=str(model_dir / "bert_model.ckpt"),
-                     output_dir=str(tmp_path / "hf"), parity_data=str(data))
+    parity = convert(ConvertArguments(tf_checkpoint_path=str(model_dir / "bert_model.ckpt"),
+                     output_dir=str(tmp_path / "hf"), parity_data=str(data)))
     assert parity["num_examples"] == 5 and parity["seq_length"] == 32
     assert "heldout-00000-of-00001.tfrecord" in parity["inputs"]
     assert parity["max_abs_logit_diff"] <= 1e-4
@@ -128,15 +129,15 @@ def test_parity_on_pretraining_instances(model_dir, tmp_path):
 def test_parity_above_tolerance_fails_and_leaves_nothing(model_dir, tmp_path):
     dump = tmp_path / "pth" / "pytorch_model.bin"
     with pytest.raises(UserError, match=r"TF and PyTorch logits differ by .* > 1e-12"):
-        convert(tf_checkpoint_path=str(model_dir), output_dir=str(tmp_path / "hf"),
-                pytorch_dump_path=str(dump), parity_tolerance=1e-12)
+        convert(ConvertArguments(tf_checkpoint_path=str(model_dir), output_dir=str(tmp_path / "hf"),
+                pytorch_dump_path=str(dump), parity_tolerance=1e-12))
     assert os.listdir(tmp_path) == []
 
 
 def test_legacy_dump_elsewhere_is_bert_for_pretraining_state_dict(model_dir, tmp_path):
     dump = tmp_path / "legacy" / "pytorch_model.bin"
-    convert(tf_checkpoint_path=str(model_dir), output_dir=str(tmp_path / "hf"),
-            pytorch_dump_path=str(dump))
+    convert(ConvertArguments(tf_checkpoint_path=str(model_dir), output_dir=str(tmp_path / "hf"),
+            pytorch_dump_path=str(dump)))
     state = torch.load(dump, weights_only=True)
     hf_config = transformers.AutoConfig.from_pretrained(str(tmp_path / "hf"))
     legacy = transformers.BertForPreTraining(hf_config)
@@ -154,13 +155,14 @@ def test_bad_inputs_are_clear_errors(model_dir, tmp_path):
     small_config, small_vocab = write_model_inputs(tmp_path / "other", vocab_size=290)
     with pytest.raises(UserError, match="vocab has 290 entries but the config says vocab_size "
                        "300"):
-        convert(tf_checkpoint_path=str(model_dir), output_dir=str(tmp_path / "a"),
-                vocab_file=str(small_vocab))
+        convert(ConvertArguments(tf_checkpoint_path=str(model_dir), output_dir=str(tmp_path / "a"),
+                vocab_file=str(small_vocab)))
     with pytest.raises(UserError, match=r"missing.*\[290, 48\] vs|\[300, 48\] vs \[290, 48\]"):
-        convert(tf_checkpoint_path=str(model_dir), output_dir=str(tmp_path / "b"),
-                bert_config_file=str(small_config), vocab_file=str(small_vocab))
+        convert(ConvertArguments(tf_checkpoint_path=str(model_dir), output_dir=str(tmp_path / "b"),
+                bert_config_file=str(small_config), vocab_file=str(small_vocab)))
     with pytest.raises(UserError, match="no TensorFlow checkpoint found"):
-        convert(tf_checkpoint_path=str(tmp_path / "absent"), output_dir=str(tmp_path / "c"))
+        convert(ConvertArguments(
+                tf_checkpoint_path=str(tmp_path / "absent"), output_dir=str(tmp_path / "c")))
     with pytest.raises(UserError, match="no output given"):
-        convert(tf_checkpoint_path=str(model_dir))
+        convert(ConvertArguments(tf_checkpoint_path=str(model_dir)))
     assert sorted(os.listdir(tmp_path)) == ["other"]

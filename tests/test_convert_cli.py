@@ -13,7 +13,8 @@ from components.bert.checkpoint import write_model_dir
 from components.bert.config import BertConfig
 from components.bert.model import BertForPreTraining
 from components.common.errors import UserError
-from components.convert import convert
+from components.convert.arguments import ConvertArguments
+from components.convert.core import convert
 from tests.helpers_bert import randomize_weights, write_model_inputs
 
 # From the users' README, with `python -m components.convert` in place of their script.
@@ -52,8 +53,8 @@ def test_users_convert_command_runs_as_written(users_layout, repo_root):
     assert parity["max_abs_logit_diff"] <= 1e-4
     assert json.loads(result.stdout)["max_abs_logit_diff"] == parity["max_abs_logit_diff"]
     # Running it again replaces the earlier conversion (the directory is ours: it has a manifest).
-    convert(tf_checkpoint_path=str(users_layout / "chinese_wwm_L-12_H-768-zhihu"),
-            pytorch_dump_path=str(out / "pytorch_model.bin"))
+    convert(ConvertArguments(tf_checkpoint_path=str(users_layout / "chinese_wwm_L-12_H-768-zhihu"),
+            pytorch_dump_path=str(out / "pytorch_model.bin")))
     assert (out / "manifest.json").exists()
 
 
@@ -77,6 +78,7 @@ def test_dump_directory_holding_other_files_is_refused(users_layout, repo_root):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(UserError, match="holds other files"):
-        convert(tf_checkpoint_path=str(users_layout / "chinese_wwm_L-12_H-768-zhihu"),
-                pytorch_dump_path=str(out / "pytorch_model.bin"))
+        convert(ConvertArguments(
+                tf_checkpoint_path=str(users_layout / "chinese_wwm_L-12_H-768-zhihu"),
+                pytorch_dump_path=str(out / "pytorch_model.bin")))
     assert os.listdir(out) == ["notes.txt"]

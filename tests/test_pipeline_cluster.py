@@ -15,7 +15,7 @@ import yaml
 from components.pipeline import backends, definition
 from components.pipeline.remote import backend_version_for
 
-GPU_TASKS = ("train", "evaluate", "evaluate-2")
+GPU_TASKS = ("train", "evaluate-base-model", "evaluate-trained-model")
 
 
 def compile_yaml(repo_root, tmp_path, *flags):
@@ -103,7 +103,8 @@ def test_the_driver_rule_gives_a_number_parameter_no_gpu():
 def test_train_and_evaluate_get_their_gpus_on_the_backend(num_gpus, full, repo_root, tmp_path):
     spec, _ = full if num_gpus is None else compile_yaml(repo_root, tmp_path, "--num-gpus",
                                                          str(num_gpus))
-    expected = {"train": str(num_gpus or 1), "evaluate": "1", "evaluate-2": "1"}
+    expected = {"train": str(num_gpus or 1), "evaluate-base-model": "1",
+                "evaluate-trained-model": "1"}
     executors = spec["deploymentSpec"]["executors"]
     for task in GPU_TASKS:
         accelerator = executors[executor_of(spec, task)]["container"]["resources"]["accelerator"]
@@ -150,8 +151,8 @@ def uses_of_newer_features(spec, k8s):
 
 
 def test_compat_build_uses_nothing_2_4_1_lacks(full, compat):
-    assert uses_of_newer_features(*full) >= {"ParallelFor fan-out with dsl.Collected",
-                                             "display name on evaluate", "optional Secret"}
+    assert uses_of_newer_features(*full) == {"ParallelFor fan-out with dsl.Collected",
+                                             "optional Secret"}
     spec, k8s = compat
     assert uses_of_newer_features(spec, k8s) == set()
     assert "pretraining-data-whole" in spec["root"]["dag"]["tasks"]

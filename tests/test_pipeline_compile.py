@@ -17,9 +17,9 @@ from components.pipeline import definition, parameters
 EXPECTED_IMAGE = {
     "extract": "dataprep", "split-corpus": "dataprep", "pretraining-data-shard": "dataprep",
     "merge-pretraining-data": "dataprep", "data-report": "dataprep",
-    "train": "trainer", "evaluate": "trainer", "evaluate-2": "trainer",
-    "convert": "converter", "convert-2": "converter", "report": "converter",
-    "hdfs-export": "dataprep", "hdfs-export-2": "dataprep",
+    "train": "trainer", "evaluate-base-model": "trainer", "evaluate-trained-model": "trainer",
+    "convert-base-model": "converter", "convert-trained-model": "converter",
+    "report": "converter", "export-tf-model": "dataprep", "export-hf-model": "dataprep",
 }
 SECRET_VALUE = "hunter2-not-in-yaml-7f3a"
 
@@ -61,7 +61,7 @@ def test_trainer_asks_for_gpus_and_dataprep_does_not(compiled):
     for task in EXPECTED_IMAGE:
         resources = executors[_executor_of(spec, task)]["container"].get("resources", {})
         accelerator = resources.get("accelerator", {})
-        if task in ("train", "evaluate", "evaluate-2"):
+        if task in ("train", "evaluate-base-model", "evaluate-trained-model"):
             assert accelerator.get("resourceType") == "nvidia.com/gpu", task
             assert float(resources["memoryRequest"]) > 0 and float(resources["cpuRequest"]) > 0
         else:
@@ -88,7 +88,7 @@ def test_secret_reaches_extract_as_env_only(compiled):
     assert extract["secretName"] == "hive-team-a"
     assert {m["secretKey"]: m["envVar"] for m in extract["keyToEnv"]} == \
         definition.SECRET_KEYS_TO_ENV
-    for task in ("hdfs-export", "hdfs-export-2"):
+    for task in ("export-tf-model", "export-hf-model"):
         hdfs = executors[_executor_of(spec, task)]["secretAsEnv"][0]
         assert hdfs["secretName"] == "hive-team-a"
         assert {m["envVar"] for m in hdfs["keyToEnv"]} == {"EDU_MLM_HDFS_USER",

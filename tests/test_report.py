@@ -4,8 +4,7 @@ renders in a real browser with nothing fetched and no console output."""
 import pytest
 from helpers_report import external_references, render
 
-from components.report import write_data_report
-from components.report.data import token_fractions
+from components.report.data import token_fractions, write_data_report
 from components.report.records import parse_example
 
 

@@ -1,9 +1,15 @@
 """The layering of components/: read from the imports (components.pipeline.code), so a cycle or
 an arrow from a stage up into the pipeline fails here, not in a reader's head."""
 
+import argparse
+import ast
 import dataclasses
+import importlib
 import pathlib
-import re
+import subprocess
+import sys
+
+import yaml
 
 from components.pipeline import code
 
@@ -63,79 +69,159 @@ def test_each_task_runs_its_stage_and_what_it_imports():
                                                         "images"}
 
 
-# Every stage declaration; a new stage adds its own here.
+# Every command line and the declaration it is built from; a new stage adds its own here.
 DECLARATIONS = {
-    "components.extract": ("components.extract.arguments", "ExtractArguments"),
-    "components.pretraining_data": ("components.pretraining_data.arguments",
-                                    "PretrainingDataArguments"),
-    "components.train": ("components.train.arguments", "TrainArguments"),
-    "components.evaluate": ("components.evaluate.arguments", "EvaluateArguments"),
+    ("components.extract", None): ("components.extract.arguments", "ExtractArguments"),
+    ("components.pretraining_data", None): ("components.pretraining_data.arguments",
+                                            "PretrainingDataArguments"),
+    ("components.pretraining_data.merge", None): ("components.pretraining_data.arguments",
+                                                  "MergeArguments"),
+    ("components.train", None): ("components.train.arguments", "TrainArguments"),
+    ("components.evaluate", None): ("components.evaluate.arguments", "EvaluateArguments"),
+    ("components.convert", None): ("components.convert.arguments", "ConvertArguments"),
+    ("components.bert.init", None): ("components.bert.arguments", "BertInitArguments"),
+    ("components.hdfs", "import"): ("components.hdfs.arguments", "HdfsImportArguments"),
+    ("components.hdfs", "export"): ("components.hdfs.arguments", "HdfsExportArguments"),
+    ("components.report", "data"): ("components.report.arguments", "DataReportArguments"),
+    ("components.report", "model"): ("components.report.arguments", "ModelReportArguments"),
 }
 
 
 def declarations():
-    import importlib
-
     return {cli: getattr(importlib.import_module(module), name)
             for cli, (module, name) in DECLARATIONS.items()}
 
 
-def test_each_cli_flag_is_its_declaration():
-    import importlib
+def parser_of(module, command):
+    name = module if module.endswith((".merge", ".init")) else f"{module}.__main__"
+    parser = importlib.import_module(name).build_parser()
+    if command is None:
+        return parser
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices[command]
 
-    for cli, cls in declarations().items():
-        parser = importlib.import_module(f"{cli}.__main__").build_parser()
-        actions = {a.dest: a for a in parser._actions if a.dest != "help"}
-        assert sorted(actions) == sorted(f.name for f, _ in cls.fields()), cli
+
+def default_of(field):
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None if field.default is dataclasses.MISSING else field.default
+
+
+def test_each_cli_flag_is_its_declaration():
+    for (module, command), cls in declarations().items():
+        parser = parser_of(module, command)
+        actions = {a.dest: a for a in parser._actions if a.dest not in ("help", "command")}
+        assert sorted(actions) == sorted(f.name for f, _ in cls.fields()), module
         for field, _ in cls.fields():
             action = actions[field.name]
-            default = field.default_factory() if field.default_factory is not \
-                dataclasses.MISSING else (None if field.default is dataclasses.MISSING
-                                          else field.default)
             assert (action.default, action.help, action.choices) == (
-                default, field.metadata["help"], field.metadata["choices"]), (cli, field.name)
+                default_of(field), field.metadata["help"], field.metadata["choices"]), \
+                (module, field.name)
             assert action.required == (field.default is dataclasses.MISSING and
                                        field.default_factory is dataclasses.MISSING)
 
 
-def test_components_and_pipeline_parameters_are_the_declarations():
+KFP_TYPES = {int: "Integer", float: "Float", str: "String", bool: "Boolean"}
+
+
+def test_components_and_pipeline_parameters_are_the_declarations(tmp_path):
+    """What each component declares, what pipeline.yaml and `pipeline.py params` show, is the
+    declaration's type, default and help."""
+    from components.evaluate.arguments import PIPELINE_FIELDS as EVALUATE_FIELDS
+    from components.evaluate.arguments import EvaluateArguments
+    from components.evaluate.component import evaluate_component
+    from components.extract.arguments import TASK_PARAMETERS
     from components.extract.component import extract
-    from components.pipeline import parameters
+    from components.pipeline import definition, parameters
+    from components.pipeline.remote import compile_pipeline
+    from components.pretraining_data.arguments import PIPELINE_FIELDS as DATA_FIELDS
+    from components.pretraining_data.arguments import PretrainingDataArguments
     from components.pretraining_data.component import pretraining_data_shard
+    from components.report.arguments import PIPELINE_FIELDS as REPORT_FIELDS
+    from components.report.arguments import ModelReportArguments
+    from components.report.component import report
+    from components.train.arguments import PIPELINE_FIELDS as TRAIN_FIELDS
+    from components.train.arguments import TrainArguments
     from components.train.component import train
 
-    declared = {}
-    for cls in declarations().values():
-        for param in cls.params([f.name for f, _ in cls.fields()]):
-            declared.setdefault(param.name, param)
-    for task in (extract, pretraining_data_shard, train):
-        for name, spec in task.component_spec.inputs.items():
-            if name in declared:
-                assert (spec.default, spec.type) == (
-                    declared[name].default, {int: "Integer", float: "Float", str: "String",
-                                             bool: "Boolean"}[declared[name].type]), name
-    for param in parameters.PARAMETERS:
-        if param.name in declared:
-            assert param == declared[param.name], param.name
+    declared = {
+        extract: list(TASK_PARAMETERS),
+        pretraining_data_shard: PretrainingDataArguments.params(DATA_FIELDS),
+        train: TrainArguments.params(TRAIN_FIELDS),
+        evaluate_component(): EvaluateArguments.params(EVALUATE_FIELDS),
+        report: ModelReportArguments.params(REPORT_FIELDS),
+    }
+    run_parameters = {p.name: p for p in parameters.PARAMETERS}
+    for task, params in declared.items():
+        for param in params:
+            spec = task.component_spec.inputs[param.name]
+            assert (spec.default, spec.type) == (param.default, KFP_TYPES[param.type]), \
+                (task.name, param.name)
+            if param.name != "max_bad_fraction":  # data prep's; the run's is extract's
+                assert run_parameters[param.name] == param, param.name
+    package = tmp_path / "pipeline.yaml"
+    compile_pipeline(definition.build_pipeline(), str(package))
+    spec = next(yaml.safe_load_all(package.read_text(encoding="utf-8")))
+    compiled = spec["root"]["inputDefinitions"]["parameters"]
+    assert list(compiled) == sorted(run_parameters)
+    for name, param in run_parameters.items():
+        assert compiled[name].get("defaultValue") == param.default, name
+    listed = subprocess.run([sys.executable, "pipeline.py", "params"], cwd=code.PACKAGE_DIR +
+                            "/..", capture_output=True, text=True, check=True).stdout
+    for param in run_parameters.values():
+        assert f"  {param.name:24} {param.type.__name__:5} {param.default!r}" in listed
+        assert f"      {param.help}\n" in listed
+
+
+def written_defaults(tree):
+    """(name, default value) of every literal default in a module: function parameters, class
+    attributes (dataclass fields) and argparse `add_argument("--name", default=...)` calls."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            positional = node.args.posonlyargs + node.args.args
+            pairs = list(zip(positional[len(positional) - len(node.args.defaults):],
+                             node.args.defaults, strict=True))
+            pairs += [(a, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults,
+                                             strict=True) if d is not None]
+            for argument, default in pairs:
+                if isinstance(default, ast.Constant):
+                    yield argument.arg, default.value
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.AnnAssign) and isinstance(item.value, ast.Constant):
+                    yield item.target.id, item.value.value
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            for keyword in node.keywords:
+                if keyword.arg == "default" and isinstance(keyword.value, ast.Constant):
+                    yield str(node.args[0].value).lstrip("-").replace("-", "_"), \
+                        keyword.value.value
 
 
 def test_no_default_is_written_a_second_time():
-    """A declared default (`num_train_steps` 210000) found again beside its name anywhere in
-    components/ outside the declarations means a second, hand-kept copy."""
-    found = []
-    sources = {path: path.read_text(encoding="utf-8")
-               for path in pathlib.Path(code.PACKAGE_DIR).rglob("*.py")
-               if path.name != "arguments.py"}
+    """A declared default (`num_train_steps` 210000) written again as the default of a parameter,
+    a field or a flag of that name anywhere in components/ or pipeline.py, outside the
+    declarations, is a second, hand-kept copy."""
+    declared = {}
     for cls in declarations().values():
         for field, _ in cls.fields():
-            default = field.default
-            if default in (None, True, False, "", 0, dataclasses.MISSING) or isinstance(
-                    default, dataclasses.Field):
-                continue
-            literal = re.escape(repr(default))
-            patterns = [rf"\b{field.name}\s*(?::[^=\n]+)?=\s*{literal}(?![\w.])",
-                        rf"--{field.name}\b[^\n]*default={literal}(?![\w.])"]
-            for path, text in sources.items():
-                if any(re.search(p, text) for p in patterns):
-                    found.append(f"{path.relative_to(code.PACKAGE_DIR)}: {field.name}={default!r}")
+            if field.default not in (None, True, False, "", 0, dataclasses.MISSING):
+                declared.setdefault(field.name, set()).add(field.default)
+    root = pathlib.Path(code.PACKAGE_DIR)
+    found = []
+    for path in [*root.rglob("*.py"), root.parent / "pipeline.py"]:
+        if path.name == "arguments.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for name, value in written_defaults(tree):
+            if type(value) is not bool and value in declared.get(name, ()):
+                found.append(f"{path.relative_to(root.parent)}: {name}={value!r}")
     assert found == []
+
+
+def test_the_scan_finds_a_second_copy():
+    tree = ast.parse("def train(num_train_steps=210000):\n"
+                     "    parser.add_argument('--query-text', default='x')\n"
+                     "class A:\n    pack: bool = False\n")
+    assert sorted(written_defaults(tree)) == [("num_train_steps", 210000), ("pack", False),
+                                              ("query_text", "x")]

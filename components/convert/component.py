@@ -1,23 +1,17 @@
 """KFP component: Google-format TF checkpoint → transformers model + parity (converter image)."""
 
-from kfp import dsl
-from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from kfp.dsl import Dataset, Metrics, Model
 
-from components.images import image
+from components.common.kfp_component import component
+from components.convert import tasks
 
 
-@dsl.component(base_image=image("convert"), install_kfp_package=False)
-def convert(
-    model: Input[Model],
-    pretraining_data: Input[Dataset],
-    hf_model: Output[Model],
-    parity: Output[Metrics],
-):
-    """Convert `model` to a transformers `save_pretrained` directory; check TF↔torch parity on
-    held-out instances of `pretraining_data`."""
-    from components.common.kfp_outputs import log_metrics
-    from components.convert import convert as run_conversion
-
-    result = run_conversion(tf_checkpoint_path=model.path, output_dir=hf_model.path,
-                            parity_data=pretraining_data.path)
-    log_metrics(parity, result)
+def convert_component(name="convert"):
+    """The convert component, its tasks named after `name` (the pipeline converts two models
+    and names each task for what it converts)."""
+    return component(
+        name, tasks.run_convert_task, "convert", [],
+        inputs={"model": Model, "pretraining_data": Dataset},
+        outputs={"hf_model": Model, "parity": Metrics},
+        doc="Convert `model` to a transformers `save_pretrained` directory; check TF↔torch "
+            "parity on held-out instances of `pretraining_data`.")

@@ -26,7 +26,6 @@ from components.common.errors import UserError
 log = logging.getLogger(__name__)
 
 MANIFEST_KIND = "hf_model"
-PARITY_TOLERANCE = 1e-4
 
 
 def _output_dir_for(output_dir, pytorch_dump_path):
@@ -71,10 +70,11 @@ def _compare(tf_logits, torch_logits, input_mask):
             "top1_agreement_real_tokens": float(agree.mean())}
 
 
-def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_file=None,
-            pytorch_dump_path=None, parity_data=None, num_parity_examples=8,
-            parity_seq_length=128, parity_tolerance=PARITY_TOLERANCE, do_lower_case=True):
-    """Convert a Google-format BERT to a transformers directory; return the parity dict."""
+def convert(args):
+    """Convert a Google-format BERT to a transformers directory (`ConvertArguments`); return the
+    parity dict."""
+    output_dir, vocab_file, parity_tolerance = args.output_dir, args.vocab_file, \
+        args.parity_tolerance
     import tensorflow as tf
 
     from components.bert.checkpoint import (
@@ -87,8 +87,8 @@ def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_fi
     from components.convert import parity as parity_inputs
 
     started = time.time()
-    output_dir = _output_dir_for(output_dir, pytorch_dump_path)
-    prefix, config_file, _ = resolve_model_files(tf_checkpoint_path, bert_config_file,
+    output_dir = _output_dir_for(output_dir, args.pytorch_dump_path)
+    prefix, config_file, _ = resolve_model_files(args.tf_checkpoint_path, args.bert_config_file,
                                                  need_vocab=False)
     vocab_file = _vocab_file(vocab_file, prefix, config_file)
     config = BertConfig.from_json_file(config_file)
@@ -100,12 +100,12 @@ def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_fi
     load_google_checkpoint(tf_model, prefix, config_file)
     google_weights = {n: v.numpy() for n, v in tf_model.variables_by_name.items()}
 
-    if parity_data:
-        batch, source = parity_inputs.instances_from_records(parity_data, config,
-                                                             num_parity_examples)
+    if args.parity_data:
+        batch, source = parity_inputs.instances_from_records(args.parity_data, config,
+                                                             args.num_parity_examples)
     else:
-        batch, source = parity_inputs.random_instances(config, num_parity_examples,
-                                                       parity_seq_length)
+        batch, source = parity_inputs.random_instances(config, args.num_parity_examples,
+                                                       args.parity_seq_length)
 
     # torch loads only once the inputs are known to be good: bad input fails fast.
     import torch
@@ -122,7 +122,7 @@ def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_fi
         with write_errors_as_user_errors(output_dir), atomic_output_dir(output_dir) as tmp:
             masked_lm.save_pretrained(tmp)
             torch_model.tokenizer(vocab_file, config.max_position_embeddings,
-                                  do_lower_case).save_pretrained(tmp)
+                                  args.do_lower_case).save_pretrained(tmp)
             shutil.copyfile(vocab_file, os.path.join(tmp, "vocab.txt"))
 
             log.info("parity check on %s", source)
@@ -149,8 +149,8 @@ def convert(tf_checkpoint_path, output_dir=None, bert_config_file=None, vocab_fi
             write_json_atomic(os.path.join(tmp, "parity.json"), parity)
 
             legacy = {}
-            if pytorch_dump_path:
-                dump = os.path.abspath(pytorch_dump_path)
+            if args.pytorch_dump_path:
+                dump = os.path.abspath(args.pytorch_dump_path)
                 in_dir = os.path.dirname(dump) == output_dir
                 legacy_tmp = (os.path.join(tmp, os.path.basename(dump)) if in_dir
                               else f"{dump}.tmp-{uuid.uuid4().hex[:8]}")

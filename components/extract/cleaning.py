@@ -98,7 +98,7 @@ def clean_passage(text, normalize_punctuation=True):
     return text
 
 
-def value_to_text(value, errors="strict"):
+def value_to_text(value, errors):
     """A database value as str: bytes are decoded as UTF-8, numbers formatted; None stays None."""
     if value is None or isinstance(value, str):
         return value

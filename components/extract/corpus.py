@@ -84,8 +84,7 @@ def extract_corpus(args, connection=None):
                         rows_per_shard=args.rows_per_shard, num_shards=args.num_shards)
 
 
-def write_corpus(output_dir, rows, source, cleaning, limit=None, rows_per_shard=100_000,
-                 num_shards=0):
+def write_corpus(output_dir, rows, source, cleaning, rows_per_shard, num_shards, limit=None):
     """Clean raw values from the iterator `rows` into a corpus artifact described by `source`.
 
     `cleaning` comes from `cleaning_options`. Also the back end of other sources (the HDFS import

@@ -39,7 +39,7 @@ class _Shard:
 class ShardWriter:
     """Context manager; `write(passage)` per passage, `shards` holds the descriptions on exit."""
 
-    def __init__(self, directory, rows_per_shard=100_000, num_shards=0):
+    def __init__(self, directory, rows_per_shard, num_shards):
         self.directory = directory
         self.rows_per_shard = rows_per_shard
         self.num_shards = num_shards

@@ -158,7 +158,7 @@ def open_local_file(path):
     return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
-def text_rows(files, errors="strict", limit=None, open_file=open_local_file):
+def text_rows(files, errors, limit=None, open_file=open_local_file):
     """One raw passage per line of each file, decoded as UTF-8.
 
     `open_file(name)` returns a binary file object (local files by default; the HDFS import

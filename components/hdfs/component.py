@@ -12,13 +12,19 @@ from components.common.kfp_component import component
 from components.hdfs import tasks
 from components.hdfs.arguments import HdfsExportArguments, HdfsImportArguments
 
-hdfs_export = component(
-    "hdfs_export", tasks.run_export_task, "hdfs",
-    [Param("hdfs_dir", str, REQUIRED, "HDFS directory of the run's exports"),
-     Param("name", str, REQUIRED, "the artifact's name there"),
-     *HdfsExportArguments.params(["namenode_url", "hdfs_auth", "overwrite"])],
-    inputs={"artifact": Artifact},
-    doc="Upload `artifact` to `hdfs_dir`/`name`.")
+
+def hdfs_export_component(name="hdfs_export"):
+    """The export component, its tasks named after `name` (one per exported artifact)."""
+    return component(
+        name, tasks.run_export_task, "hdfs",
+        [Param("hdfs_dir", str, REQUIRED, "HDFS directory of the run's exports"),
+         Param("name", str, REQUIRED, "the artifact's name there"),
+         *HdfsExportArguments.params(["namenode_url", "hdfs_auth", "overwrite"])],
+        inputs={"artifact": Artifact},
+        doc="Upload `artifact` to `hdfs_dir`/`name`.")
+
+
+
 hdfs_import = component(
     "hdfs_import", tasks.run_import_task, "hdfs",
     HdfsImportArguments.params(["hdfs_path", "kind", "namenode_url", "hdfs_auth"]),

@@ -4,10 +4,12 @@ Read in the backend's own source (kubeflow/pipelines, `backend/src/v2/driver`, `
 argocompiler`, at each release tag). Two builds of the pipeline:
 
 - **full** (backend >= FULL): the pretraining-data fan-out with its `dsl.Collected` fan-in,
-  optional Secrets, display names on every task.
+  optional Secrets.
 - **compat** (COMPAT_FLOOR <= backend < FULL; Kubeflow 1.10 ships 2.4.1/2.5): one pretraining-data
   task over the whole corpus (same records: the fan-out's shard plan, one part), required
-  Secrets (create it, even empty, or compile with `--secret-name ''`), no display names.
+  Secrets (create it, even empty, or compile with `--secret-name ''`).
+Tasks have names of their own (`evaluate-trained-model`), not display names, which backends
+before 2.14 fail on when the task's outputs are read.
 
 Older backends are refused: up to 2.4.0 the driver rejects the fields the SDK writes into the
 Kubernetes config, and retries are not compiled at all.
@@ -32,8 +34,6 @@ FEATURES = (
      "argocompiler container.go", "images make them writable too"),
     ("`dsl.Collected` fan-in of the pretraining-data shards", "2.14.0",
      "driver resolve.go CollectInputs", "one pretraining-data task"),
-    ("display names on tasks whose outputs are read", "2.14.0", "driver container.go",
-     "no display names"),
     ("`optional` Secrets (`secretAsEnv.optional`)", "2.15.0", "driver k8s.go",
      "the Secret is required"),
 )

@@ -22,20 +22,25 @@ from kfp.dsl import HTML, Dataset, Markdown, Metrics, Model
 from components import images
 from components.bert.arguments import BertInitArguments
 from components.bert.component import init_random_model
-from components.convert.component import convert
-from components.evaluate.component import evaluate
+from components.convert.component import convert_component
+from components.evaluate.arguments import PIPELINE_FIELDS as EVALUATE_FIELDS
+from components.evaluate.component import evaluate_component
+from components.extract.arguments import TASK_PARAMETERS as EXTRACT_PARAMETERS
 from components.extract.component import extract
 from components.hdfs.arguments import HdfsConnection
-from components.hdfs.component import hdfs_export, hdfs_import
+from components.hdfs.component import hdfs_export_component, hdfs_import
 from components.pipeline import backends, parameters
 from components.pipeline.code import code_version
+from components.pretraining_data.arguments import PIPELINE_FIELDS as DATA_FIELDS
 from components.pretraining_data.component import (
     merge_pretraining_data,
     pretraining_data_shard,
     pretraining_data_whole,
     split_corpus,
 )
+from components.report.arguments import PIPELINE_FIELDS as REPORT_FIELDS
 from components.report.component import data_report, report
+from components.train.arguments import PIPELINE_FIELDS as TRAIN_FIELDS
 from components.train.component import train
 
 PIPELINE_NAME = "edu-mlm"
@@ -75,6 +80,20 @@ class Settings:
         return backends.needs_compat(self.backend_version)
 
 
+# Task names, explicit: the pipeline runs evaluate, convert and the HDFS export once per model.
+EVALUATE_TASKS = {"base": "evaluate_base_model", "trained": "evaluate_trained_model"}
+CONVERT_TASKS = {"base": "convert_base_model", "trained": "convert_trained_model"}
+# artifact → (its name on HDFS, the export task's name)
+HDFS_EXPORTS = {"model": ("tf_model", "export_tf_model"),
+                "hf_model": ("hf_model", "export_hf_model")}
+
+
+def task_name(name):
+    """What KFP calls the task of the component named `name` (evaluate_base_model →
+    evaluate-base-model)."""
+    return name.replace("_", "-")
+
+
 # Every artifact a run makes, its type, and the (task, output) that makes it: `rerun` imports them.
 ARTIFACTS = {
     "base_model": (Model, None),
@@ -85,17 +104,16 @@ ARTIFACTS = {
     "data_report": (HTML, ("data-report", "html")),
     "model": (Model, ("train", "model")),
     "train_metrics": (Metrics, ("train", "metrics")),
-    "base_eval": (Metrics, ("evaluate", "metrics")),
-    "trained_eval": (Metrics, ("evaluate-2", "metrics")),
-    "base_hf_model": (Model, ("convert", "hf_model")),
-    "hf_model": (Model, ("convert-2", "hf_model")),
-    "base_parity": (Metrics, ("convert", "parity")),
-    "parity": (Metrics, ("convert-2", "parity")),
+    "base_eval": (Metrics, (task_name(EVALUATE_TASKS["base"]), "metrics")),
+    "trained_eval": (Metrics, (task_name(EVALUATE_TASKS["trained"]), "metrics")),
+    "base_hf_model": (Model, (task_name(CONVERT_TASKS["base"]), "hf_model")),
+    "hf_model": (Model, (task_name(CONVERT_TASKS["trained"]), "hf_model")),
+    "base_parity": (Metrics, (task_name(CONVERT_TASKS["base"]), "parity")),
+    "parity": (Metrics, (task_name(CONVERT_TASKS["trained"]), "parity")),
     "report": (HTML, ("report", "html")),
     "summary": (Markdown, ("report", "summary")),
     "report_metrics": (Metrics, ("report", "metrics")),
 }
-HDFS_EXPORTS = {"model": "tf_model", "hf_model": "hf_model"}
 
 
 def _place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
@@ -114,48 +132,42 @@ def _place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
     return task
 
 
-def _name(task, display_name, settings):
-    """A display name, except where the backend fails on one (compat, see `backends`)."""
-    if not settings.compat:
-        task.set_display_name(display_name)
-
-
 def _use_secret(task, keys_to_env, settings):
     if settings.secret_name:
         kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
                                      secret_key_to_env=keys_to_env, optional=not settings.compat)
 
 
-def add_extract(a, p, settings):
-    task = _place(extract(**{name: p[name] for name in (
-                      "source_url", "query", "text_column", "input_files", "min_chars",
-                      "normalize_punctuation", "limit", "max_bad_fraction")}),
-                  "extract", settings, cpu="2", memory="4G")
+def _values(params, names):
+    return {name: params[name] for name in names}
+
+
+# Each add_<stage>(artifacts, params, settings) adds the stage's tasks: `artifacts` holds the
+# channels of what earlier stages made, `params` the run parameters; it returns what it makes.
+
+def add_extract(artifacts, params, settings):
+    task = _place(extract(**_values(params, [p.name for p in EXTRACT_PARAMETERS])), "extract",
+                  settings, cpu="2", memory="4G")
     _use_secret(task, SECRET_KEYS_TO_ENV, settings)
     return {"corpus": task.outputs["corpus"], "extract_metrics": task.outputs["metrics"]}
 
 
-MASKING_PARAMETERS = ("max_seq_length", "max_predictions_per_seq", "masked_lm_prob",
-                      "random_seed", "do_whole_word_mask", "dupe_factor", "short_seq_prob",
-                      "heldout_fraction", "segmenter", "pack", "max_bad_fraction")
-
-
-def add_pretraining_data(a, p, settings):
+def add_pretraining_data(artifacts, params, settings):
+    masking = _values(params, DATA_FIELDS)
     if settings.compat:
         whole = _place(pretraining_data_whole(
-            corpus=a["corpus"], base_model=a["base_model"], num_shards=p["num_shards"],
-            **{name: p[name] for name in MASKING_PARAMETERS}), "pretraining_data", settings)
+            corpus=artifacts["corpus"], base_model=artifacts["base_model"],
+            num_shards=params["num_shards"], **masking), "pretraining_data", settings)
         return {"pretraining_data": whole.outputs["pretraining_data"],
                 "data_metrics": whole.outputs["metrics"]}
-    split = _place(split_corpus(corpus=a["corpus"], num_shards=p["num_shards"]),
+    split = _place(split_corpus(corpus=artifacts["corpus"], num_shards=params["num_shards"]),
                    "pretraining_data", settings, cpu="1", memory="1G")
     # Only the loop item crosses into the loop: kfp.local 2.17 resolves other task outputs used
     # inside a ParallelFor to the loop item.
     with dsl.ParallelFor(split.output) as part:
         shard_task = _place(pretraining_data_shard(
-            corpus=a["corpus"], base_model=a["base_model"], part=part,
-            **{name: p[name] for name in MASKING_PARAMETERS}),
-            "pretraining_data", settings)
+            corpus=artifacts["corpus"], base_model=artifacts["base_model"], part=part,
+            **masking), "pretraining_data", settings)
     merged = _place(merge_pretraining_data(
         shards=dsl.Collected(shard_task.outputs["pretraining_data"])),
         "pretraining_data", settings, cpu="1", memory="2G")
@@ -163,19 +175,18 @@ def add_pretraining_data(a, p, settings):
             "data_metrics": merged.outputs["metrics"]}
 
 
-def add_data_report(a, p, settings):
-    task = _place(data_report(corpus=a["corpus"], pretraining_data=a["pretraining_data"]),
+def add_data_report(artifacts, params, settings):
+    task = _place(data_report(corpus=artifacts["corpus"],
+                              pretraining_data=artifacts["pretraining_data"]),
                   "data_report", settings, cpu="1", memory="2G")
     return {"data_report": task.outputs["html"]}
 
 
-def add_train(a, p, settings):
+def add_train(artifacts, params, settings):
     task = _place(train(
-        pretraining_data=a["pretraining_data"], base_model=a["base_model"],
-        **{name: p[name] for name in ("train_batch_size", "num_train_steps", "num_warmup_steps",
-                                      "learning_rate", "save_checkpoints_steps",
-                                      "log_every_n_steps")},
-        num_gpus=settings.num_gpus, checkpoint_root=settings.checkpoint_root),
+        pretraining_data=artifacts["pretraining_data"], base_model=artifacts["base_model"],
+        **_values(params, TRAIN_FIELDS), num_gpus=settings.num_gpus,
+        checkpoint_root=settings.checkpoint_root),
         "train", settings, cpu="8", memory="64G", gpus=settings.num_gpus, retried=True)
     if settings.checkpoint_pvc:
         kubernetes.mount_pvc(task, pvc_name=settings.checkpoint_pvc,
@@ -183,49 +194,50 @@ def add_train(a, p, settings):
     return {"model": task.outputs["model"], "train_metrics": task.outputs["metrics"]}
 
 
-def add_evaluate(a, p, settings):
+def add_evaluate(artifacts, params, settings):
     outputs = {}
-    for which, model in (("base", a["base_model"]), ("trained", a["model"])):
-        task = _place(evaluate(pretraining_data=a["pretraining_data"], model=model,
-                               eval_batch_size=p["eval_batch_size"]),
-                      "evaluate", settings, cpu="8", memory="32G",
-                      gpus=min(settings.num_gpus, 1), retried=True)
-        _name(task, f"evaluate {which} model", settings)
+    for which, model in (("base", artifacts["base_model"]), ("trained", artifacts["model"])):
+        task = _place(evaluate_component(EVALUATE_TASKS[which])(
+            pretraining_data=artifacts["pretraining_data"], model=model,
+            **_values(params, EVALUATE_FIELDS)),
+            "evaluate", settings, cpu="8", memory="32G", gpus=min(settings.num_gpus, 1),
+            retried=True)
         outputs[f"{which}_eval"] = task.outputs["metrics"]
     return outputs
 
 
-def add_convert(a, p, settings):
+def add_convert(artifacts, params, settings):
     outputs = {}
-    for which, model, prefix in (("base", a["base_model"], "base_"), ("trained", a["model"], "")):
-        task = _place(convert(model=model, pretraining_data=a["pretraining_data"]), "convert",
-                      settings, cpu="4", memory="16G")
-        _name(task, f"convert {which} model", settings)
+    for which, model, prefix in (("base", artifacts["base_model"], "base_"),
+                                 ("trained", artifacts["model"], "")):
+        task = _place(convert_component(CONVERT_TASKS[which])(
+            model=model, pretraining_data=artifacts["pretraining_data"]), "convert", settings,
+            cpu="4", memory="16G")
         outputs[f"{prefix}hf_model"] = task.outputs["hf_model"]
         outputs[f"{prefix}parity"] = task.outputs["parity"]
     return outputs
 
 
-def add_report(a, p, settings):
+def add_report(artifacts, params, settings):
     task = _place(report(
-        pretraining_data=a["pretraining_data"], data_metrics=a["data_metrics"], model=a["model"],
-        train_metrics=a["train_metrics"], base_eval=a["base_eval"],
-        trained_eval=a["trained_eval"], base_hf_model=a["base_hf_model"],
-        hf_model=a["hf_model"], parity=a["parity"], base_parity=a["base_parity"],
-        fill_mask_examples=p["fill_mask_examples"]), "report", settings, cpu="2", memory="16G")
+        pretraining_data=artifacts["pretraining_data"], data_metrics=artifacts["data_metrics"],
+        model=artifacts["model"], train_metrics=artifacts["train_metrics"],
+        base_eval=artifacts["base_eval"], trained_eval=artifacts["trained_eval"],
+        base_hf_model=artifacts["base_hf_model"], hf_model=artifacts["hf_model"],
+        parity=artifacts["parity"], base_parity=artifacts["base_parity"],
+        **_values(params, REPORT_FIELDS)), "report", settings, cpu="2", memory="16G")
     return {"report": task.outputs["html"], "summary": task.outputs["summary"],
             "report_metrics": task.outputs["metrics"]}
 
 
-def add_export(a, p, settings):
+def add_export(artifacts, params, settings):
     """Copy the trained models to HDFS when `export_hdfs_dir` is set."""
-    with dsl.If(p["export_hdfs_dir"] != "", name="export-to-hdfs"):
-        for artifact, name in HDFS_EXPORTS.items():
-            task = _place(hdfs_export(artifact=a[artifact], hdfs_dir=p["export_hdfs_dir"],
-                                      name=name, namenode_url=p["hdfs_url"],
-                                      hdfs_auth=p["hdfs_auth"]), "hdfs", settings, cpu="1",
-                          memory="2G")
-            _name(task, f"export {name} to HDFS", settings)
+    with dsl.If(params["export_hdfs_dir"] != "", name="export-to-hdfs"):
+        for artifact, (name, task_id) in HDFS_EXPORTS.items():
+            task = _place(hdfs_export_component(task_id)(
+                artifact=artifacts[artifact], hdfs_dir=params["export_hdfs_dir"], name=name,
+                namenode_url=params["hdfs_url"], hdfs_auth=params["hdfs_auth"]), "hdfs",
+                settings, cpu="1", memory="2G")
             _use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
     return {}
 
@@ -262,7 +274,7 @@ def _outputs_type(names):
 
 def _make_pipeline(name, description, body, output_names):
     """A `@dsl.pipeline` whose parameters are `parameters.PARAMETERS` and whose outputs are the
-    artifacts `output_names`; `body(p)` adds the tasks and returns {artifact name: channel}."""
+    artifacts `output_names`; `body(params)` adds the tasks and returns {artifact name: channel}."""
     outputs_type = _outputs_type(output_names) if output_names else None
 
     def pipeline_func(*args):
@@ -277,11 +289,11 @@ def _make_pipeline(name, description, body, output_names):
 def build_pipeline(settings=Settings()):
     """The whole pipeline; its outputs are every artifact of the run (see ARTIFACTS)."""
 
-    def body(p):
-        made = {"base_model": dsl.importer(artifact_uri=p["base_model_uri"],
+    def body(params):
+        made = {"base_model": dsl.importer(artifact_uri=params["base_model_uri"],
                                            artifact_class=Model, reimport=False).output}
         for stage in STAGES.values():
-            made.update(stage.add(made, p, settings))
+            made.update(stage.add(made, params, settings))
         return made
 
     return _make_pipeline(
@@ -295,11 +307,11 @@ def build_stage_pipeline(stage_name, input_artifacts, settings=Settings()):
     ({name: (uri, metadata)}) from an earlier run."""
     stage = STAGES[stage_name]
 
-    def body(p):
+    def body(params):
         made = {name: dsl.importer(artifact_uri=uri, artifact_class=ARTIFACTS[name][0],
                                    reimport=False, metadata=metadata).output
                 for name, (uri, metadata) in input_artifacts.items() if name in stage.inputs}
-        return stage.add(made, p, settings)
+        return stage.add(made, params, settings)
 
     return _make_pipeline(f"{PIPELINE_NAME}-rerun-{stage_name.replace('_', '-')}",
                           f"Rerun of the {stage_name} stage of {PIPELINE_NAME}", body,

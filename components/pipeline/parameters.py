@@ -17,6 +17,8 @@ from components.extract import arguments as extract_arguments
 from components.hdfs.arguments import HdfsExportArguments
 from components.pretraining_data import arguments as pretraining_data_arguments
 from components.pretraining_data.arguments import FANOUT_SHARDS, PretrainingDataArguments
+from components.report import arguments as report_arguments
+from components.report.arguments import ModelReportArguments
 from components.train import arguments as train_arguments
 from components.train.arguments import TrainArguments
 
@@ -43,7 +45,7 @@ PARAMETERS = (
       if p.name != "max_bad_fraction"],  # one run parameter for extract and data prep
     *TrainArguments.params(train_arguments.PIPELINE_FIELDS),
     *EvaluateArguments.params(evaluate_arguments.PIPELINE_FIELDS),
-    Param("fill_mask_examples", int, 8, "held-out sentences shown with top-5 predictions"),
+    *ModelReportArguments.params(report_arguments.PIPELINE_FIELDS),
     Param("export_hdfs_dir", str, "", "if set: copy the trained model (tf_model/) and the "
           "transformers model (hf_model/) to this HDFS directory"),
     Param("hdfs_url", str, "", "WebHDFS namenode URL (default: $EDU_MLM_HDFS_URL in the pod)"),

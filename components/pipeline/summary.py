@@ -2,7 +2,7 @@
 cache, their wall time, and the key metrics they logged."""
 
 # stage -> [(task name, label, metrics artifact or None, [(metric key, short label)])]; task
-# names are those kfp gives the tasks in the compiled pipeline (see definition.ARTIFACTS).
+# names are those of the compiled pipeline (definition.ARTIFACTS).
 EVAL = [("masked_lm_loss", "loss"), ("masked_lm_accuracy", "accuracy"), ("perplexity", "ppl")]
 PARITY = [("max_abs_logit_diff", "max |Δlogit|")]
 ROWS = {
@@ -19,12 +19,12 @@ ROWS = {
     "train": [("train", "train", "train_metrics",
                [("global_step", "steps"), ("final_loss", "final loss"),
                 ("examples_per_sec", "ex/s")])],
-    "evaluate": [("evaluate", "evaluate base model", "base_eval", EVAL),
-                 ("evaluate-2", "evaluate trained model", "trained_eval", EVAL)],
-    "convert": [("convert", "convert base model", "base_parity", PARITY),
-                ("convert-2", "convert trained model", "parity", PARITY)],
-    "export": [("hdfs-export", "export tf_model to HDFS", None, []),
-               ("hdfs-export-2", "export hf_model to HDFS", None, [])],
+    "evaluate": [("evaluate-base-model", "evaluate base model", "base_eval", EVAL),
+                 ("evaluate-trained-model", "evaluate trained model", "trained_eval", EVAL)],
+    "convert": [("convert-base-model", "convert base model", "base_parity", PARITY),
+                ("convert-trained-model", "convert trained model", "parity", PARITY)],
+    "export": [("export-tf-model", "export tf_model to HDFS", None, []),
+               ("export-hf-model", "export hf_model to HDFS", None, [])],
     "report": [("report", "report", "report_metrics",
                 [("masked_lm_loss_before", "loss before"),
                  ("masked_lm_loss_after", "after")])],

@@ -68,3 +68,10 @@ class PretrainingDataArguments(Arguments):
             raise UserError(f"--shard_index={self.shard_index} is out of range [0, "
                             f"{self.num_shards - 1}]", where="--shard_index",
                             fix=f"pass a value in [0, {self.num_shards - 1}]")
+
+
+@dataclass
+class MergeArguments(Arguments):
+    input_dir: list[str] = arg(REQUIRED, "the partial output directories, one per fan-out step",
+                               nargs="+")
+    output_dir: str = arg(REQUIRED, "the merged dataset directory")

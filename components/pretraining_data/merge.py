@@ -10,10 +10,10 @@ import os
 import shutil
 
 from components.common.artifacts import atomic_output_dir, read_manifest, write_manifest
-from components.common.cli import ArgumentParser
 from components.common.errors import UserError, exit_on_user_error
 from components.common.logs import setup_logging
 from components.pretraining_data import stats
+from components.pretraining_data.arguments import MergeArguments
 
 MUST_AGREE = ("vocab_sha256", "vocab_size", "max_seq_length", "max_predictions_per_seq",
               "masked_lm_prob", "short_seq_prob", "dupe_factor", "random_seed",
@@ -80,18 +80,13 @@ def merge_pretraining_data(input_dirs, output_dir):
 
 
 def build_parser():
-    parser = ArgumentParser(prog="python -m components.pretraining_data.merge",
-                            description=__doc__)
-    parser.add_argument("--input_dir", nargs="+", required=True,
-                        help="the partial output directories, one per fan-out step")
-    parser.add_argument("--output_dir", required=True, help="the merged dataset directory")
-    return parser
+    return MergeArguments.parser("python -m components.pretraining_data.merge", __doc__)
 
 
 @exit_on_user_error
 def main(argv=None):
     setup_logging()
-    args = build_parser().parse_args(argv)
+    args = MergeArguments.from_namespace(build_parser().parse_args(argv))
     merge_pretraining_data(args.input_dir, args.output_dir)
 
 

@@ -16,6 +16,7 @@ from components.common.artifacts import read_manifest
 from components.common.cli import ArgumentParser
 from components.common.errors import UserError, exit_on_user_error
 from components.common.logs import setup_logging
+from components.report.arguments import DataReportArguments, ModelReportArguments
 
 
 def _json(path, flag):
@@ -31,13 +32,13 @@ def _json(path, flag):
 
 
 def run_data(args):
-    from components.report import write_data_report
+    from components.report.data import write_data_report
 
     write_data_report(args.corpus_dir, args.pretraining_data_dir, args.output_file)
 
 
 def run_model(args):
-    from components.report import write_model_report
+    from components.report.model import write_model_report
 
     train_manifest = read_manifest(args.trained_model_dir, kind="bert_model")
     values = write_model_report(
@@ -59,42 +60,27 @@ def run_model(args):
     print(json.dumps(values, indent=2, sort_keys=True))
 
 
+COMMANDS = {"data": (DataReportArguments, run_data,
+                     "corpus and pretraining-data statistics (HTML)"),
+            "model": (ModelReportArguments, run_model,
+                      "training curves, before/after, fill-mask, parity")}
+
+
 def build_parser():
     parser = ArgumentParser(prog="python -m components.report",
                             description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="data|model")
-    data = sub.add_parser("data", help="corpus and pretraining-data statistics (HTML)")
-    data.add_argument("--corpus_dir", required=True, help="corpus directory (extract's output)")
-    data.add_argument("--pretraining_data_dir", required=True,
-                      help="pretraining-data directory (train/held-out TFRecords + manifest)")
-    data.add_argument("--output_file", required=True, help="HTML file to write")
-    data.set_defaults(run=run_data)
-
-    model = sub.add_parser("model", help="training curves, before/after, fill-mask, parity")
-    model.add_argument("--pretraining_data_dir", required=True,
-                       help="pretraining-data directory (its held-out records feed fill-mask)")
-    model.add_argument("--trained_model_dir", required=True,
-                       help="the trainer's output (Google format + train_log.jsonl)")
-    model.add_argument("--base_hf_model_dir", required=True,
-                       help="the base model converted to transformers (with parity.json)")
-    model.add_argument("--hf_model_dir", required=True,
-                       help="the trained model converted to transformers (with parity.json)")
-    model.add_argument("--base_eval", required=True, help="held-out metrics JSON of the base")
-    model.add_argument("--trained_eval", required=True,
-                       help="held-out metrics JSON of the trained model")
-    model.add_argument("--output_file", required=True, help="HTML file to write")
-    model.add_argument("--markdown_file", required=True, help="Markdown summary to write")
-    model.add_argument("--fill_mask_examples", type=int, default=8,
-                       help="held-out sentences shown with top-5 predictions")
-    model.set_defaults(run=run_model)
+    for name, (declaration, _, help_text) in COMMANDS.items():
+        declaration.add_arguments(sub.add_parser(name, help=help_text))
     return parser
 
 
 @exit_on_user_error
 def main(argv=None):
     setup_logging()
-    args = build_parser().parse_args(argv)
-    args.run(args)
+    namespace = build_parser().parse_args(argv)
+    declaration, run, _ = COMMANDS[namespace.command]
+    run(declaration.from_namespace(namespace))
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ def _parity_section(parity, base_parity):
 
 def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, train_metrics,
                        base_eval, trained_eval, base_hf_model_dir, hf_model_dir, parity,
-                       html_file, markdown_file, base_parity=None, fill_mask_examples=8):
+                       html_file, markdown_file, base_parity, fill_mask_examples):
     """Write the model report (HTML) and the Markdown summary; return the headline metrics."""
     read_manifest(pretraining_data_dir, kind="pretraining_data")
     train_log = read_train_log(trained_model_dir)

@@ -1,0 +1,33 @@
+"""The report CLI's parameters, declared once (see `components.common.arguments`)."""
+
+from dataclasses import dataclass
+
+from components.common.arguments import REQUIRED, Arguments, arg
+
+# What a pipeline run sets (its run parameters).
+PIPELINE_FIELDS = ("fill_mask_examples",)
+
+
+@dataclass
+class DataReportArguments(Arguments):
+    corpus_dir: str = arg(REQUIRED, "corpus directory (extract's output)")
+    pretraining_data_dir: str = arg(REQUIRED, "pretraining-data directory (train/held-out "
+                                    "TFRecords + manifest)")
+    output_file: str = arg(REQUIRED, "HTML file to write")
+
+
+@dataclass
+class ModelReportArguments(Arguments):
+    pretraining_data_dir: str = arg(REQUIRED, "pretraining-data directory (its held-out records "
+                                    "feed fill-mask)")
+    trained_model_dir: str = arg(REQUIRED, "the trainer's output (Google format + "
+                                 "train_log.jsonl)")
+    base_hf_model_dir: str = arg(REQUIRED, "the base model converted to transformers (with "
+                                 "parity.json)")
+    hf_model_dir: str = arg(REQUIRED, "the trained model converted to transformers (with "
+                            "parity.json)")
+    base_eval: str = arg(REQUIRED, "held-out metrics JSON of the base")
+    trained_eval: str = arg(REQUIRED, "held-out metrics JSON of the trained model")
+    output_file: str = arg(REQUIRED, "HTML file to write")
+    markdown_file: str = arg(REQUIRED, "Markdown summary to write")
+    fill_mask_examples: int = arg(8, "held-out sentences shown with top-5 predictions", low=0)

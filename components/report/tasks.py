@@ -1,0 +1,33 @@
+"""What the pipeline's report tasks run (plain functions; `component.py` wraps them for KFP)."""
+
+
+def run_data_report_task(corpus, pretraining_data, html):
+    """Passage and instance lengths, masked/[UNK]/padding fractions, rows dropped per reason."""
+    from components.report.data import write_data_report
+
+    write_data_report(corpus.path, pretraining_data.path, html.path)
+
+
+def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, base_eval,
+                          trained_eval, base_hf_model, hf_model, parity, base_parity, html,
+                          summary, metrics, fill_mask_examples):
+    """Training curves, held-out before/after, fill-mask examples, parity; Markdown summary."""
+    from components.common.kfp_outputs import log_metrics
+    from components.report.model import write_model_report
+
+    values = write_model_report(
+        pretraining_data_dir=pretraining_data.path,
+        data_metrics=dict(data_metrics.metadata),
+        trained_model_dir=model.path,
+        train_metrics=dict(train_metrics.metadata),
+        base_eval=dict(base_eval.metadata),
+        trained_eval=dict(trained_eval.metadata),
+        base_hf_model_dir=base_hf_model.path,
+        hf_model_dir=hf_model.path,
+        parity=dict(parity.metadata),
+        base_parity=dict(base_parity.metadata),
+        html_file=html.path,
+        markdown_file=summary.path,
+        fill_mask_examples=fill_mask_examples,
+    )
+    log_metrics(metrics, values)
