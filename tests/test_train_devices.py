@@ -104,28 +104,40 @@ def test_mixed_precision_trains_and_saves_float32(precision, data_dir, tmp_path)
     assert has_loss_scale == (precision == "mixed_float16")
 
 
-@pytest.mark.slow
-def test_two_logical_devices_give_the_one_device_result(data_dir, tmp_path, repo_root):
+def train_on_one_and_two_devices(data_dir, tmp_path, repo_root, *extra):
+    """Train without dropout on 1 device (batch 16) and on 2 logical CPU devices (8 each);
+    {devices: output directory}."""
     config = json.loads((SAMPLE_DIR / "bert_config.json").read_text())
     config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     config_file = tmp_path / "bert_config.json"
     config_file.write_text(json.dumps(config))
-    weights = {}
+    outputs = {}
     for devices, per_replica_batch in ((1, 16), (2, 8)):
-        out = tmp_path / f"devices{devices}"
+        out = outputs[devices] = tmp_path / f"devices{devices}"
         args = ["--input_dir", data_dir, "--output_dir", out, "--bert_config_file", config_file,
                 "--vocab_file", SAMPLE_DIR / "vocab.txt", "--num_cpu_replicas", devices,
-                "--train_batch_size", per_replica_batch, "--num_train_steps", 20]
-        args += [f"--{k}={v}" for k, v in TINY.items()]
+                "--train_batch_size", per_replica_batch, *[f"--{k}={v}" for k, v in TINY.items()],
+                *extra]
         result = subprocess.run(trainer_command(args, logical_cpus=2), cwd=repo_root,
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-3000:]
+    return outputs
+
+
+def model_weights(output_dir):
+    reader = tf.train.load_checkpoint(str(output_dir / "bert_model.ckpt"))
+    return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+
+
+@pytest.mark.slow
+def test_two_logical_devices_give_the_one_device_result(data_dir, tmp_path, repo_root):
+    outputs = train_on_one_and_two_devices(data_dir, tmp_path, repo_root, "--num_train_steps=20")
+    for devices, out in outputs.items():
         manifest = json.loads((out / "manifest.json").read_text())
         assert (manifest["replicas"], manifest["train_batch_size"]) == (devices, 16)
-        reader = tf.train.load_checkpoint(str(out / "bert_model.ckpt"))
-        weights[devices] = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
-    for name in weights[1]:
-        np.testing.assert_allclose(weights[2][name], weights[1][name], atol=1e-5, err_msg=name)
+    one, two = model_weights(outputs[1]), model_weights(outputs[2])
+    for name in one:
+        np.testing.assert_allclose(two[name], one[name], atol=1e-5, err_msg=name)
 
 
 def free_port():
@@ -167,24 +179,10 @@ def test_mixed_float16_on_two_devices_gives_the_one_device_first_step(data_dir, 
     """The loss-scale overflow flag reaches the cross-replica update as one value (it crashed
     with 'PerReplica' object has no attribute 'dtype'); the first update on 2 replicas equals
     the one-replica update to float16 rounding."""
-    config = json.loads((SAMPLE_DIR / "bert_config.json").read_text())
-    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    config_file = tmp_path / "bert_config.json"
-    config_file.write_text(json.dumps(config))
-    weights = {}
-    for devices, per_replica_batch in ((1, 16), (2, 8)):
-        out = tmp_path / f"devices{devices}"
-        args = ["--input_dir", data_dir, "--output_dir", out, "--bert_config_file", config_file,
-                "--vocab_file", SAMPLE_DIR / "vocab.txt", "--num_cpu_replicas", devices,
-                "--train_batch_size", per_replica_batch, "--num_train_steps", 1,
-                "--precision", "mixed_float16", "--shuffle_buffer_size", 1]
-        args += [f"--{k}={v}" for k, v in TINY.items() if k != "num_warmup_steps"]
-        args += ["--num_warmup_steps=0"]
-        result = subprocess.run(trainer_command(args, logical_cpus=2), cwd=repo_root,
-                                capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr[-3000:]
-        reader = tf.train.load_checkpoint(str(out / "bert_model.ckpt"))
-        weights[devices] = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+    outputs = train_on_one_and_two_devices(
+        data_dir, tmp_path, repo_root, "--num_train_steps=1", "--num_warmup_steps=0",
+        "--precision=mixed_float16", "--shuffle_buffer_size=1")
+    for out in outputs.values():
         state = tf.train.load_checkpoint(str(out / "train_state" / "ckpt-1"))
         scale = [n for n in state.get_variable_to_shape_map() if "loss_scale/scale" in n]
         assert scale and state.get_tensor(scale[0]) == 2.0**15  # a clean step, applied
@@ -192,6 +190,6 @@ def test_mixed_float16_on_two_devices_gives_the_one_device_first_step(data_dir, 
     # float16 rounding of the half-batch gradients shows only where a gradient is near Adam's
     # epsilon; a lost or doubled update would be a whole step off.
     lr = TINY["learning_rate"]
-    diff = np.concatenate([np.abs(weights[2][n].astype(np.float64) - weights[1][n]).ravel()
-                           for n in weights[1]])
+    one, two = model_weights(outputs[1]), model_weights(outputs[2])
+    diff = np.concatenate([np.abs(two[n].astype(np.float64) - one[n]).ravel() for n in one])
     assert np.quantile(diff, 0.999) < 0.01 * lr and diff.max() < 0.5 * lr
