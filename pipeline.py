@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from components.common.cli import ArgumentParser
+from components.common.cli import ArgumentParser, HelpFormatter
 from components.common.errors import UserError, exit_on_user_error
 from components.common.logs import setup_logging
 from components.hdfs.arguments import KINDS, HdfsConnection
@@ -243,6 +243,25 @@ def cmd_hdfs_import(args):
     print(f"imported {args.hdfs_path} as {outputs['Output'].uri}")
 
 
+def check_trainer_flags(train_args):
+    """Refuse, in one line, flags the trainer would refuse when the pods start (a typo, a value
+    out of range), before a TFJob carries them to the cluster."""
+    from components.train.__main__ import build_parser
+    from components.train.arguments import TrainArguments
+
+    parser = build_parser()
+
+    def refuse(message):
+        raise UserError(f"the trainer would refuse its flags: {message}", where="TRAIN_FLAGS",
+                        fix="python -m components.train --help lists them")
+
+    parser.error = refuse
+    namespace, unknown = parser.parse_known_args(train_args)
+    if unknown:
+        refuse(f"unrecognized arguments: {' '.join(unknown)}")
+    TrainArguments.from_namespace(namespace)
+
+
 def cmd_tfjob(args):
     """Write a TFJob that runs the trainer on several nodes (MultiWorkerMirroredStrategy)."""
     import yaml
@@ -256,6 +275,7 @@ def cmd_tfjob(args):
         raise UserError("no trainer flags given", where="TRAIN_FLAGS",
                         fix="append the trainer's flags after `--`, e.g. -- "
                         "--input_dir=/mnt/edu-mlm/data --output_dir=/mnt/edu-mlm/model ...")
+    check_trainer_flags(train_args)
     manifest = tfjob_manifest(args.name, image("train", args.registry, args.tag), train_args,
                               workers=args.workers, gpus_per_worker=args.gpus_per_worker,
                               namespace=args.namespace, volume_claim=args.volume_claim)
@@ -323,14 +343,14 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("compile", help="write the pipeline package (YAML) for a KFP cluster",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     p.add_argument("--output", default="pipeline.yaml", help="where to write the package")
     _add_image_flags(p)
     _add_cluster_flags(p, submits=False)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("submit", help="compile and start a run on a KFP endpoint",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     p.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
     _add_run_flags(p)
     _add_image_flags(p)
@@ -339,7 +359,7 @@ def build_parser():
 
     p = sub.add_parser("run-local", help="run the whole pipeline here with kfp.local "
                        "(default: the shipped sample)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     _add_run_flags(p, local_only=True)
     p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="where runs and the cache live")
     p.add_argument("--verbose", action="store_true",
@@ -347,7 +367,7 @@ def build_parser():
     p.set_defaults(func=cmd_run_local)
 
     p = sub.add_parser("rerun", help="run one step again, fed by an earlier run's artifacts",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     p.add_argument("step", metavar="STEP", help="one of " + ", ".join(parameters.STEPS))
     p.add_argument("--from", dest="source", required=True, metavar="RUN_DIR_OR_URIS",
                    help="a local run directory (runs/local/edu-mlm-...), `latest`, or "
@@ -366,7 +386,7 @@ def build_parser():
 
     p = sub.add_parser("hdfs-import", help="copy an HDFS model directory (or raw text) into "
                        "the artifact store, e.g. the base model",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     p.add_argument("hdfs_path", metavar="HDFS_PATH", help="the HDFS file or directory")
     p.add_argument("--kind", choices=KINDS, default="model",
                    help="model: copy a model directory as is; corpus: clean raw text")
@@ -386,7 +406,7 @@ def build_parser():
 
     p = sub.add_parser("tfjob", help="write a Kubeflow Training Operator TFJob that trains on "
                        "several nodes (flags after `--` go to python -m components.train)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     p.add_argument("--output", default="tfjob.yaml", help="where to write the manifest")
     p.add_argument("--name", default="edu-mlm-train", help="the TFJob's name")
     p.add_argument("--namespace", default=None, help="Kubernetes namespace (default: kubectl's)")

@@ -166,3 +166,13 @@ def test_bad_inputs_are_clear_errors(model_dir, tmp_path):
     with pytest.raises(UserError, match="no output given"):
         convert(ConvertArguments(tf_checkpoint_path=str(model_dir)))
     assert sorted(os.listdir(tmp_path)) == ["other"]
+
+
+def test_every_output_file_has_the_mode_a_plain_write_gives(converted):
+    """safetensors creates its file 0600; the other users of an artifact must read it too."""
+    out, _ = converted
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert "model.safetensors" in modes
+    assert set(modes.values()) == {0o666 & ~umask}, modes

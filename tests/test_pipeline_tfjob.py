@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 
@@ -34,3 +35,15 @@ def test_tfjob_command_without_trainer_flags_fails_in_one_line(tmp_path, repo_ro
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "TRAIN_FLAGS" in result.stderr
     assert not (tmp_path / "t.yaml").exists()
+
+
+@pytest.mark.parametrize("flag, named", [("--num_trian_steps=5", "--num_trian_steps"),
+                                         ("--learning_rate=-1", "--learning_rate")])
+def test_tfjob_command_refuses_flags_the_trainer_would_refuse(flag, named, tmp_path, repo_root):
+    out = tmp_path / "t.yaml"
+    result = subprocess.run([sys.executable, "pipeline.py", "tfjob", "--output", str(out), "--",
+                             "--input_dir=/mnt/d", "--output_dir=/mnt/m", flag],
+                            cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and named in result.stderr, result.stderr
+    assert not out.exists()

@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import importlib
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -225,3 +226,16 @@ def test_the_scan_finds_a_second_copy():
                      "class A:\n    pack: bool = False\n")
     assert sorted(written_defaults(tree)) == [("num_train_steps", 210000), ("pack", False),
                                               ("query_text", "x")]
+
+
+def test_help_says_each_default_once():
+    """`(default: None)` says nothing, and a help that names its default gets no second one."""
+    helps = [parser_of(module, command).format_help() for module, command in DECLARATIONS]
+    pipeline_cli = importlib.import_module("pipeline").build_parser()
+    subparsers = next(a for a in pipeline_cli._actions
+                      if isinstance(a, argparse._SubParsersAction))
+    helps += [sub.format_help() for sub in subparsers.choices.values()]
+    for text in helps:
+        flat = " ".join(text.split())
+        assert "(default: None)" not in flat and "(default: [])" not in flat
+        assert not re.search(r"default: [^()]*\) \(default:", flat), flat

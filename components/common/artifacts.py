@@ -102,6 +102,7 @@ def atomic_output_dir(path, overwrite=True):
         yield tmp
         if not os.path.exists(os.path.join(tmp, MANIFEST)):
             raise RuntimeError(f"stage finished without writing {MANIFEST} in {tmp}")
+        _readable_as_umask_allows(tmp)
         if os.path.isdir(path):
             old = f"{path}.old-{uuid.uuid4().hex[:8]}"
             os.replace(path, old)
@@ -112,6 +113,19 @@ def atomic_output_dir(path, overwrite=True):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _readable_as_umask_allows(directory):
+    """Give every file the mode a plain `open(..., "w")` gives (0666 less the umask): some
+    writers (safetensors) create theirs 0600, which other users of the artifact cannot read."""
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = 0o666 & ~umask
+    for parent, _, names in os.walk(directory):
+        for name in names:
+            file = os.path.join(parent, name)
+            if not os.path.islink(file) and os.stat(file).st_mode & 0o777 != mode:
+                os.chmod(file, mode)
 
 
 def write_manifest(directory, manifest):

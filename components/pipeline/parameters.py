@@ -66,6 +66,9 @@ def _convert(param, text):
     return str2bool(text) if param.type is bool else param.type(text)
 
 
+TYPE_NAMES = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}
+
+
 def parse_assignments(assignments):
     """`["num_train_steps=100", ...]` → {"num_train_steps": 100}, typed per PARAMETERS."""
     values = {}
@@ -82,5 +85,5 @@ def parse_assignments(assignments):
             values[name] = _convert(BY_NAME[name], text)
         except (ValueError, argparse.ArgumentTypeError) as err:
             raise UserError(f"--param {name}={text!r}: {err}", where="--param",
-                            fix=f"give a {BY_NAME[name].type.__name__}") from err
+                            fix=f"give {TYPE_NAMES[BY_NAME[name].type]}") from err
     return values
