@@ -114,7 +114,11 @@ def demo_base_model(pipeline_root, enable_caching, verbose):
 def cmd_run_local(args):
     from components.pipeline import definition, local
 
-    arguments = {**LOCAL_DEFAULTS, **parameters.parse_assignments(args.param)}
+    given = parameters.parse_assignments(args.param)
+    arguments = {**LOCAL_DEFAULTS, **given}
+    if given.get("source_url") or given.get("input_files"):
+        # The user's own source replaces the demo's, query included.
+        arguments["query"] = given.get("query", "")
     if not arguments.get("source_url") and not arguments.get("input_files"):
         if not os.path.exists(SAMPLE_DB):
             raise UserError("no sample database", where=SAMPLE_DB,

@@ -333,3 +333,18 @@ def test_hive_server_that_never_answers_times_out_in_one_line(tmp_path):
                      "--query", "SELECT 1", "--output_dir", str(tmp_path / "c"))
     assert result.returncode == 2
     assert "connect_timeout='soon' is not a positive number of seconds" in result.stderr
+
+
+def test_hive_login_error_asks_only_for_what_is_missing(monkeypatch):
+    from components.extract import hive, urls
+
+    monkeypatch.delenv(urls.USER_ENV, raising=False)
+    monkeypatch.delenv(urls.PASSWORD_ENV, raising=False)
+    named = urls.parse_url("hive://km_km@hive.example:10000/edu?auth=LDAP")
+    with pytest.raises(UserError) as err:
+        hive.check_url(urls.with_env_credentials(named), urls.masked_url(named))
+    assert urls.PASSWORD_ENV in str(err.value) and urls.USER_ENV not in str(err.value)
+    anonymous = urls.parse_url("hive://hive.example:10000/edu?auth=LDAP")
+    with pytest.raises(UserError, match="needs a user and a password") as err:
+        hive.check_url(urls.with_env_credentials(anonymous), urls.masked_url(anonymous))
+    assert urls.USER_ENV in str(err.value)

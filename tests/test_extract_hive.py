@@ -218,7 +218,7 @@ def test_ldap_password_comes_from_environment_and_never_shows(hive_ldap, tmp_pat
     ("hive_nosasl", lambda s: "hive://hive.invalid:10000/default?auth=NOSASL", "SELECT 1",
      "failed to resolve sockaddr for hive.invalid:10000"),
     ("hive_nosasl", lambda s: "hive://etl@127.0.0.1:1/default?auth=LDAP", "SELECT 1",
-     "Hive auth=LDAP needs a user and a password"),
+     "Hive auth=LDAP needs a password for user 'etl'"),
 ])
 def test_hive_failures_are_one_line_without_artifact(request, tmp_path, server, make_url, query,
                                                      message):

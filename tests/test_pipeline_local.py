@@ -3,6 +3,7 @@ fewer steps), the second run served from the cache, and `rerun train` reusing th
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -20,7 +21,8 @@ FAST = ["num_shards=2", "dupe_factor=1", "num_train_steps=24", "num_warmup_steps
 
 def _run_local(repo_root, root, db, *extra):
     args = [sys.executable, "pipeline.py", "run-local", "--pipeline-root", str(root)]
-    for param in [*FAST, f"source_url=sqlite:///{db}", *extra]:
+    for param in [*FAST, f"source_url=sqlite:///{db}",
+                  "query=SELECT summary FROM articles ORDER BY id", *extra]:
         args += ["--param", param]
     result = subprocess.run(args, cwd=repo_root, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -136,3 +138,23 @@ def test_rerun_export_copies_both_models_to_hdfs(first_run, repo_root, tmp_path)
                         ("hf_model", artifacts["hf_model"]["uri"])):
         exported = server.local(f"/user/edu/models/run-1/{name}")
         assert sorted(os.listdir(exported)) == sorted(os.listdir(local)), name
+
+
+def test_own_text_replaces_the_demo_source_and_a_step_error_is_one_line(first_run, repo_root,
+                                                                        tmp_path):
+    """`--param input_files=…` drops the demo's query; a UserError inside a step reaches the
+    console as its own one line, the traceback only in run.log."""
+    text = tmp_path / "preTrain_summary_raw.txt"
+    text.write_text("短句\n也短\n", encoding="utf-8")  # nothing survives min_chars 10
+    result = subprocess.run(
+        [sys.executable, "pipeline.py", "run-local", "--pipeline-root", str(first_run["root"]),
+         "--param", f"input_files={text}"], cwd=repo_root, capture_output=True, text=True,
+        timeout=600)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert "step 'extract' stopped:" in errors[0] and "min_chars" in errors[0], errors[0]
+    assert "--query" not in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    run_dir = re.search(re.escape(str(first_run["root"])) + r"/[^) ;]+", errors[0])[0]
+    assert "Traceback" in open(os.path.join(run_dir, "run.log"), encoding="utf-8").read()

@@ -83,10 +83,14 @@ def check_url(url, shown):
         raise UserError(f"unknown Hive auth mode {auth!r}", where=shown,
                         fix=f"use auth= one of {', '.join(AUTH_MODES)} (the server's "
                             "hive.server2.authentication)")
-    if auth in ("LDAP", "CUSTOM") and not (url.username and url.password):
+    if auth in ("LDAP", "CUSTOM") and not url.username:
         raise UserError(f"Hive auth={auth} needs a user and a password", where=shown,
-                        fix=f"set {urls.USER_ENV} and {urls.PASSWORD_ENV} "
-                            "(or put the user in the URL)")
+                        fix=f"put the user in the URL (hive://user@host...) or set "
+                            f"{urls.USER_ENV}, and set {urls.PASSWORD_ENV}")
+    if auth in ("LDAP", "CUSTOM") and not url.password:
+        raise UserError(f"Hive auth={auth} needs a password for user {url.username!r}",
+                        where=shown, fix=f"set {urls.PASSWORD_ENV} (the Secret's password key "
+                        "in the pipeline)")
     if auth == "KERBEROS" and "kerberos_service_name" not in url.query:
         raise UserError("Hive auth=KERBEROS needs kerberos_service_name", where=shown,
                         fix="add &kerberos_service_name=hive (the server principal's service)")

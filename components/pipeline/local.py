@@ -37,10 +37,18 @@ QUIET = re.compile("|".join([
 ]))
 
 
+# A step's traceback: kept out of the quiet console (it is in run.log); its last line, when the
+# step stopped on a UserError, becomes the run's one error line.
+TRACEBACK = re.compile(r"^(\s*)Traceback \(most recent call last\):")
+CHAINED = re.compile(r"^\s*(The above exception was|During handling of the above exception)")
+EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?(\w+)(?:: (.*))?$")
+
+
 class TaskClock:
     """Tees stdout to a log file and notes when kfp.local starts and finishes each task (it
     reports both only as log lines); the console gets every line, or (quiet) the informative
-    ones."""
+    ones, without tracebacks. `user_errors` collects the messages of the UserErrors that
+    stopped steps."""
 
     def __init__(self, stream, log_path, quiet=True):
         self.stream = stream
@@ -48,6 +56,8 @@ class TaskClock:
         self.quiet = quiet
         self.pending = ""
         self.tasks = {}  # task name -> {"runs": n, "start": t, "end": t, "status": s}
+        self.user_errors = []
+        self._traceback_indent = None
 
     def write(self, text):
         self.log.write(text)
@@ -56,7 +66,8 @@ class TaskClock:
         now = time.monotonic()
         for line in lines:
             plain = ANSI.sub("", line)
-            if not (self.quiet and (QUIET.search(plain) or not plain.strip())):
+            in_traceback = self._in_traceback(plain)
+            if not (self.quiet and (in_traceback or QUIET.search(plain) or not plain.strip())):
                 self.stream.write(line + "\n")
             if started := TASK_START.search(plain):
                 entry = self.tasks.setdefault(started[1], {"runs": 0, "start": now})
@@ -65,6 +76,23 @@ class TaskClock:
                 entry = self.tasks.setdefault(ended[1], {"runs": 1, "start": now})
                 entry["end"], entry["status"] = now, ended[2]
         return len(text)
+
+    def _in_traceback(self, plain):
+        """Whether `plain` belongs to a traceback; records the UserError that ends one."""
+        if started := TRACEBACK.match(plain):
+            self._traceback_indent = len(started[1])
+            return True
+        if self._traceback_indent is None:
+            return False
+        if CHAINED.match(plain) or not plain.strip():
+            return True
+        indent = len(plain) - len(plain.lstrip())
+        if indent == self._traceback_indent:  # the exception, at the traceback's own indent
+            self._traceback_indent = None
+            error = EXCEPTION.match(plain)
+            if error and error[1] == "UserError" and error[2]:
+                self.user_errors.append(error[2])
+        return True
 
     def flush(self):
         self.stream.flush()
@@ -107,8 +135,13 @@ def execute(pipeline_func, arguments, pipeline_root, enable_caching=True, verbos
     except RuntimeError as err:
         failed = re.findall(r"Inner task failed: (.*)\.", ANSI.sub("", str(err)))
         run_dir = _keep_log(log_path, _new_run_dir(pipeline_root, name, before))
-        raise UserError(f"pipeline {name!r} failed in step {failed[0] if failed else '?'} "
-                        "(its log is above and in run.log)", where=run_dir,
+        step = failed[0] if failed else "?"
+        if clock.user_errors:  # the step's own one line, as its CLI would print it
+            raise UserError(f"step {step} stopped: {clock.user_errors[-1]}", where=run_dir,
+                            fix="fix that, then rerun the step with `python pipeline.py rerun "
+                            "STEP --from RUN_DIR` (its whole log is in run.log)") from err
+        raise UserError(f"pipeline {name!r} failed in step {step} (its log is above and in "
+                        "run.log)", where=run_dir,
                         fix="fix the cause, then rerun that step with `python pipeline.py rerun "
                         "STEP --from RUN_DIR`") from err
     finally:
