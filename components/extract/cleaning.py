@@ -23,6 +23,7 @@ import re
 from bs4 import BeautifulSoup
 
 from components.common.errors import UserError
+from components.common.text import remove_invisible
 from components.extract.arguments import ExtractArguments
 
 # Why a row did not make it into the corpus; the manifest counts each.
@@ -59,8 +60,6 @@ _LONE_LT = re.compile(rf"<(?!/?(?:{_TAG_NAMES})(?:[\s/>]|$)|!--)", re.IGNORECASE
 # `\s` in Python covers \r \n \t \v \f, U+00A0, U+3000, U+2028, U+2029, U+0085 and the other
 # Unicode spaces.
 _WHITESPACE = re.compile(r"\s+")
-# Zero-width characters and C0/C1 controls (whitespace controls were handled before this).
-_INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\ufeff\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
 # Characters Google's Chinese BERT vocab lacks, mapped to ones it has (one character for one, so
 # passage lengths stay the same). "⋯" (U+22EF) is in the vocab; "…" (U+2026) is not.
@@ -91,7 +90,7 @@ def strip_markup(text):
 def clean_passage(text, normalize_punctuation=True):
     """Markup, whitespace, invisible characters and (optionally) uncovered punctuation removed."""
     text = strip_markup(text)
-    text = _INVISIBLE.sub("", text)
+    text = remove_invisible(text)
     text = _WHITESPACE.sub(" ", text).strip()
     if normalize_punctuation and _UNCOVERED.search(text):  # translate() is slow; most rows skip
         text = text.translate(PUNCTUATION_MAP)
@@ -178,7 +177,7 @@ class Cleaner:
         raw, text = text, clean_passage(text, self.normalize_punctuation)
         if not text:
             # Told apart only here, on the rare rows that clean to nothing: the common path is fast.
-            return (MARKUP_ONLY if _INVISIBLE.sub("", raw).strip() else EMPTY), None
+            return (MARKUP_ONLY if remove_invisible(raw).strip() else EMPTY), None
         if not any(ch.isalnum() for ch in text):
             return NO_TEXT, None
         if len(text) < self.min_chars:

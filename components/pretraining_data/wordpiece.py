@@ -11,6 +11,8 @@ import itertools
 
 import numpy as np
 
+from components.common.text import CharDeleter
+
 
 def build_tokenizer(vocab, do_lower_case=True):
     """A `tokenizers.Tokenizer` equivalent to Google's FullTokenizer on this vocab."""
@@ -31,6 +33,28 @@ CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 
               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
 _TABLE_SIZE = max(end for _, end in CJK_RANGES) + 1
 _NOT_SOLO, _UNRESOLVED = -1, -2
+
+
+class DeletedChars:
+    """Deletes from passages the characters the tokenizer deletes, so that the word segmenter
+    reads exactly the characters that become tokens (`components.common.text`).
+
+    What its normalizer deletes: format and control characters, U+FFFD, private-use characters,
+    and standalone combining marks such as U+FE0F when it lower-cases; learnt by asking the
+    normalizer once per distinct character, so it follows the tokenizer's own Unicode tables.
+    """
+
+    def __init__(self, tokenizer):
+        self.normalizer = tokenizer.normalizer
+        self.deleter = CharDeleter(())
+        self.known = set()
+
+    def __call__(self, passages):
+        new = set().union(*passages) - self.known
+        if new:
+            self.known |= new
+            self.deleter.add([c for c in new if self.normalizer.normalize_str(c) == ""])
+        return [self.deleter(passage) for passage in passages]
 
 
 class PassageEncoder:

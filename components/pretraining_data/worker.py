@@ -34,10 +34,10 @@ def init_process(settings):
     if _PROCESS.get("key") == key:
         return
     vocab = load_vocab(settings.vocab_file)
+    tokenizer = wordpiece.build_tokenizer(vocab, settings.do_lower_case)
     _PROCESS.update(
-        key=key, vocab=vocab,
-        encoder=wordpiece.PassageEncoder(
-            wordpiece.build_tokenizer(vocab, settings.do_lower_case)),
+        key=key, vocab=vocab, deleted_chars=wordpiece.DeletedChars(tokenizer),
+        encoder=wordpiece.PassageEncoder(tokenizer),
         segmenter=(segment.Segmenter(settings.segmenter, settings.user_dict)
                    if settings.do_whole_word_mask else None))
 
@@ -56,6 +56,8 @@ class _Clock:
 def _tokens(passages, settings, clock):
     """(ids, continues_word, token counts) of passages, with counts for the manifest."""
     vocab, segmenter = _PROCESS["vocab"], _PROCESS["segmenter"]
+    # Segmentation and tokenization read the same text: without what the tokenizer deletes.
+    passages = _PROCESS["deleted_chars"](passages)
     words = segmenter.word_lengths(passages) if segmenter else None
     clock.lap("segmentation")
     ids, char_starts, counts = _PROCESS["encoder"].encode(passages)
