@@ -33,9 +33,10 @@ def made(tmp_path_factory, passages, reference_vocab):
     corpus = root / "corpus.txt"
     corpus.write_text("\n".join(passages) + "\n", encoding="utf-8")
     out = root / "out"
+    # One passage per row, so each instance can be checked against its passage's tokens.
     manifest = create_pretraining_data(PretrainingDataArguments(
-            input_file=str(corpus), output_dir=str(out),
-                                       vocab_file=str(reference_vocab), num_workers=1))
+        input_file=str(corpus), output_dir=str(out), vocab_file=str(reference_vocab),
+        num_workers=1, pack=False))
     return out, manifest, parse_dir(out)
 
 

@@ -90,9 +90,8 @@ def test_merge_refuses_parts_of_different_runs(tmp_path, small_corpus, reference
     assert not (tmp_path / "m").exists()
 
 
-def test_pack_fills_rows_with_passages_separated_by_sep(tmp_path, one_worker, small_corpus,
-                                                        reference_vocab):
-    _, unpacked = one_worker
+def test_pack_fills_rows_with_passages_separated_by_sep(tmp_path, small_corpus, reference_vocab):
+    unpacked = _make(small_corpus, reference_vocab, tmp_path / "unpacked", pack=False)
     packed = _make(small_corpus, reference_vocab, tmp_path / "packed", pack=True,
                    short_seq_prob=0.0)
     assert packed["padding_fraction"] < 0.03 < 0.2 < unpacked["padding_fraction"]
@@ -121,7 +120,7 @@ def test_latin_and_digits_inside_chinese_words(tmp_path, reference_vocab):
         "ＡＢＣ全角字母与ｉＰａｄ，电压220V，速度3.5m/s，面积5㎡，T恤B超X光。",
         "😀表情符号和\u200b零宽字符以及很长的单词" + "a" * 150 + "结束。",
     ]) + "\n", encoding="utf-8")
-    manifest = _make(corpus, reference_vocab, tmp_path / "out", heldout_fraction=0.0)
+    manifest = _make(corpus, reference_vocab, tmp_path / "out", heldout_fraction=0.0, pack=False)
     parsed = parse_dir(tmp_path / "out")
     assert len(parsed["input_ids"]) == manifest["train_instances"] > 0
     vocab = [line.strip() for line in open(reference_vocab, encoding="utf-8")]

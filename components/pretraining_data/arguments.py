@@ -45,8 +45,9 @@ class PretrainingDataArguments(Arguments):
                          "faster)", choices=SEGMENTERS)
     user_dict: str | None = arg(None, "extra segmenter dictionary (jieba format: word [freq] "
                                 "[tag])")
-    pack: bool = arg(False, "fill rows with consecutive passages separated by [SEP] (less "
-                     "padding)")
+    pack: bool = arg(True, "fill rows with consecutive passages separated by [SEP], as Google's "
+                     "script filled them from the users' one-document file (far less padding); "
+                     "False: one passage per row")
     num_workers: int | None = arg(None, "worker processes (default: all cores)", low=1)
     shard_size_mb: float = arg(0.25, "input MiB per work unit; each unit becomes one "
                                "train-*.tfrecord file", low=0, low_open=True)
