@@ -158,3 +158,12 @@ def test_own_text_replaces_the_demo_source_and_a_step_error_is_one_line(first_ru
     assert "Traceback" not in result.stdout + result.stderr
     run_dir = re.search(re.escape(str(first_run["root"])) + r"/[^) ;]+", errors[0])[0]
     assert "Traceback" in open(os.path.join(run_dir, "run.log"), encoding="utf-8").read()
+
+
+def test_console_shows_a_line_per_step_and_the_log_keeps_the_rest(first_run):
+    before_table = first_run["stdout"].split("\nstep ", 1)[0].strip().splitlines()
+    assert 0 < len(before_table) <= 20, before_table
+    assert not [line for line in before_table if "KFP Executor" in line or "%|" in line]
+    with open(os.path.join(first_run["run_dir"], "run.log"), encoding="utf-8") as f:
+        log = f.read()
+    assert "KFP Executor" in log and "\x1b[" not in log

@@ -10,6 +10,7 @@ and metadata of every artifact, cached ones included), which `pipeline.py rerun 
 import builtins
 import datetime
 import json
+import logging
 import os
 import re
 import sys
@@ -26,17 +27,6 @@ TASK_START = re.compile(r"Executing task '([^']+)'")
 TASK_END = re.compile(r"Task '([^']+)' finished with status (\w+)")
 
 
-# What the console leaves out unless --verbose (the full log is kept in the run's run.log):
-# kfp.local's dumps of each step's executor input and outputs, and TensorFlow's start-up notes.
-QUIET = re.compile("|".join([
-    r'^\s*["{}]', r"^\s*\[\]?,?\s*$", r"^\s*\],?\s*$",  # JSON dump lines
-    r"^\s*(uri|metadata)=", r" name='",  # kfp.local's listing of a step's output artifacts
-    r"\]: (Looking for|Loading KFP|Got executor_input|Wrote executor output)", r"Streamed logs:",
-    r"^\s*I\d{4} ", r"absl::InitializeLog", r"oneDNN", r"cpu_feature_guard",
-    r"rebuild TensorFlow with", r"To enable the following instructions",
-]))
-
-
 # A step's traceback: kept out of the quiet console (it is in run.log); its last line, when the
 # step stopped on a UserError, becomes the run's one error line.
 TRACEBACK = re.compile(r"^(\s*)Traceback \(most recent call last\):")
@@ -45,10 +35,10 @@ EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?(\w+)(?:: (.*))?$")
 
 
 class TaskClock:
-    """Tees stdout to a log file and notes when kfp.local starts and finishes each task (it
-    reports both only as log lines); the console gets every line, or (quiet) the informative
-    ones, without tracebacks. `user_errors` collects the messages of the UserErrors that
-    stopped steps."""
+    """Tees stdout to a log file (without colour codes) and notes when kfp.local starts and
+    finishes each task (it reports both only as log lines); the console gets every line, or
+    (quiet) one line per finished step. `user_errors` collects the messages of the UserErrors
+    that stopped steps."""
 
     def __init__(self, stream, log_path, quiet=True):
         self.stream = stream
@@ -60,14 +50,14 @@ class TaskClock:
         self._traceback_indent = None
 
     def write(self, text):
-        self.log.write(text)
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         now = time.monotonic()
         for line in lines:
             plain = ANSI.sub("", line)
-            in_traceback = self._in_traceback(plain)
-            if not (self.quiet and (in_traceback or QUIET.search(plain) or not plain.strip())):
+            self.log.write(plain + "\n")
+            self._in_traceback(plain)
+            if not self.quiet:
                 self.stream.write(line + "\n")
             if started := TASK_START.search(plain):
                 entry = self.tasks.setdefault(started[1], {"runs": 0, "start": now})
@@ -75,10 +65,15 @@ class TaskClock:
             elif ended := TASK_END.search(plain):
                 entry = self.tasks.setdefault(ended[1], {"runs": 1, "start": now})
                 entry["end"], entry["status"] = now, ended[2]
+                if self.quiet and not ended[1].startswith("importer"):
+                    self.stream.write(f"  {ended[1]:28} {ended[2].lower():8} "
+                                      f"{now - entry['start']:6.1f} s\n")
+                    self.stream.flush()
         return len(text)
 
     def _in_traceback(self, plain):
-        """Whether `plain` belongs to a traceback; records the UserError that ends one."""
+        """Whether `plain` belongs to a traceback; records the UserError that ends one (the
+        step's one line for the console)."""
         if started := TRACEBACK.match(plain):
             self._traceback_indent = len(started[1])
             return True
@@ -107,6 +102,13 @@ class TaskClock:
         return False
 
 
+class QuietNotes(logging.Filter):
+    """Leaves out the root logger's notes below WARNING."""
+
+    def filter(self, record):
+        return record.name != "root" or record.levelno >= logging.WARNING
+
+
 def _init_local(pipeline_root, enable_caching):
     from kfp import local
 
@@ -121,7 +123,7 @@ def _init_local(pipeline_root, enable_caching):
 def execute(pipeline_func, arguments, pipeline_root, enable_caching=True, verbose=False):
     """Run `pipeline_func` locally; return (outputs {name: artifact}, task clock, run directory).
     The whole log goes to the run directory's run.log; the console shows all of it if
-    `verbose`, else the informative lines."""
+    `verbose`, else one line per finished step."""
     pipeline_root = os.path.abspath(pipeline_root)
     os.makedirs(pipeline_root, exist_ok=True)
     _init_local(pipeline_root, enable_caching)
@@ -130,6 +132,11 @@ def execute(pipeline_func, arguments, pipeline_root, enable_caching=True, verbos
     log_path = os.path.join(pipeline_root, f".{name}-{os.getpid()}.log")
     clock = TaskClock(sys.stdout, log_path, quiet=not verbose)
     sys.stdout, original_print = clock, builtins.print
+    # kfp.local's own notes (workspace clean-up, skipped conditions) log on the root logger.
+    notes = QuietNotes()
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(notes)
     try:
         outputs = pipeline_func(**arguments).outputs
     except RuntimeError as err:
@@ -140,14 +147,16 @@ def execute(pipeline_func, arguments, pipeline_root, enable_caching=True, verbos
             raise UserError(f"step {step} stopped: {clock.user_errors[-1]}", where=run_dir,
                             fix="fix that, then rerun the step with `python pipeline.py rerun "
                             "STEP --from RUN_DIR` (its whole log is in run.log)") from err
-        raise UserError(f"pipeline {name!r} failed in step {step} (its log is above and in "
-                        "run.log)", where=run_dir,
+        raise UserError(f"pipeline {name!r} failed in step {step} (its log is in run.log; "
+                        "--verbose also shows it)", where=run_dir,
                         fix="fix the cause, then rerun that step with `python pipeline.py rerun "
                         "STEP --from RUN_DIR`") from err
     finally:
         # kfp.local indents print() around each task by patching builtins.print; two tasks of a
         # ParallelFor racing can leave it patched.
         sys.stdout, builtins.print = clock.stream, original_print
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(notes)
         clock.close()
     run_dir = _new_run_dir(pipeline_root, name, before)
     if run_dir is None:  # every task was a cache hit: kfp.local made no directory
