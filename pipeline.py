@@ -140,8 +140,9 @@ def cmd_run_local(args):
             {**base_model_tasks, **clock.tasks}, run_dir)
 
 
-def _finish(pipeline_name, stages, arguments, artifacts, tasks, run_dir):
-    """Write the run record and print the table of steps and where the results are."""
+def _finish(pipeline_name, stages, arguments, artifacts, tasks, run_dir, made=None):
+    """Write the run record and print the table of steps and where the results are; `made`:
+    the artifacts this run made (None: all), the others are marked as an earlier run's."""
     from components.pipeline import local, summary
 
     rows = summary.step_rows(stages, tasks, artifacts)
@@ -154,20 +155,24 @@ def _finish(pipeline_name, stages, arguments, artifacts, tasks, run_dir):
     for name, label in (("hf_model", "transformers model"), ("report", "report"),
                         ("data_report", "data report"), ("summary", "summary")):
         if name in artifacts:
-            print(f"{label + ':':20} {artifacts[name]['uri']}")
+            earlier = made is not None and name not in made
+            print(f"{label + ':':20} {artifacts[name]['uri']}"
+                  + ("  (an earlier run's, not remade by this one)" if earlier else ""))
     print(f"{'run directory:':20} {run_dir}")
 
 
 def _latest_run(pipeline_root):
-    """The newest run directory of the pipeline (or of a rerun) under `pipeline_root`."""
-    from components.pipeline import definition
+    """The newest run directory of the pipeline (or of a rerun) under `pipeline_root` that
+    succeeded (a run that failed has no run record)."""
+    from components.pipeline import definition, local
 
     prefix = definition.PIPELINE_NAME + "-"
     runs = [os.path.join(pipeline_root, d) for d in os.listdir(pipeline_root)
-            if d.startswith(prefix) and not d.startswith(prefix + "demo")] \
+            if d.startswith(prefix) and not d.startswith(prefix + "demo")
+            and os.path.isfile(os.path.join(pipeline_root, d, local.RUN_RECORD))] \
         if os.path.isdir(pipeline_root) else []
     if not runs:
-        raise UserError("no earlier run to rerun from", where=pipeline_root,
+        raise UserError("no earlier run that succeeded to rerun from", where=pipeline_root,
                         fix="run `make run` first, or pass --from RUN_DIR or NAME=URI,...")
     return max(runs, key=os.path.getmtime)
 
@@ -223,7 +228,7 @@ def cmd_rerun(args):
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             not args.no_cache, args.verbose)
     _finish(pipeline_func.name, [stage], arguments, local.artifact_record(outputs, artifacts),
-            clock.tasks, run_dir)
+            clock.tasks, run_dir, made=set(outputs))
 
 
 def cmd_hdfs_import(args):
@@ -374,7 +379,8 @@ def build_parser():
                        formatter_class=HelpFormatter)
     p.add_argument("step", metavar="STEP", help="one of " + ", ".join(parameters.STEPS))
     p.add_argument("--from", dest="source", required=True, metavar="RUN_DIR_OR_URIS",
-                   help="a local run directory (runs/local/edu-mlm-...), `latest`, or "
+                   help="a local run directory (runs/local/edu-mlm-...), `latest` (the newest "
+                   "local run that succeeded), or "
                    "NAME=URI,... of the step's input artifacts (names as in a run's run.json: "
                    "base_model, corpus, pretraining_data, model, ...)")
     p.add_argument("--host", default=None,

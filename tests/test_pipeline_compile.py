@@ -186,3 +186,18 @@ def test_hdfs_import_pipeline_runs_in_dataprep_with_the_secret(tmp_path):
         "registry.test/ml/edu-mlm-dataprep:t9"
     secret = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][executor]
     assert secret["secretAsEnv"][0]["secretName"] == "hdfs-a"
+
+
+def test_rerun_from_latest_takes_the_newest_run_that_succeeded(tmp_path):
+    import pipeline
+
+    older, newer_failed = tmp_path / "edu-mlm-2026-01-01-00", tmp_path / "edu-mlm-2026-01-02-00"
+    for run in (older, newer_failed):
+        run.mkdir()
+        (run / "run.log").write_text("…")
+    (older / "run.json").write_text("{}")
+    os.utime(older, (1, 1))
+    assert pipeline._latest_run(str(tmp_path)) == str(older)
+    (older / "run.json").unlink()
+    with pytest.raises(UserError, match="no earlier run that succeeded"):
+        pipeline._latest_run(str(tmp_path))

@@ -116,6 +116,9 @@ def test_rerun_train_reuses_the_runs_data(first_run, repo_root):
         manifest = json.load(f)
     assert manifest["global_step"] == 12
     assert manifest["input_dir"] == os.path.abspath(first["pretraining_data"]["uri"])
+    # The footer does not pass the earlier run's converted model off as this run's.
+    footer = result.stdout.rsplit("transformers model:", 1)[1].splitlines()[0]
+    assert first["hf_model"]["uri"] in footer and "an earlier run's" in footer
 
 
 def test_rerun_export_copies_both_models_to_hdfs(first_run, repo_root, tmp_path):
