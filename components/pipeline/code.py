@@ -20,6 +20,7 @@ STAGE_PACKAGE = {"extract": "extract", "pretraining_data": "pretraining_data",
                  "hdfs": "hdfs"}
 
 
+@cache
 def _module_files():
     """{module name: file} for every module under components/."""
     files = {}
@@ -60,6 +61,7 @@ def package_of(module):
     return parts[1] if len(parts) > 1 else ""
 
 
+@cache
 def package_graph():
     """{package: the other packages under components/ it imports}."""
     graph = {}
@@ -85,8 +87,8 @@ def packages_run_by(stage):
 def code_version(stage):
     """sha256 (first 16 hex digits) of the Python code `stage` runs."""
     digest = hashlib.sha256()
-    files = _module_files()
-    for module in sorted(m for m in files if package_of(m) in packages_run_by(stage)):
+    files, packages = _module_files(), packages_run_by(stage)
+    for module in sorted(m for m in files if package_of(m) in packages):
         digest.update(os.path.relpath(files[module], PACKAGE_DIR).encode())
         with open(files[module], "rb") as f:
             digest.update(f.read())

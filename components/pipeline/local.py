@@ -56,7 +56,7 @@ class TaskClock:
         for line in lines:
             plain = ANSI.sub("", line)
             self.log.write(plain + "\n")
-            self._in_traceback(plain)
+            self._note_traceback(plain)
             if not self.quiet:
                 self.stream.write(line + "\n")
             if started := TASK_START.search(plain):
@@ -71,23 +71,20 @@ class TaskClock:
                     self.stream.flush()
         return len(text)
 
-    def _in_traceback(self, plain):
-        """Whether `plain` belongs to a traceback; records the UserError that ends one (the
-        step's one line for the console)."""
+    def _note_traceback(self, plain):
+        """Follow the tracebacks in the log and record the UserError that ends one (the step's
+        one line for the console)."""
         if started := TRACEBACK.match(plain):
             self._traceback_indent = len(started[1])
-            return True
-        if self._traceback_indent is None:
-            return False
-        if CHAINED.match(plain) or not plain.strip():
-            return True
+            return
+        if self._traceback_indent is None or CHAINED.match(plain) or not plain.strip():
+            return
         indent = len(plain) - len(plain.lstrip())
         if indent == self._traceback_indent:  # the exception, at the traceback's own indent
             self._traceback_indent = None
             error = EXCEPTION.match(plain)
             if error and error[1] == "UserError" and error[2]:
                 self.user_errors.append(error[2])
-        return True
 
     def flush(self):
         self.stream.flush()
