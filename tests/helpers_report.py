@@ -35,6 +35,37 @@ def render(html_path, png_path):
     return [line for line in result.stderr.splitlines() if CONSOLE.search(line)]
 
 
+def visible_text(html_path):
+    """The text of `html_path` as Chromium loaded it (its DOM after parsing; folded <details>
+    included), without the style sheet."""
+    result = subprocess.run([chromium(), *CHROMIUM_FLAGS, "--dump-dom",
+                             f"file://{os.path.abspath(html_path)}"],
+                            capture_output=True, text=True, timeout=120)
+    assert "<body" in result.stdout, result.stderr[-2000:]
+    soup = BeautifulSoup(result.stdout, "html.parser")
+    for tag in soup.find_all(["style", "script"]):
+        tag.decompose()
+    return soup.get_text(" ")
+
+
+def make_corpus_and_data(root, sample_dir):
+    """The sample corpus through the real extract and pretraining-data stages (no TF):
+    (corpus dir, pretraining-data dir, its manifest)."""
+    from components.extract.arguments import ExtractArguments
+    from components.extract.corpus import extract_corpus
+    from components.pretraining_data.arguments import PretrainingDataArguments
+    from components.pretraining_data.create import create_pretraining_data
+
+    corpus = root / "corpus"
+    extract_corpus(ExtractArguments(
+            output_dir=str(corpus), input_file=[str(sample_dir / "corpus.txt")]))
+    data = root / "pretraining_data"
+    manifest = create_pretraining_data(PretrainingDataArguments(str(corpus), output_dir=str(data),
+                                       vocab_file=str(sample_dir / "vocab.txt"), dupe_factor=1,
+                                       heldout_fraction=0.1, num_workers=1))
+    return corpus, data, manifest
+
+
 def external_references(html_text):
     """Everything that would make the browser fetch or run something: non-data: images,
     scripts (inline ones too: the KFP UI's sandbox blocks them), stylesheets, frames, CSS

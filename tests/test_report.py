@@ -2,7 +2,7 @@
 renders in a real browser with nothing fetched and no console output."""
 
 import pytest
-from helpers_report import external_references, render
+from helpers_report import external_references, make_corpus_and_data, render
 
 from components.report.data import token_fractions, write_data_report
 from components.report.records import parse_example
@@ -10,21 +10,7 @@ from components.report.records import parse_example
 
 @pytest.fixture(scope="module")
 def sample_data(tmp_path_factory, sample_dir):
-    """The sample corpus through the real extract and pretraining-data stages (no TF)."""
-    from components.extract.arguments import ExtractArguments
-    from components.extract.corpus import extract_corpus
-    from components.pretraining_data.arguments import PretrainingDataArguments
-    from components.pretraining_data.create import create_pretraining_data
-
-    root = tmp_path_factory.mktemp("report")
-    corpus = root / "corpus"
-    extract_corpus(ExtractArguments(
-            output_dir=str(corpus), input_file=[str(sample_dir / "corpus.txt")]))
-    data = root / "pretraining_data"
-    manifest = create_pretraining_data(PretrainingDataArguments(str(corpus), output_dir=str(data),
-                                       vocab_file=str(sample_dir / "vocab.txt"), dupe_factor=1,
-                                       heldout_fraction=0.1, num_workers=1))
-    return corpus, data, manifest
+    return make_corpus_and_data(tmp_path_factory.mktemp("report"), sample_dir)
 
 
 def test_parse_example_reads_what_tensorflow_wrote():

@@ -1,5 +1,9 @@
 """The table `run-local` and `rerun` print at the end: steps, whether they ran or came from the
-cache, their wall time, and the key metrics they logged."""
+cache, their wall time, and the key metrics they logged; and the footer saying where the results
+are."""
+
+import os
+import shutil
 
 # stage -> [(task name, label, metrics artifact or None, [(metric key, short label)])]; task
 # names are those of the compiled pipeline (definition.ARTIFACTS).
@@ -74,3 +78,38 @@ def format_table(rows):
         if i == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 11)
     return "\n".join(lines)
+
+
+# What the footer under the table names: (artifact, label); the HTML ones get a browser copy.
+FOOTER = (("hf_model", "transformers model"), ("report", "report"),
+          ("data_report", "data report"), ("summary", "summary"))
+HTML_ARTIFACTS = ("report", "data_report")
+
+
+def browser_copy(path):
+    """A copy of the HTML artifact at `path` named `<its directory>.html`, beside it: KFP names
+    the file `html`, which a browser shows as text; the artifact stays where the KFP UI reads
+    it. Returns the copy's path, or `path` when it is not a local file (a cluster's URI)."""
+    if not os.path.isfile(path):
+        return path
+    copy = os.path.join(os.path.dirname(path), os.path.basename(os.path.dirname(path)) + ".html")
+    shutil.copyfile(path, copy + ".tmp")
+    os.replace(copy + ".tmp", copy)
+    return copy
+
+
+def footer_lines(artifacts, run_dir, made=None):
+    """Where the results are, one line each; `made`: the artifacts this run made (None: all),
+    the others are marked as an earlier run's."""
+    lines = []
+    for name, label in FOOTER:
+        if name not in artifacts:
+            continue
+        path = artifacts[name]["uri"]
+        if name in HTML_ARTIFACTS:
+            path = browser_copy(path)
+        earlier = made is not None and name not in made
+        lines.append(f"{label + ':':20} {path}"
+                     + ("  (an earlier run's, not remade by this one)" if earlier else ""))
+    lines.append(f"{'run directory:':20} {run_dir}")
+    return lines

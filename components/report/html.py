@@ -19,6 +19,7 @@ th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: ta
 img { max-width: 100%; } .plots { display: flex; flex-wrap: wrap; gap: 12px; }
 .good { color: #1a7f37; font-weight: 600; } .bad { color: #cf222e; font-weight: 600; }
 .mask { background: #fff8c5; font-weight: 600; padding: 0 2px; }
+details { margin: 6px 0; } summary { cursor: pointer; color: #0969da; }
 """
 
 
@@ -58,6 +59,17 @@ def table(header, rows, numeric_columns=()):
 
 class Markup(str):
     """HTML that `table` inserts as is (already escaped by its maker)."""
+
+
+def details(summary, body):
+    """`body` (HTML) folded under a one-line `summary` the reader clicks to open."""
+    return f"<details><summary>{esc(summary)}</summary>{body}</details>"
+
+
+def verdict(passed, text):
+    """✓ or ✗ and `text` (the value and its limit), green or red."""
+    return Markup(f'<span class="{"good" if passed else "bad"}">{"✓" if passed else "✗"} '
+                  f"{esc(text)}</span>")
 
 
 def png(figure):

@@ -1,27 +1,29 @@
-"""The model report: training curves, held-out before/after, fill-mask examples, parity; and the
+"""The model report: held-out before/after, training, fill-mask examples, parity; and the
 Markdown summary and the run's headline metrics."""
 
-import json
 import logging
 import os
 
 from components.bert.vocab import load_vocab
 from components.common.artifacts import read_manifest, write_text_atomic
-from components.report import fill_mask, html, plots
+from components.report import fill_mask, html
+from components.report.labels import (
+    artifact_name,
+    difference,
+    label,
+    value,
+    without_absolute_paths,
+)
+from components.report.training import read_train_log, training_section
 
 log = logging.getLogger(__name__)
 
-EVAL_ROWS = (("masked_lm_loss", "held-out loss", "lower"),
-             ("masked_lm_accuracy", "masked-LM accuracy", "higher"),
-             ("perplexity", "perplexity", "lower"))
-
-
-def read_train_log(model_dir):
-    path = os.path.join(model_dir, "train_log.jsonl")
-    if not os.path.isfile(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+# Held-out metrics: (key, which direction is better).
+EVAL_ROWS = (("masked_lm_loss", "lower"), ("masked_lm_accuracy", "higher"),
+             ("perplexity", "lower"))
+# Parity figures: (key, whether it is the check the converter enforces against `tolerance`).
+PARITY_ROWS = (("max_abs_logit_diff", True), ("max_abs_logit_diff_real_tokens", False),
+               ("mean_abs_logit_diff", False), ("top1_agreement_real_tokens", False))
 
 
 def headline_metrics(data_metrics, train_metrics, train_log, base_eval, trained_eval, parity):
@@ -37,7 +39,7 @@ def headline_metrics(data_metrics, train_metrics, train_log, base_eval, trained_
             values[name] = last[key]
     if "global_step" in train_metrics:
         values["train_steps"] = train_metrics["global_step"]
-    for key, when, metrics in ((k, w, m) for k, _, _ in EVAL_ROWS
+    for key, when, metrics in ((k, w, m) for k, _ in EVAL_ROWS
                                for w, m in (("before", base_eval), ("after", trained_eval))):
         if key in metrics:
             values[f"{key}_{when}"] = metrics[key]
@@ -47,77 +49,73 @@ def headline_metrics(data_metrics, train_metrics, train_log, base_eval, trained_
     return values
 
 
-def _eval_table(base_eval, trained_eval):
+def heldout_sizes(base_eval, trained_eval, data_metrics):
+    """On what held-out data the models were evaluated, in words ('' when nothing says)."""
+    def size(metrics):
+        if "num_examples" not in metrics:
+            return None
+        masked = (f" ({value('num_masked_tokens', metrics['num_masked_tokens'])} masked)"
+                  if "num_masked_tokens" in metrics else "")
+        return value("num_examples", metrics["num_examples"]) + masked
+
+    base, trained = size(base_eval), size(trained_eval)
+    if base and base == trained:
+        return f"Both models on the same held-out data: {base}."
+    if base or trained:
+        return "Held-out data: " + "; ".join(f"{who} model {size_}" for who, size_ in
+                                             (("base", base), ("trained", trained)) if size_) + "."
+    if "heldout_instances" in data_metrics:
+        return ("The held-out split holds "
+                f"{value('heldout_instances', data_metrics['heldout_instances'])}.")
+    return ""
+
+
+def _eval_section(base_eval, trained_eval, data_metrics):
     rows = []
-    for key, label, better in EVAL_ROWS:
+    for key, better in EVAL_ROWS:
         before, after = base_eval.get(key), trained_eval.get(key)
-        change = html.Markup("–")
+        change = "–"
         if before is not None and after is not None:
             improved = after < before if better == "lower" else after > before
-            change = html.Markup(f'<span class="{"good" if improved else "bad"}">'
-                                 f'{html.number(after - before)}</span>')
-        rows.append((label, before, after, change))
-    return html.table(("held-out metric", "base model", "trained model", "change"), rows, (1, 2))
+            change = html.verdict(improved,
+                                  f"{difference(key, after - before)} ({better} is better)")
+        rows.append((label(key), "–" if before is None else value(key, before),
+                     "–" if after is None else value(key, after), change))
+    return (f"<p>{html.esc(heldout_sizes(base_eval, trained_eval, data_metrics))}</p>"
+            + html.table(("held-out metric", "base model", "trained model", "change"), rows))
 
 
-def _training_section(train_log, base_eval, trained_eval):
-    if not train_log:
-        return "<p>No train_log.jsonl in the trained model directory.</p>"
-    steps = [e["step"] for e in train_log]
-    markers = {}
-    if "masked_lm_loss" in base_eval:
-        markers["base held-out"] = (0, base_eval["masked_lm_loss"])
-    if "masked_lm_loss" in trained_eval:
-        markers["trained held-out"] = (steps[-1], trained_eval["masked_lm_loss"])
-    figures = [plots.curves(steps, {"train": [e["loss"] for e in train_log]},
-                            "Masked-LM loss", "loss", markers)]
-    if all("masked_lm_accuracy" in e for e in train_log):
-        figures.append(plots.curves(steps, {"train": [e["masked_lm_accuracy"]
-                                                      for e in train_log]},
-                                    "Masked-LM accuracy (train batches)", "accuracy"))
-    if all("learning_rate" in e for e in train_log):
-        figures.append(plots.curves(steps, {"train": [e["learning_rate"] for e in train_log]},
-                                    "Learning rate", "learning rate"))
-    last = train_log[-1]
-    rows = [(k, v) for k, v in sorted(last.items()) if isinstance(v, int | float)]
-    return ('<div class="plots">' + "".join(html.png(f) for f in figures) + "</div>"
-            + "<p>Last logged interval:</p>" + html.table(("", "value"), rows, (1,)))
-
-
-def _fill_mask_section(examples, base_predictions, trained_predictions):
-    if not examples:
-        return "<p>No held-out sentence with a masked Chinese character was found.</p>"
-
-    def cell(predictions, answer):
-        return html.Markup("<br>".join(
-            f'<span class="{"good" if token == answer else ""}">{html.esc(token)}</span> '
-            f"{100 * probability:.1f}%" for token, probability in predictions))
-
-    rows = []
-    for (before, answer, after), base, trained in zip(examples, base_predictions,
-                                                      trained_predictions, strict=True):
-        sentence = html.Markup(f'{html.esc(before)}<span class="mask">[MASK]</span>'
-                               f"{html.esc(after)}")
-        rows.append((sentence, answer, cell(base, answer), cell(trained, answer)))
-    return ("<p>Held-out sentences, one character masked; top-5 predictions with their "
-            "probabilities (the answer in green).</p>"
-            + html.table(("sentence", "answer", "base model top-5", "trained model top-5"), rows))
-
-
-def _hits(examples, predictions, k):
-    if not examples:
-        return 0.0
-    return sum(answer in [t for t, _ in p[:k]] for (_, answer, _), p in
-               zip(examples, predictions, strict=True)) / len(examples)
+def _parity_cell(key, parity, checked):
+    if key not in parity:
+        return "–"
+    if not (checked and "tolerance" in parity):
+        return value(key, parity[key])
+    passed = parity[key] <= parity["tolerance"]
+    return html.verdict(passed, f"{value(key, parity[key])} {'≤' if passed else '>'} "
+                                f"{value('tolerance', parity['tolerance'])}")
 
 
 def _parity_section(parity, base_parity):
-    keys = sorted({k for k in (*parity, *base_parity) if isinstance(
-        (parity.get(k) if k in parity else base_parity.get(k)), int | float)})
-    rows = [(k, base_parity.get(k), parity.get(k)) for k in keys]
-    return ("<p>TensorFlow (Google-format checkpoint) against the converted transformers model "
-            "on the same inputs.</p>"
-            + html.table(("", "base model", "trained model"), rows, (1, 2)))
+    both = {**base_parity, **parity}
+    shape = [value("num_examples", both["num_examples"]) if "num_examples" in both else "",
+             f"{value('seq_length', both['seq_length'])} each" if "seq_length" in both else "",
+             str(both.get("dtype") or "")]
+    shape = ", ".join(s for s in shape if s)
+    limit = (" The conversion fails when the largest difference is above "
+             f"{value('tolerance', both['tolerance'])}." if "tolerance" in both else "")
+    rows = [(label(key), _parity_cell(key, base_parity, checked),
+             _parity_cell(key, parity, checked))
+            for key, checked in PARITY_ROWS if key in both]
+    found = ("<p>TensorFlow (the Google-format checkpoint) against the converted transformers "
+             f"model on the same inputs{f' ({shape})' if shape else ''}.{limit}</p>"
+             + html.table(("", "base model", "trained model"), rows))
+    about = [("inputs", without_absolute_paths(both["inputs"]))] if "inputs" in both else []
+    about += [(f"activation in {where}", name)
+              for where, name in (both.get("hidden_act") or {}).items()]
+    about += list((both.get("versions") or {}).items())
+    if about:
+        found += html.details("Inputs and versions", html.table(("", "value"), about))
+    return found
 
 
 def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, train_metrics,
@@ -135,24 +133,30 @@ def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, tr
     values = headline_metrics(data_metrics, train_metrics, train_log, base_eval, trained_eval,
                               parity)
     for which, predictions in (("before", base_predictions), ("after", trained_predictions)):
-        values[f"fill_mask_top5_{which}"] = _hits(examples, predictions, 5)
+        values[f"fill_mask_top5_{which}"] = fill_mask.hits(examples, predictions)
     sections = [
-        ("Held-out evaluation: base vs trained", _eval_table(base_eval, trained_eval)),
-        ("Training", _training_section(train_log, base_eval, trained_eval)),
-        ("Fill-mask examples", _fill_mask_section(examples, base_predictions,
-                                                  trained_predictions)),
+        ("Held-out evaluation: base vs trained", _eval_section(base_eval, trained_eval,
+                                                               data_metrics)),
+        ("Training", training_section(train_metrics, train_log, base_eval, trained_eval,
+                                      trained_model_dir)),
+        ("Fill-mask examples", fill_mask.side_by_side(
+            examples, {"base model": base_predictions, "trained model": trained_predictions})),
         ("Conversion parity (TF vs PyTorch)", _parity_section(parity, base_parity or {})),
     ]
     write_text_atomic(html_file, html.page(
-        "edu-mlm model report", f"trained model {trained_model_dir}", sections))
+        "edu-mlm model report", f"trained model {artifact_name(trained_model_dir)}, held-out "
+        f"data {artifact_name(pretraining_data_dir)}", sections))
     write_text_atomic(markdown_file, markdown_summary(values, hf_model_dir))
     log.info("wrote %s and %s", html_file, markdown_file)
     return values
 
 
 def markdown_summary(values, hf_model_dir):
-    lines = ["# edu-mlm run summary", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {key} | {html.number(value)} |" for key, value in values.items()]
-    lines += ["", f"transformers model: `{hf_model_dir}`", "",
+    """The run's headline metrics for people, each with the Metrics key it is logged under."""
+    lines = ["# edu-mlm run summary", "", "| metric | value | Metrics key |", "|---|---|---|"]
+    for key, number in values.items():
+        name = label(key).replace("|", r"\|")  # a bare | would end the Markdown cell
+        lines.append(f"| {name} | {value(key, number)} | `{key}` |")
+    lines += ["", f"transformers model: `{artifact_name(hf_model_dir)}`", "",
               "Load it with `transformers.pipeline(\"fill-mask\", model=DIR)`.", ""]
     return "\n".join(lines)
