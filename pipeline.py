@@ -152,13 +152,7 @@ def _finish(pipeline_name, stages, arguments, artifacts, tasks, run_dir, made=No
     print()
     print(summary.format_table(rows))
     print()
-    for name, label in (("hf_model", "transformers model"), ("report", "report"),
-                        ("data_report", "data report"), ("summary", "summary")):
-        if name in artifacts:
-            earlier = made is not None and name not in made
-            print(f"{label + ':':20} {artifacts[name]['uri']}"
-                  + ("  (an earlier run's, not remade by this one)" if earlier else ""))
-    print(f"{'run directory:':20} {run_dir}")
+    print("\n".join(summary.footer_lines(artifacts, run_dir, made)))
 
 
 def _latest_run(pipeline_root):
@@ -187,13 +181,19 @@ def _parse_from(source, pipeline_root):
         print(f"rerunning from {source}")
     if os.path.isdir(source):
         return local.read_run_record(source)
+    from kfp.dsl import Metrics
+
+    from components.common.kfp_outputs import read_metrics_file
+
     artifacts = {}
     for item in filter(None, (s.strip() for s in source.split(","))):
         name, sep, uri = item.partition("=")
         if not sep or name not in definition.ARTIFACTS:
             raise UserError(f"--from {item!r} is neither a run directory nor NAME=URI",
                             where="--from", fix="names: " + ", ".join(definition.ARTIFACTS))
-        artifacts[name] = {"uri": uri, "metadata": {}}
+        # A Metrics artifact's values (and what it was made from) are in its file too.
+        metadata = read_metrics_file(uri) if definition.ARTIFACTS[name][0] is Metrics else {}
+        artifacts[name] = {"uri": uri, "metadata": metadata}
     return {}, artifacts
 
 
@@ -204,30 +204,35 @@ def cmd_rerun(args):
     if stage not in definition.STAGES:
         raise UserError(f"unknown step {args.step!r}", where="STEP",
                         fix="one of " + ", ".join(definition.STAGES))
+    stages = [stage] if args.only else definition.downstream(stage)
     recorded, artifacts = _parse_from(args.source, args.pipeline_root)
     # A run recorded by an older version may name parameters that are compile options now.
     recorded = {k: v for k, v in recorded.items() if k in parameters.BY_NAME}
-    missing = [n for n in definition.STAGES[stage].inputs if n not in artifacts]
+    needed = definition.imported_inputs(stages)
+    missing = [n for n in needed if n not in artifacts]
     if missing:
         raise UserError(f"step {stage} needs {', '.join(missing)}, which {args.source} does not "
                         "have", where="--from",
                         fix="point at a run that made them, or pass NAME=URI for each")
     arguments = {**recorded, **parameters.parse_assignments(args.param)}
-    inputs = {n: (artifacts[n]["uri"], artifacts[n]["metadata"])
-              for n in definition.STAGES[stage].inputs}
+    inputs = {n: (artifacts[n]["uri"], artifacts[n]["metadata"]) for n in needed}
+    if len(stages) > 1:
+        print(f"rerunning {', '.join(stages)} (every step after {stage} reads what it makes; "
+              "--only reruns it alone)")
     if args.host:
         from components.pipeline.remote import submit
 
         run_id = submit(lambda version: definition.build_stage_pipeline(
-            stage, inputs, settings_from(args, version)), args.host, arguments,
+            stages, inputs, settings_from(args, version)), args.host, arguments,
             **submit_options(args))
         print(f"started run {run_id} on {args.host}")
         return
-    pipeline_func = definition.build_stage_pipeline(stage, inputs,
+    pipeline_func = definition.build_stage_pipeline(stages, inputs,
                                                     local_settings(args.pipeline_root))
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             not args.no_cache, args.verbose)
-    _finish(pipeline_func.name, [stage], arguments, local.artifact_record(outputs, artifacts),
+    shown = [s for s in stages if s != "export" or arguments.get("export_hdfs_dir")]
+    _finish(pipeline_func.name, shown, arguments, local.artifact_record(outputs, artifacts),
             clock.tasks, run_dir, made=set(outputs))
 
 
@@ -375,9 +380,13 @@ def build_parser():
                    help="show the whole kfp.local log (it is always in the run's run.log)")
     p.set_defaults(func=cmd_run_local)
 
-    p = sub.add_parser("rerun", help="run one step again, fed by an earlier run's artifacts",
+    p = sub.add_parser("rerun", help="run a step again and every step after it that reads what "
+                       "it makes, fed by an earlier run's artifacts",
                        formatter_class=HelpFormatter)
     p.add_argument("step", metavar="STEP", help="one of " + ", ".join(parameters.STEPS))
+    p.add_argument("--only", action="store_true",
+                   help="rerun STEP alone: the steps after it keep the earlier run's results, "
+                   "which then belong to another model or data (the report refuses such a mix)")
     p.add_argument("--from", dest="source", required=True, metavar="RUN_DIR_OR_URIS",
                    help="a local run directory (runs/local/edu-mlm-...), `latest` (the newest "
                    "local run that succeeded), or "

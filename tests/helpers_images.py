@@ -137,7 +137,7 @@ def run_stage(runner, pipeline_root, stage, inputs=None, **arguments):
     settings = definition.Settings(registry=REGISTRY, tag=TAG, retries=0, num_gpus=0,
                                    checkpoint_pvc="", checkpoint_root="")
     pipeline_func = definition.build_stage_pipeline(
-        stage, {name: (artifact_dir(path), {}) for name, path in (inputs or {}).items()},
+        [stage], {name: (artifact_dir(path), {}) for name, path in (inputs or {}).items()},
         settings)
     return pipeline_func(**arguments).outputs
 

@@ -1,5 +1,6 @@
 """End to end: the whole pipeline through kfp.local on the sample (what `make run` does, with
-fewer steps), the second run served from the cache, and `rerun train` reusing the run's data."""
+fewer steps), the second run served from the cache, `rerun train` reusing the run's data and
+rerunning what reads the model, and a report over results of different models refused."""
 
 import json
 import os
@@ -11,6 +12,7 @@ import pytest
 from helpers_hdfs import WebHdfsServer
 from helpers_report import external_references, render
 
+from components.common import lineage
 from components.pipeline import definition
 
 pytestmark = pytest.mark.slow
@@ -93,32 +95,85 @@ def test_second_run_is_served_from_the_cache(first_run, repo_root):
     assert all(record["artifacts"][n]["uri"] == first[n]["uri"] for n in first)
 
 
-def test_rerun_train_reuses_the_runs_data(first_run, repo_root):
-    result = subprocess.run(
-        [sys.executable, "pipeline.py", "rerun", "train", "--from", first_run["run_dir"],
-         "--pipeline-root", str(first_run["root"]), "--param", "num_train_steps=12"],
-        cwd=repo_root, capture_output=True, text=True, timeout=600)
+def _rerun(repo_root, root, *args):
+    result = subprocess.run([sys.executable, "pipeline.py", "rerun", *args, "--pipeline-root",
+                             str(root)], cwd=repo_root, capture_output=True, text=True,
+                            timeout=900)
+    run_dir = None
+    if result.returncode == 0:
+        run_dir = result.stdout.rsplit("run directory:", 1)[1].split()[0]
+        with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
+            return result, run_dir, json.load(f)
+    return result, run_dir, None
+
+
+def test_rerun_train_reruns_every_step_that_reads_the_model(first_run, repo_root):
+    """The users' sequence: rerun train with other steps, then the report from the latest run:
+    every number in the report belongs to the new model."""
+    result, run_dir, record = _rerun(repo_root, first_run["root"], "train", "--from",
+                                     first_run["run_dir"], "--param", "num_train_steps=12")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    run_dir = result.stdout.rsplit("run directory:", 1)[1].split()[0]
     assert run_dir != first_run["run_dir"]
-    with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
-        record = json.load(f)
+    assert [s["step"] for s in record["steps"]] == [
+        "train", "evaluate base model", "evaluate trained model", "convert base model",
+        "convert trained model", "report"]
+    assert {s["status"] for s in record["steps"]} <= {"ran", "cached"}
+    # Upstream of train is imported, not rerun.
+    assert not {"extract", "merge-pretraining-data"} & set(os.listdir(run_dir))
+    first, artifacts = first_run["record"]["artifacts"], record["artifacts"]
+    assert artifacts["pretraining_data"]["uri"] == first["pretraining_data"]["uri"]
+    for name in ("model", "trained_eval", "hf_model", "parity", "report", "report_metrics"):
+        assert artifacts[name]["uri"] != first[name]["uri"], name
+    with open(os.path.join(artifacts["model"]["uri"], "manifest.json"), encoding="utf-8") as f:
+        assert json.load(f)["global_step"] == 12
+    new_model = lineage.model_fingerprint(artifacts["model"]["uri"])
+    assert new_model != lineage.model_fingerprint(first["model"]["uri"])
+    for name in ("train_metrics", "trained_eval", "parity"):
+        assert artifacts[name]["metadata"][lineage.MODEL] == new_model, name
+    headline = artifacts["report_metrics"]["metadata"]
+    assert headline["train_steps"] == 12
+    assert headline["masked_lm_loss_after"] == artifacts["trained_eval"]["metadata"][
+        "masked_lm_loss"]
+    assert headline["masked_lm_loss_before"] == first["base_eval"]["metadata"]["masked_lm_loss"]
+    footer = result.stdout.rsplit("transformers model:", 1)[1].splitlines()[0]
+    assert artifacts["hf_model"]["uri"] in footer and "earlier run" not in footer
+
+    result, _, again = _rerun(repo_root, first_run["root"], "report", "--only", "--from",
+                              "latest", "--param", "fill_mask_examples=2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"rerunning from {run_dir}" in result.stdout
+    assert [s["step"] for s in again["steps"]] == ["report"]
+    for key in ("train_steps", "masked_lm_loss_after", "masked_lm_accuracy_after"):
+        assert again["artifacts"]["report_metrics"]["metadata"][key] == headline[key], key
+
+
+def test_a_report_of_results_of_different_models_is_refused(first_run, repo_root):
+    """`rerun train --only` leaves the earlier model's evaluation and conversion in its run; a
+    report over that run is refused in one line naming the stale input."""
+    result, run_dir, record = _rerun(repo_root, first_run["root"], "train", "--only", "--from",
+                                     first_run["run_dir"], "--param", "num_train_steps=8")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert [s["step"] for s in record["steps"]] == ["train"]
-    assert record["steps"][0]["status"] == "ran"
-    # Only the train task (and the importers feeding it) ran: no extract, no data prep.
     assert {d for d in os.listdir(run_dir) if os.path.isdir(os.path.join(run_dir, d))} <= \
         {"train", "importer", "importer-2"}
     first = first_run["record"]["artifacts"]
-    assert record["artifacts"]["pretraining_data"]["uri"] == first["pretraining_data"]["uri"]
-    new_model = record["artifacts"]["model"]["uri"]
-    assert new_model != first["model"]["uri"]
-    with open(os.path.join(new_model, "manifest.json"), encoding="utf-8") as f:
-        manifest = json.load(f)
-    assert manifest["global_step"] == 12
-    assert manifest["input_dir"] == os.path.abspath(first["pretraining_data"]["uri"])
-    # The footer does not pass the earlier run's converted model off as this run's.
     footer = result.stdout.rsplit("transformers model:", 1)[1].splitlines()[0]
     assert first["hf_model"]["uri"] in footer and "an earlier run's" in footer
+
+    result, _, _ = _rerun(repo_root, first_run["root"], "report", "--only", "--from", run_dir)
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert "step 'report' stopped: trained_eval was made from another model" in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+    # The same mix handed over as NAME=URI: the metrics come back from their files.
+    mixed = {**first, "model": record["artifacts"]["model"],
+             "train_metrics": record["artifacts"]["train_metrics"]}
+    uris = ",".join(f"{name}={mixed[name]['uri']}" for name in definition.STAGES["report"].inputs)
+    result, _, _ = _rerun(repo_root, first_run["root"], "report", "--from", uris)
+    assert result.returncode == 2
+    assert "trained_eval was made from another model" in result.stderr
 
 
 def test_rerun_export_copies_both_models_to_hdfs(first_run, repo_root, tmp_path):

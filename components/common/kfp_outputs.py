@@ -10,8 +10,9 @@ import math
 import os
 
 
-def log_metrics(metrics, values):
-    """Log every finite number in `values` to the Metrics artifact and write them to its file."""
+def log_metrics(metrics, values, lineage=None):
+    """Log every finite number in `values` to the Metrics artifact and write them to its file;
+    `lineage` ({key: fingerprint}, `common/lineage.py`) goes to both as it is."""
     logged = {}
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -20,6 +21,9 @@ def log_metrics(metrics, values):
             continue
         metrics.log_metric(key, value)
         logged[key] = value
+    for key, fingerprint in (lineage or {}).items():
+        metrics.metadata[key] = fingerprint
+        logged[key] = fingerprint
     os.makedirs(os.path.dirname(metrics.path), exist_ok=True)
     with open(metrics.path, "w", encoding="utf-8") as f:
         json.dump(logged, f, indent=2, sort_keys=True)

@@ -13,6 +13,7 @@ import time
 import uuid
 
 from components.bert.vocab import load_vocab, vocab_sha256
+from components.common import lineage
 from components.common.artifacts import (
     atomic_output_dir,
     read_manifest,
@@ -162,6 +163,7 @@ def convert(args):
             write_manifest(tmp, {
                 "kind": MANIFEST_KIND, "architecture": "BertForMaskedLM",
                 "source_checkpoint": os.path.abspath(prefix),
+                lineage.MODEL: lineage.model_fingerprint(prefix),
                 "bert_config_file": os.path.abspath(config_file),
                 "vocab_sha256": vocab_sha256(vocab_file), "bert_config": config.to_dict(),
                 "parity": parity, **legacy})

@@ -5,8 +5,11 @@ from components.evaluate.arguments import EvaluateArguments
 
 def run_evaluate_task(pretraining_data, model, metrics, **parameters):
     """Evaluate `model` on the held-out split of `pretraining_data`."""
+    from components.common import lineage
     from components.common.kfp_outputs import log_metrics
     from components.evaluate.heldout import evaluate
 
     log_metrics(metrics, evaluate(EvaluateArguments(
-        input_dir=pretraining_data.path, init_checkpoint=model.path, **parameters)))
+        input_dir=pretraining_data.path, init_checkpoint=model.path, **parameters)),
+        {lineage.MODEL: lineage.model_fingerprint(model.path),
+         lineage.DATA: lineage.data_fingerprint(pretraining_data.path)})

@@ -302,20 +302,43 @@ def build_pipeline(settings=Settings()):
         [name for name in ARTIFACTS if name != "base_model"])
 
 
-def build_stage_pipeline(stage_name, input_artifacts, settings=Settings()):
-    """A pipeline running only `stage_name`, fed by importers of `input_artifacts`
-    ({name: (uri, metadata)}) from an earlier run."""
-    stage = STAGES[stage_name]
+def downstream(stage_name):
+    """`stage_name` and every stage that reads, directly or not, what it makes (in pipeline
+    order): what a rerun of that stage must rerun so that no result of the old one is left."""
+    names, changed = [], set()
+    for stage in STAGES.values():
+        if stage.name == stage_name or changed & set(stage.inputs):
+            names.append(stage.name)
+            changed.update(stage.outputs)
+    return names
+
+
+def imported_inputs(stage_names):
+    """The artifacts the stages `stage_names` read and do not make themselves."""
+    made = {name for stage in stage_names for name in STAGES[stage].outputs}
+    return list(dict.fromkeys(name for stage in stage_names for name in STAGES[stage].inputs
+                              if name not in made))
+
+
+def build_stage_pipeline(stage_names, input_artifacts, settings=Settings()):
+    """A pipeline running the stages `stage_names` (a rerun: the first and those downstream of
+    it, or one alone), fed by importers of `input_artifacts` ({name: (uri, metadata)}) from an
+    earlier run."""
+    needed = imported_inputs(stage_names)
 
     def body(params):
         made = {name: dsl.importer(artifact_uri=uri, artifact_class=ARTIFACTS[name][0],
                                    reimport=False, metadata=metadata).output
-                for name, (uri, metadata) in input_artifacts.items() if name in stage.inputs}
-        return stage.add(made, params, settings)
+                for name, (uri, metadata) in input_artifacts.items() if name in needed}
+        for name in stage_names:
+            made.update(STAGES[name].add(made, params, settings))
+        return made
 
-    return _make_pipeline(f"{PIPELINE_NAME}-rerun-{stage_name.replace('_', '-')}",
-                          f"Rerun of the {stage_name} stage of {PIPELINE_NAME}", body,
-                          list(stage.outputs))
+    first = stage_names[0]
+    return _make_pipeline(f"{PIPELINE_NAME}-rerun-{first.replace('_', '-')}",
+                          f"Rerun of the {first} stage of {PIPELINE_NAME}"
+                          + (" and the stages after it" if len(stage_names) > 1 else ""), body,
+                          [name for stage in stage_names for name in STAGES[stage].outputs])
 
 
 def build_demo_base_model_pipeline(settings=Settings()):

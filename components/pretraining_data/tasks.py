@@ -31,16 +31,19 @@ def run_shard_task(corpus, base_model, part, pretraining_data, **parameters):
 
 def run_merge_task(shards, pretraining_data, metrics):
     """One pretraining-data artifact (the trainer's input) from the per-shard outputs."""
+    from components.common import lineage
     from components.common.kfp_outputs import log_metrics
     from components.pretraining_data.merge import merge_pretraining_data
 
     log_metrics(metrics, merge_pretraining_data([shard.path for shard in shards],
-                                                pretraining_data.path))
+                                                pretraining_data.path),
+                {lineage.DATA: lineage.data_fingerprint(pretraining_data.path)})
 
 
 def run_whole_task(corpus, base_model, pretraining_data, metrics, num_shards, **parameters):
     """The fan-out's records in one pod: the shard plan of `num_shards` pods, all of it processed
     here (what the merge of the parts equals)."""
+    from components.common import lineage
     from components.common.kfp_outputs import log_metrics
     from components.pretraining_data.create import create_pretraining_data
     from components.pretraining_data.fanout import plan_fanout
@@ -48,4 +51,4 @@ def run_whole_task(corpus, base_model, pretraining_data, metrics, num_shards, **
     plan = plan_fanout(corpus_dir=corpus.path, num_shards=num_shards)
     log_metrics(metrics, create_pretraining_data(_arguments(
         corpus, base_model, pretraining_data, shard_size_mb=plan[0]["shard_size_mb"],
-        **parameters)))
+        **parameters)), {lineage.DATA: lineage.data_fingerprint(pretraining_data.path)})

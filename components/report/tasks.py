@@ -13,8 +13,13 @@ def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, 
                           summary, metrics, fill_mask_examples):
     """Training curves, held-out before/after, fill-mask examples, parity; Markdown summary."""
     from components.common.kfp_outputs import log_metrics
+    from components.report.lineage import check_report_inputs
     from components.report.model import write_model_report
 
+    check_report_inputs(pretraining_data.path, model.path, base_hf_model.path, hf_model.path, {
+        "train_metrics": train_metrics.metadata, "data_metrics": data_metrics.metadata,
+        "base_eval": base_eval.metadata, "trained_eval": trained_eval.metadata,
+        "parity": parity.metadata, "base_parity": base_parity.metadata})
     values = write_model_report(
         pretraining_data_dir=pretraining_data.path,
         data_metrics=dict(data_metrics.metadata),

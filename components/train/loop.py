@@ -187,8 +187,11 @@ def train(args):
         check_free_space(args.output_dir, model_bytes, "the model")
         check_free_space(checkpoint_dir, 3 * model_bytes, "the training state",
                          flag="--checkpoint_dir")
+        started = time.monotonic()
         summary.update(run_training(args, model_files, files, strategy, checkpoint_dir,
                                     resolve_precision(args.precision)))
+        # This process's wall time: a resumed run's earlier processes are not in it.
+        summary["train_seconds"] = round(time.monotonic() - started, 1)
         if summary["global_step"] < args.num_train_steps or not summary.pop("chief"):
             return summary  # stopped early, or a worker whose files are not the result
     if args.do_eval:

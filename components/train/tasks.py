@@ -8,6 +8,7 @@ def run_train_task(pretraining_data, base_model, model, metrics, num_gpus, check
     """Train from `base_model` on the train split of `pretraining_data` into `model`."""
     import os
 
+    from components.common import lineage
     from components.common.artifacts import read_manifest
     from components.common.kfp_outputs import log_metrics
     from components.train.loop import train
@@ -21,4 +22,7 @@ def run_train_task(pretraining_data, base_model, model, metrics, num_gpus, check
         max_predictions_per_seq=data["max_predictions_per_seq"], num_gpus=num_gpus or None,
         checkpoint_dir=checkpoint_dir_for(checkpoint_root, model.uri) if checkpoint_root
         else None, **parameters))
-    log_metrics(metrics, summary)
+    made_from = {lineage.MODEL: lineage.model_fingerprint(model.path),
+                 lineage.DATA: lineage.data_fingerprint(pretraining_data.path)}
+    model.metadata.update(made_from)
+    log_metrics(metrics, summary, made_from)

@@ -1,0 +1,43 @@
+"""The model report's inputs must all belong to one trained model, one base model and one set
+of pretraining data (`common/lineage.py`): otherwise the report would print, side by side,
+numbers of different models and call them one run."""
+
+import json
+import os
+
+from components.common import lineage
+
+FIX = ("rerun the step you changed together with every step after it (`python pipeline.py "
+       "rerun STEP --from RUN_DIR` does; --only reruns that step alone), or pass inputs of one run")
+
+
+def _hf_model_fingerprint(hf_model_dir):
+    """The source fingerprint a converted model's manifest records (None before they were)."""
+    path = os.path.join(hf_model_dir, "manifest.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f).get(lineage.MODEL)
+
+
+def check_report_inputs(pretraining_data_dir, trained_model_dir, base_hf_model_dir, hf_model_dir,
+                        metrics):
+    """Refuse, in one line naming it, an input made from another model or other data than the
+    rest. `metrics`: {input name: its metadata} for train_metrics, data_metrics, base_eval,
+    trained_eval, parity and base_parity."""
+    trained = lineage.model_fingerprint(trained_model_dir)
+    lineage.check_made_from("model", trained, {
+        "train_metrics": metrics["train_metrics"].get(lineage.MODEL),
+        "trained_eval": metrics["trained_eval"].get(lineage.MODEL),
+        "parity": metrics["parity"].get(lineage.MODEL),
+        "hf_model": _hf_model_fingerprint(hf_model_dir)}, FIX)
+    base = {"base_hf_model": _hf_model_fingerprint(base_hf_model_dir),
+            "base_eval": metrics["base_eval"].get(lineage.MODEL),
+            "base_parity": metrics["base_parity"].get(lineage.MODEL)}
+    known = [fingerprint for fingerprint in base.values() if fingerprint is not None]
+    if known:
+        lineage.check_made_from("base model", known[0], base, FIX)
+    data = lineage.data_fingerprint(pretraining_data_dir)
+    lineage.check_made_from("pretraining data", data, {
+        name: metrics[name].get(lineage.DATA)
+        for name in ("data_metrics", "train_metrics", "base_eval", "trained_eval")}, FIX)
