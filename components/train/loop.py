@@ -28,23 +28,30 @@ from components.common.artifacts import write_manifest
 from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
-from components.evaluate.arguments import EvaluateArguments
-from components.evaluate.heldout import evaluate
-from components.mlm import records
-from components.train.feed import DeviceFeed, batch_placer
-from components.train.monitor import TrainMonitor, default_peak_tflops, training_flops_per_example
-from components.train.optimizer import AdamWeightDecay
-from components.train.state import (
-    STATE_DIR,
+from components.common.run_state import (
     StopRequest,
-    TrainingInterrupted,
-    TrainingState,
     check_run_settings,
-    export_model,
     keep_logs,
     prepare_output_dir,
     record_run_settings,
     restore_logs,
+)
+from components.evaluate.arguments import EvaluateArguments
+from components.evaluate.heldout import evaluate
+from components.mlm import records
+from components.train.feed import DeviceFeed, batch_placer
+from components.train.monitor import (
+    LOG_FILE,
+    TrainMonitor,
+    default_peak_tflops,
+    training_flops_per_example,
+)
+from components.train.optimizer import AdamWeightDecay
+from components.train.state import (
+    STATE_DIR,
+    TrainingInterrupted,
+    TrainingState,
+    export_model,
     write_model_files,
 )
 from components.train.step import LossScale, make_train_step, trainable_by_name
@@ -260,7 +267,7 @@ def run_training(args, model_files, files, strategy, checkpoint_dir, precision):
         log.info("starting from a random initialisation (seed %d)", args.random_seed)
     # Only now, with every input checked, does the output directory change.
     prepare_output_dir(write_dir, state_dir)
-    restore_logs(state_dir, write_dir)
+    restore_logs(state_dir, write_dir, LOG_FILE)
     write_model_files(write_dir, config, model_files.vocab_file)
     record_run_settings(state_dir, settings)
 
@@ -281,7 +288,7 @@ def run_training(args, model_files, files, strategy, checkpoint_dir, precision):
         saving = time.perf_counter()
         state.save(current)
         export_model(model, write_dir, current)
-        keep_logs(write_dir, state_dir)
+        keep_logs(write_dir, state_dir, LOG_FILE)
         log.info("saved the training state and the model at step %d in %.1f s", current,
                  time.perf_counter() - saving)
 

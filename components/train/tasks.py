@@ -11,8 +11,8 @@ def run_train_task(pretraining_data, base_model, model, metrics, num_gpus, check
     from components.common import lineage
     from components.common.artifacts import read_manifest
     from components.common.kfp_outputs import log_metrics
+    from components.common.run_state import checkpoint_dir_for
     from components.train.loop import train
-    from components.train.state import checkpoint_dir_for
 
     data = read_manifest(pretraining_data.path, kind="pretraining_data")
     summary = train(TrainArguments(

@@ -1,0 +1,423 @@
+"""The distiller's parts: the loss against NumPy, the student's initialisation, the TF-free
+record reader against TensorFlow's parser, and the refusals of bad input."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+import transformers
+
+from components.common.errors import UserError
+from components.distill import records
+from components.distill.loss import (
+    HiddenProjection,
+    LossWeights,
+    MaskedOutput,
+    distill_loss,
+    forward_masked,
+)
+from components.distill.student import (
+    StudentShape,
+    copies_teacher_layers,
+    hidden_layer_pairs,
+    init_student,
+    load_teacher,
+    student_config,
+    teacher_layer_map,
+)
+from tests.helpers_distill import MAX_PREDICTIONS, MAX_SEQ_LENGTH, copy_dir, teacher_and_data
+from tests.helpers_pretraining_data import parse_dir
+
+DEFAULT_WEIGHTS = LossWeights(temperature=8.0, kd=1.0, hard=0.0, hidden=1.0, attention=0.0)
+
+
+# Tests that use it are marked slow: the first builds the teacher and data (~30 s).
+@pytest.fixture(scope="session")
+def distill_inputs(tmp_path_factory):
+    return teacher_and_data(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def teacher(distill_inputs):
+    return load_teacher(distill_inputs.teacher_dir)
+
+
+# --- the loss against NumPy ----------------------------------------------------------------
+
+def _np_log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def _np_loss(s_logits, t_logits, labels, weights, s_hidden, t_hidden, input_mask, pairs, maps,
+             s_attention, t_attention, w):
+    real = weights > 0
+    log_s = _np_log_softmax(s_logits / w.temperature)
+    log_t = _np_log_softmax(t_logits / w.temperature)
+    kl = (np.exp(log_t) * (log_t - log_s)).sum(-1)
+    kd = w.temperature ** 2 * kl[real].mean()
+    log_probs = _np_log_softmax(s_logits)
+    rows, slots = np.nonzero(real)
+    hard = -log_probs[rows, slots, labels[rows, slots]].mean()
+    tokens = input_mask > 0
+    hidden = 0.0
+    for (s, t), (kernel, bias) in zip(pairs, maps, strict=True):
+        projected = s_hidden[s] @ kernel.T + bias
+        hidden += ((projected - t_hidden[t]) ** 2)[tokens].mean()
+    att_kl = (t_attention * (np.log(t_attention) - np.log(s_attention))).sum(-1).mean(1)
+    attention = att_kl[tokens].mean()
+    parts = {"kd": kd, "hard": hard, "hidden": hidden, "attention": attention}
+    total = sum(getattr(w, name) * value for name, value in parts.items())
+    return total, parts
+
+
+def _random_outputs(rng, batch, seq, preds, vocab, hidden, layers, heads):
+    def softmax(x):
+        e = np.exp(x - x.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    logits = rng.normal(0, 3, (batch, preds, vocab))
+    states = [rng.normal(0, 1, (batch, seq, hidden)) for _ in range(layers + 1)]
+    attentions = [softmax(rng.normal(0, 2, (batch, heads, seq, seq))) for _ in range(layers)]
+    return logits, states, attentions
+
+
+def test_distill_loss_equals_numpy_computation():
+    rng = np.random.default_rng(0)
+    batch, seq, preds, vocab, heads = 3, 7, 4, 13, 2
+    s_logits, s_hidden, s_att = _random_outputs(rng, batch, seq, preds, vocab, 6, 2, heads)
+    t_logits, t_hidden, t_att = _random_outputs(rng, batch, seq, preds, vocab, 10, 4, heads)
+    weights = np.ones((batch, preds), np.float32)
+    weights[1, 2:] = 0
+    weights[2, 1:] = 0
+    input_mask = np.ones((batch, seq), np.int64)
+    input_mask[1, 5:] = 0
+    input_mask[2, 3:] = 0
+    labels = rng.integers(0, vocab, (batch, preds))
+    pairs = hidden_layer_pairs([1, 3])
+    assert pairs == [(0, 0), (1, 2), (2, 4)]
+    torch.manual_seed(0)
+    projection = HiddenProjection(6, 10, len(pairs)).double()
+    maps = [(m.weight.detach().numpy(), m.bias.detach().numpy()) for m in projection.maps]
+    lw = LossWeights(temperature=2.5, kd=1.0, hard=0.7, hidden=0.3, attention=0.2)
+    torch_batch = {"masked_lm_weights": torch.from_numpy(weights),
+                   "masked_lm_ids": torch.from_numpy(labels),
+                   "input_mask": torch.from_numpy(input_mask)}
+
+    def as_output(logits, states, attentions):
+        return MaskedOutput(torch.from_numpy(logits), tuple(map(torch.from_numpy, states)),
+                            tuple(map(torch.from_numpy, attentions)))
+
+    with torch.no_grad():
+        total, parts = distill_loss(as_output(s_logits, s_hidden, s_att),
+                                    as_output(t_logits, t_hidden, t_att), torch_batch, lw, pairs,
+                                    projection)
+    want_total, want = _np_loss(s_logits, t_logits, labels, weights, s_hidden, t_hidden,
+                                input_mask, pairs, maps, s_att[-1], t_att[3], lw)
+    assert set(parts) == {"kd", "hard", "hidden", "attention"}
+    for name, value in want.items():
+        assert float(parts[name]) == pytest.approx(value, abs=1e-6, rel=1e-6), name
+    assert float(total) == pytest.approx(want_total, abs=1e-6, rel=1e-6)
+    assert want["kd"] > 0.1 and want["hidden"] > 0.1  # not trivially equal at 0
+
+    only_kd = LossWeights(temperature=1.0, kd=1.0, hard=0.0, hidden=0.0, attention=0.0)
+    total, parts = distill_loss(as_output(s_logits, s_hidden, s_att),
+                                as_output(t_logits, t_hidden, t_att), torch_batch, only_kd,
+                                pairs, projection)
+    assert set(parts) == {"kd"}
+    log_s, log_t = _np_log_softmax(s_logits), _np_log_softmax(t_logits)
+    kl = (np.exp(log_t) * (log_t - log_s)).sum(-1)
+    assert float(total) == pytest.approx(kl[weights > 0].mean(), abs=1e-6)
+
+
+def test_kd_of_identical_logits_is_zero_and_projection_is_identity_for_equal_sizes():
+    projection = HiddenProjection(8, 8, 3)
+    assert len(list(projection.parameters())) == 0
+    x = torch.randn(2, 5, 8)
+    assert projection(1, x) is x
+    logits = torch.randn(2, 3, 11)
+    out = MaskedOutput(logits, (x,), None)
+    batch = {"masked_lm_weights": torch.ones(2, 3), "input_mask": torch.ones(2, 5)}
+    total, parts = distill_loss(out, out, batch, DEFAULT_WEIGHTS, [(0, 0)], projection)
+    assert float(parts["kd"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(parts["hidden"]) == 0.0
+
+
+# --- the student -------------------------------------------------------------------------------
+
+def test_teacher_layer_map_defaults_and_bad_maps():
+    assert teacher_layer_map(12, 4) == [2, 5, 8, 11]
+    assert teacher_layer_map(12, 6) == [1, 3, 5, 7, 9, 11]
+    assert teacher_layer_map(12, 3) == [3, 7, 11]
+    assert teacher_layer_map(4, 2) == [1, 3]
+    assert teacher_layer_map(4, 4) == [0, 1, 2, 3]
+    assert teacher_layer_map(4, 1) == [3]
+    assert teacher_layer_map(4, 2, chosen=[0, 2]) == [0, 2]
+    with pytest.raises(UserError, match="out of range"):
+        teacher_layer_map(4, 2, chosen=[0, 4])
+    with pytest.raises(UserError, match="out of range"):
+        teacher_layer_map(4, 2, chosen=[-1, 2])
+    with pytest.raises(UserError, match="names 3 layers"):
+        teacher_layer_map(4, 2, chosen=[0, 1, 2])
+    with pytest.raises(UserError, match="cannot map 5"):
+        teacher_layer_map(4, 5)
+
+
+def _layer_of(name):
+    match = re.match(r"bert\.encoder\.layer\.(\d+)\.(.*)", name)
+    return (int(match.group(1)), match.group(2)) if match else None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chosen", [None, [0, 2]])
+def test_init_from_teacher_copies_exactly_the_chosen_layers(teacher, chosen):
+    config = student_config(teacher.config, StudentShape(num_hidden_layers=2))
+    layer_map = teacher_layer_map(teacher.config.num_hidden_layers, 2, chosen)
+    assert layer_map == (chosen or [1, 3])
+    student = init_student(teacher, config, layer_map, seed=1)
+    assert copies_teacher_layers(teacher.config, config)
+    teacher_params = dict(teacher.named_parameters())
+    student_params = dict(student.named_parameters())
+    copied_layers = set()
+    for name, value in student_params.items():
+        layer = _layer_of(name)
+        if layer is None:  # embeddings and the MLM head keep their names
+            source = name
+        else:
+            source = f"bert.encoder.layer.{layer_map[layer[0]]}.{layer[1]}"
+            copied_layers.add(layer_map[layer[0]])
+        assert torch.equal(value, teacher_params[source]), name
+    assert copied_layers == set(layer_map)
+    # Every teacher parameter outside the layers is in the student (embeddings, MLM head).
+    outside = {n for n in teacher_params if _layer_of(n) is None}
+    assert outside == {n for n in student_params if _layer_of(n) is None}
+    assert any(n.startswith("bert.embeddings.") for n in outside)
+    assert any(n.startswith("cls.predictions.transform.") for n in outside)
+    assert "cls.predictions.bias" in outside
+    # The decoder stays tied to the student's own word embeddings.
+    assert student.cls.predictions.decoder.weight.data_ptr() == \
+        student.bert.embeddings.word_embeddings.weight.data_ptr()
+    # The layers not chosen really differ, so the comparison above can fail.
+    skipped = next(i for i in range(4) if i not in layer_map)
+    assert not torch.equal(student.bert.encoder.layer[0].output.dense.weight,
+                           teacher.bert.encoder.layer[skipped].output.dense.weight)
+    assert all(p.requires_grad for p in student.parameters())
+
+
+@pytest.mark.slow
+def test_random_student_with_a_smaller_hidden_size_and_projections(teacher, distill_inputs):
+    config = student_config(teacher.config, StudentShape(2, hidden_size=32,
+                                                         num_attention_heads=4,
+                                                         intermediate_size=64))
+    assert (config.hidden_size, config.num_hidden_layers, config.intermediate_size) == (32, 2, 64)
+    assert config.vocab_size == teacher.config.vocab_size
+    assert not copies_teacher_layers(teacher.config, config)
+    layer_map = teacher_layer_map(4, 2)
+    student = init_student(teacher, config, layer_map, seed=5)
+    again = init_student(teacher, config, layer_map, seed=5)
+    for (name, a), b in zip(student.state_dict().items(), again.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+    assert student.bert.embeddings.word_embeddings.weight.shape == (1797, 32)
+
+    index = records.open_split(distill_inputs.data_dir, "train")
+    batch = {k: torch.from_numpy(v) for k, v in index.batch(np.arange(4)).items()}
+    pairs = hidden_layer_pairs(layer_map)
+    projection = HiddenProjection(32, 64, len(pairs))
+    assert len(projection.maps) == 3
+    s_out = forward_masked(student, batch, hidden=True)
+    with torch.no_grad():
+        t_out = forward_masked(teacher, batch, hidden=True)
+    assert s_out.logits.shape == (4, MAX_PREDICTIONS, 1797)
+    assert len(s_out.hidden_states) == 3 and s_out.hidden_states[0].shape == (4, 64, 32)
+    total, parts = distill_loss(s_out, t_out, batch, DEFAULT_WEIGHTS, pairs, projection)
+    total.backward()
+    assert set(parts) == {"kd", "hidden"}
+    assert all(m.weight.grad is not None and m.weight.grad.abs().sum() > 0
+               for m in projection.maps)
+
+
+@pytest.mark.slow
+def test_forward_masked_gives_the_full_models_logits_at_the_masked_positions(teacher,
+                                                                            distill_inputs):
+    index = records.open_split(distill_inputs.data_dir, "heldout")
+    batch = {k: torch.from_numpy(v) for k, v in index.batch([0, 1, 2]).items()}
+    with torch.no_grad():
+        full = teacher(input_ids=batch["input_ids"], attention_mask=batch["input_mask"],
+                       token_type_ids=batch["segment_ids"]).logits            # [B, T, V]
+        masked = forward_masked(teacher, batch).logits                        # [B, P, V]
+    expected = full[torch.arange(3)[:, None], batch["masked_lm_positions"]]
+    torch.testing.assert_close(masked, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_attention_needs_eager_attention(distill_inputs):
+    eager = load_teacher(distill_inputs.teacher_dir, attn_implementation="eager")
+    index = records.open_split(distill_inputs.data_dir, "heldout")
+    batch = {k: torch.from_numpy(v) for k, v in index.batch([0, 1]).items()}
+    with torch.no_grad():
+        out = forward_masked(eager, batch, attention=True)
+    assert len(out.attentions) == 4 and out.attentions[0].shape == (2, 4, 64, 64)
+    torch.testing.assert_close(out.attentions[-1].sum(-1), torch.ones(2, 4, 64))
+
+
+# --- the TF-free reader ------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split", ["train", "heldout"])
+def test_reader_equals_tensorflow_parse_single_example(distill_inputs, split):
+    index = records.open_split(distill_inputs.data_dir, split)
+    assert (index.seq_length, index.max_predictions) == (MAX_SEQ_LENGTH, MAX_PREDICTIONS)
+    expected = parse_dir(distill_inputs.data_dir, split, MAX_SEQ_LENGTH, MAX_PREDICTIONS)
+    assert len(index) == len(expected["input_ids"]) == \
+        index.manifest[f"{split}_instances"]
+    order = np.random.default_rng(1).permutation(len(index))
+    got = index.batch(order)
+    for name in records.FEATURES:
+        want_dtype = np.float32 if name == "masked_lm_weights" else np.int64
+        assert got[name].dtype == want_dtype, name
+        np.testing.assert_array_equal(got[name], expected[name][order], err_msg=name)
+    assert (got["masked_lm_weights"] > 0).sum() > 0
+
+
+def _varint(value):
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _length_delimited(field, payload):
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _unpacked_example(features):
+    """An Example with unpacked lists (one tag per value) and map entries in reverse order."""
+    entries = b""
+    for name in reversed(sorted(features)):
+        values = features[name]
+        if isinstance(values[0], float):
+            body = b"".join(b"\x0d" + np.float32(v).tobytes() for v in values)
+            feature = _length_delimited(2, body)
+        else:
+            feature = _length_delimited(3, b"".join(b"\x08" + _varint(v) for v in values))
+        entry = _length_delimited(1, name.encode()) + _length_delimited(2, feature)
+        entries += _length_delimited(1, entry)
+    return _length_delimited(1, entries)
+
+
+def test_reader_accepts_unpacked_lists_as_tensorflow_does(tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    examples = [{"input_ids": rng.integers(0, 30000, 8).tolist(),
+                 "input_mask": [1] * 6 + [0] * 2, "segment_ids": [0] * 4 + [1] * 4,
+                 "masked_lm_positions": rng.integers(0, 8, 3).tolist(),
+                 "masked_lm_ids": rng.integers(0, 300, 3).tolist(),
+                 "masked_lm_weights": [1.0, 0.5, 0.0], "next_sentence_labels": [0]}
+                for _ in range(3)]
+    with tf.io.TFRecordWriter(str(tmp_path / "train-00000-of-00001.tfrecord")) as writer:
+        for example in examples:
+            writer.write(_unpacked_example(example))
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "pretraining_data"}))
+    got = records.open_split(str(tmp_path), "train").batch([0, 1, 2])
+    expected = parse_dir(str(tmp_path), "train", 8, 3)
+    for name in records.FEATURES:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+def _train_file(directory):
+    return sorted(p for p in directory.iterdir() if p.name.startswith("train-"))[0]
+
+
+@pytest.mark.slow
+def test_a_corrupted_byte_is_a_user_error_naming_the_file(distill_inputs, tmp_path):
+    data = tmp_path / "data"
+    copy_dir(distill_inputs.data_dir, data)
+    path = _train_file(data)
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0x40
+    path.write_bytes(bytes(blob))
+    with pytest.raises(UserError, match="CRC") as err:
+        records.open_split(str(data), "train")
+    assert str(path) in str(err.value) and "record " in str(err.value)
+
+    path.write_bytes(bytes(blob[:len(blob) // 3]))
+    with pytest.raises(UserError, match="truncated") as err:
+        records.open_split(str(data), "train")
+    assert str(path) in str(err.value)
+
+
+def test_a_record_without_googles_features_is_a_user_error(tmp_path):
+    import tensorflow as tf
+
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "input_ids": tf.train.Feature(int64_list=tf.train.Int64List(value=[1, 2]))}))
+    with tf.io.TFRecordWriter(str(tmp_path / "heldout-00000-of-00001.tfrecord")) as writer:
+        writer.write(example.SerializeToString())
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "pretraining_data"}))
+    with pytest.raises(UserError, match="lacks Google's features .*masked_lm_ids") as err:
+        records.open_split(str(tmp_path), "heldout")
+    assert "record 0 of" in str(err.value)
+
+
+@pytest.mark.slow
+def test_bad_data_directories(distill_inputs, tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        records.open_split(str(tmp_path / "nowhere"), "train")
+    data = tmp_path / "data"
+    copy_dir(distill_inputs.data_dir, data)
+    (data / "manifest.json").unlink()
+    with pytest.raises(UserError, match="no manifest.json"):
+        records.open_split(str(data), "train")
+    (data / "manifest.json").write_text(json.dumps({"kind": "corpus"}))
+    with pytest.raises(UserError, match="expected a 'pretraining_data'"):
+        records.open_split(str(data), "train")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.json").write_text(json.dumps({"kind": "pretraining_data"}))
+    with pytest.raises(UserError, match="no heldout-"):
+        records.open_split(str(empty), "heldout")
+
+
+@pytest.mark.slow
+def test_data_made_with_another_vocab_is_refused(distill_inputs, tmp_path):
+    data = tmp_path / "data"
+    copy_dir(distill_inputs.data_dir, data)
+    index = records.open_split(str(data), "heldout")
+    records.check_data_matches_teacher(index, distill_inputs.teacher_dir)
+    index.manifest["vocab_sha256"] = "0" * 64
+    with pytest.raises(UserError, match="another vocab") as err:
+        records.check_data_matches_teacher(index, distill_inputs.teacher_dir)
+    assert distill_inputs.teacher_dir in str(err.value) and str(data) in str(err.value)
+
+
+@pytest.mark.slow
+def test_bad_teacher_directories(distill_inputs, tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        load_teacher(str(tmp_path / "nowhere"))
+    with pytest.raises(UserError, match="no config.json"):
+        load_teacher(str(tmp_path))
+    other = tmp_path / "gpt2"
+    copy_dir(distill_inputs.teacher_dir, other)
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
+    with pytest.raises(UserError, match="expected a BERT model, found model_type 'gpt2'"):
+        load_teacher(str(other))
+
+
+@pytest.mark.slow
+def test_bad_student_shapes(teacher):
+    with pytest.raises(UserError, match="not divisible by 3 attention heads"):
+        student_config(teacher.config, StudentShape(2, hidden_size=64, num_attention_heads=3))
+    with pytest.raises(UserError, match="hidden size 50 is not divisible by 4"):
+        student_config(teacher.config, StudentShape(2, hidden_size=50))
+    with pytest.raises(UserError, match="5 layers, more than the teacher's 4"):
+        student_config(teacher.config, StudentShape(5))
+    assert isinstance(student_config(teacher.config, StudentShape(4)), transformers.BertConfig)
