@@ -39,6 +39,12 @@ LOCAL_DEFAULTS = {
     "learning_rate": 2e-3,
     "save_checkpoints_steps": 1000,
     "eval_batch_size": 64,
+    # The demo teacher has 2 layers: a 1-layer student from its last one, briefly.
+    "distill_student_num_hidden_layers": 1,
+    "distill_num_train_steps": 40,
+    "distill_num_warmup_steps": 4,
+    "distill_log_every_n_steps": 4,
+    "distill_learning_rate": 1e-3,
     "fill_mask_examples": 5,
 }
 
@@ -298,16 +304,18 @@ def cmd_tfjob(args):
 
 
 def cmd_params(args):
+    width = max(len(p.name) for p in parameters.PARAMETERS)
     for p in parameters.PARAMETERS:
         default = LOCAL_DEFAULTS.get(p.name)
         local_note = f" (run-local: {default})" if default is not None else ""
-        print(f"  {p.name:24} {p.type.__name__:5} {p.default!r}{local_note}\n      {p.help}")
+        print(f"  {p.name:{width}} {p.type.__name__:5} {p.default!r}{local_note}\n"
+              f"      {p.help}")
 
 
 def _add_image_flags(parser):
     parser.add_argument("--registry", default=None,
                         help="image registry (default: $EDU_MLM_REGISTRY or ghcr.io/edu-mlm); "
-                        "images are REGISTRY/edu-mlm-{dataprep,trainer,converter}:TAG")
+                        "images are REGISTRY/edu-mlm-{dataprep,trainer,converter,distiller}:TAG")
     parser.add_argument("--tag", default=None, help="image tag (default: $EDU_MLM_TAG or 0.1.0)")
     parser.add_argument("--secret-name", default=parameters.DEFAULT_SECRET,
                         help="Kubernetes Secret holding the credentials (keys: " + ", ".join(

@@ -1,7 +1,8 @@
 """The container image each pipeline stage runs in: one place for every component and the CLI.
 
-Three images (ARCHITECTURE.md, "The stages"): `dataprep` (CPU, no TensorFlow), `trainer` (GPU,
-TensorFlow) and `converter` (TensorFlow CPU + torch CPU + transformers). Names are
+Four images (ARCHITECTURE.md, "The stages"): `dataprep` (CPU, no TensorFlow), `trainer` (GPU,
+TensorFlow), `converter` (TensorFlow CPU + torch CPU + transformers) and `distiller` (GPU, torch +
+transformers, no TensorFlow). Names are
 `REGISTRY/edu-mlm-<image>:TAG`; `EDU_MLM_REGISTRY` and `EDU_MLM_TAG` set the defaults the
 components are declared with, and `pipeline.py compile --registry R --tag T` overrides them per
 compile.
@@ -21,6 +22,7 @@ STAGE_IMAGE = {
     "train": "trainer",
     "evaluate": "trainer",
     "convert": "converter",
+    "distill": "distiller",
     "report": "converter",
 }
 

@@ -231,6 +231,33 @@ class BadInputs:
     def model_no_index(self):
         return self._model_without("model_no_index", ".index")
 
+    @functools.cached_property
+    def teacher(self):
+        """`model` converted to transformers: the distiller's teacher."""
+        from components.convert.arguments import ConvertArguments
+        from components.convert.core import convert
+
+        out = self.root / "teacher"
+        convert(ConvertArguments(tf_checkpoint_path=str(self.model), output_dir=str(out)))
+        return out
+
+    @functools.cached_property
+    def teacher_gpt2(self):
+        out = self.root / "teacher_gpt2"
+        shutil.copytree(self.teacher, out)
+        config = json.loads((out / "config.json").read_text())
+        (out / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
+        return out
+
+    @functools.cached_property
+    def data_other_vocab(self):
+        """data32 as if made with another vocab (what its manifest's vocab_sha256 says)."""
+        out = self.root / "data_other_vocab"
+        shutil.copytree(self.data32, out)
+        manifest = json.loads((out / "manifest.json").read_text())
+        (out / "manifest.json").write_text(json.dumps({**manifest, "vocab_sha256": "0" * 64}))
+        return out
+
     def _model_without(self, name, suffix):
         out = self.root / name
         shutil.copytree(self.model, out)

@@ -6,9 +6,10 @@ sibling (`out.tmp-*`, `out.old-*`) left behind.
 
 The data-prep stages (extract, pretraining_data, hdfs) and `bert.init` (which checks its inputs
 before importing TensorFlow) run as real subprocesses (`python -m components.<stage>`, about 1 s
-each). The TensorFlow stages (train, evaluate, convert) run their `__main__` in this process with
-runpy, so TensorFlow is imported once instead of once per case (about 10 s each here);
-`test_tf_stage_cli_subprocess` runs one case of each of them as a real subprocess too.
+each). The TensorFlow stages (train, evaluate, convert) and the torch one (distill) run their
+`__main__` in this process with runpy, so TensorFlow and torch are imported once instead of once
+per case (about 10 s each here); `test_tf_stage_cli_subprocess` runs one case of each of them as
+a real subprocess too.
 """
 
 import dataclasses
@@ -25,7 +26,7 @@ from tests.helpers_faults import (
     run_stage_in_process,
 )
 
-IN_PROCESS_STAGES = ("train", "evaluate", "convert")
+IN_PROCESS_STAGES = ("train", "evaluate", "convert", "distill")
 
 
 @dataclasses.dataclass
@@ -224,6 +225,23 @@ def cases():
         ("unwritable_output", ["--tf_checkpoint_path", "{model}", "--output_dir",
                                "{a_file}/out"], ["a_file"]),
     ]
+    teach = ["--teacher_dir", "{teacher}", "--input_dir", "{data32}", *out,
+             "--num_train_steps", "2", "--num_warmup_steps", "1", "--train_batch_size", "4",
+             "--student_num_hidden_layers", "1"]
+    distill = [
+        ("missing_teacher", [*teach, "--teacher_dir", "{missing}"], ["missing.txt"]),
+        ("non_bert_teacher", [*teach, "--teacher_dir", "{teacher_gpt2}"],
+         ["teacher_gpt2", "gpt2"]),
+        ("more_layers_than_the_teacher", [*teach, "--student_num_hidden_layers", "3"],
+         ["--student_num_hidden_layers"]),
+        ("layer_map_out_of_range", [*teach, "--teacher_layers", "2"], ["--teacher_layers"]),
+        ("heads_do_not_divide_hidden", [*teach, "--student_hidden_size", "31"],
+         ["--student_hidden_size", "31"]),
+        ("data_of_another_vocab", [*teach, "--input_dir", "{data_other_vocab}"],
+         ["data_other_vocab", "vocab"]),
+        ("zero_temperature", [*teach, "--temperature", "0"], ["--temperature"]),
+        ("unwritable_output", [*teach, "--output_dir", "{a_file}/out"], ["a_file"]),
+    ]
     nowhere = ["--namenode_url", "http://127.0.0.1:9"]  # nothing listens on the discard port
     hdfs = [
         ("export_dir_without_manifest", ["export", "--input_dir", "{no_manifest}",
@@ -245,7 +263,8 @@ def cases():
             ("hdfs", hdfs, False),
             ("extract", extract, False), ("pretraining_data", pretraining, False),
             ("bert.init", bert_init, False), ("bert.init", bert_init_tf, True),
-            ("train", train, True), ("evaluate", evaluate, True), ("convert", convert, True)):
+            ("train", train, True), ("evaluate", evaluate, True), ("convert", convert, True),
+            ("distill", distill, True)):
         table += [Case(stage, name, args, names, in_process) for name, args, names in rows]
     return table
 
@@ -282,7 +301,8 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, bad_inputs, tmp_p
 
 SUBPROCESS_SAMPLES = [c for c in CASES if c.id in (
     "bert.init-unwritable_output", "train-warmup_over_train_steps",
-    "evaluate-checkpoint_of_another_config", "convert-vocab_size_mismatch")]
+    "evaluate-checkpoint_of_another_config", "convert-vocab_size_mismatch",
+    "distill-data_of_another_vocab")]
 
 
 @pytest.mark.slow

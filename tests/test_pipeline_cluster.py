@@ -15,7 +15,7 @@ import yaml
 from components.pipeline import backends, definition
 from components.pipeline.remote import backend_version_for
 
-GPU_TASKS = ("train", "evaluate-base-model", "evaluate-trained-model")
+GPU_TASKS = ("train", "evaluate-base-model", "evaluate-trained-model", "distill")
 
 
 def compile_yaml(repo_root, tmp_path, *flags):
@@ -104,24 +104,29 @@ def test_train_and_evaluate_get_their_gpus_on_the_backend(num_gpus, full, repo_r
     spec, _ = full if num_gpus is None else compile_yaml(repo_root, tmp_path, "--num-gpus",
                                                          str(num_gpus))
     expected = {"train": str(num_gpus or 1), "evaluate-base-model": "1",
-                "evaluate-trained-model": "1"}
+                "evaluate-trained-model": "1", "distill": str(num_gpus or 1)}
     executors = spec["deploymentSpec"]["executors"]
     for task in GPU_TASKS:
         accelerator = executors[executor_of(spec, task)]["container"]["resources"]["accelerator"]
         assert driver_gpu_limit(accelerator, task_parameter_values(spec, task)) == \
             expected[task], task
-    # The trainer is told how many it was granted, so that it refuses to run without them.
+    # The trainer and the distiller are told how many they were granted (one process each).
     assert int(task_parameter_values(spec, "train")["num_gpus"]) == (num_gpus or 1)
+    assert int(task_parameter_values(spec, "distill")["num_gpus"]) == (num_gpus or 1)
+    image = executors[executor_of(spec, "distill")]["container"]["image"]
+    assert image.rsplit("/", 1)[-1].startswith("edu-mlm-distiller:"), image
     assert "num_gpus" not in spec["root"]["inputDefinitions"]["parameters"]
 
 
-def test_train_task_mounts_the_checkpoint_volume_and_shm(full):
+def test_train_and_distill_mount_the_checkpoint_volume_and_shm(full):
     spec, k8s = full
-    train = k8s[executor_of(spec, "train")]
-    assert train["pvcMount"] == [{
-        "constant": definition.DEFAULT_CHECKPOINT_PVC, "mountPath": definition.CHECKPOINT_MOUNT,
-        "pvcNameParameter": {"runtimeValue": {"constant": definition.DEFAULT_CHECKPOINT_PVC}}}]
-    assert task_parameter_values(spec, "train")["checkpoint_root"] == definition.CHECKPOINT_MOUNT
+    for task in ("train", "distill"):
+        assert k8s[executor_of(spec, task)]["pvcMount"] == [{
+            "constant": definition.DEFAULT_CHECKPOINT_PVC,
+            "mountPath": definition.CHECKPOINT_MOUNT,
+            "pvcNameParameter": {"runtimeValue": {"constant": definition.DEFAULT_CHECKPOINT_PVC}}}]
+        assert task_parameter_values(spec, task)["checkpoint_root"] == \
+            definition.CHECKPOINT_MOUNT
     for task in GPU_TASKS:
         shm = k8s[executor_of(spec, task)]["emptyDirMounts"]
         assert shm == [{"medium": "Memory", "mountPath": "/dev/shm",

@@ -72,7 +72,7 @@ def test_the_compat_single_task_writes_what_the_fan_out_merges(corpus, sample_di
     base_model.mkdir()
     (base_model / "vocab.txt").write_bytes((sample_dir / "vocab.txt").read_bytes())
     logged = {}
-    metrics = SimpleNamespace(path=str(tmp_path / "metrics" / "metrics"),
+    metrics = SimpleNamespace(path=str(tmp_path / "metrics" / "metrics"), metadata={},
                               log_metric=logged.__setitem__)
     pretraining_data_whole.python_func(
         corpus=SimpleNamespace(path=str(corpus)), base_model=SimpleNamespace(path=str(base_model)),

@@ -18,7 +18,8 @@ from components.pipeline import definition
 pytestmark = pytest.mark.slow
 
 FAST = ["num_shards=2", "dupe_factor=1", "num_train_steps=24", "num_warmup_steps=2",
-        "log_every_n_steps=4", "fill_mask_examples=3"]
+        "log_every_n_steps=4", "fill_mask_examples=3", "distill_num_train_steps=8",
+        "distill_num_warmup_steps=2"]
 
 
 def _run_local(repo_root, root, db, *extra):
@@ -65,15 +66,18 @@ def test_heldout_loss_drops_after_training(first_run):
     assert report["train_instances"] == artifacts["data_metrics"]["metadata"]["train_instances"]
 
 
-def test_transformers_model_answers_fill_mask(first_run):
-    from transformers import pipeline
+@pytest.mark.parametrize("name", ["hf_model", "student"])
+def test_transformers_model_and_student_answer_fill_mask(first_run, name):
+    from transformers import AutoModelForMaskedLM, pipeline
 
-    model_dir = first_run["record"]["artifacts"]["hf_model"]["uri"]
+    model_dir = first_run["record"]["artifacts"][name]["uri"]
     fill = pipeline("fill-mask", model=model_dir, tokenizer=model_dir, device=-1)
     answers = fill(f"学生在课堂上认真{fill.tokenizer.mask_token}习。", top_k=5)
     assert len(answers) == 5
     assert all(a["token_str"].strip() and 0 <= a["score"] <= 1 for a in answers)
     assert [a["score"] for a in answers] == sorted((a["score"] for a in answers), reverse=True)
+    layers = AutoModelForMaskedLM.from_pretrained(model_dir).config.num_hidden_layers
+    assert layers == (2 if name == "hf_model" else 1)  # run-local's demo student: 1 of 2
 
 
 def test_reports_render_in_a_browser(first_run, tmp_path):
@@ -116,19 +120,20 @@ def test_rerun_train_reruns_every_step_that_reads_the_model(first_run, repo_root
     assert run_dir != first_run["run_dir"]
     assert [s["step"] for s in record["steps"]] == [
         "train", "evaluate base model", "evaluate trained model", "convert base model",
-        "convert trained model", "report"]
+        "convert trained model", "distill student", "report"]
     assert {s["status"] for s in record["steps"]} <= {"ran", "cached"}
     # Upstream of train is imported, not rerun.
     assert not {"extract", "merge-pretraining-data"} & set(os.listdir(run_dir))
     first, artifacts = first_run["record"]["artifacts"], record["artifacts"]
     assert artifacts["pretraining_data"]["uri"] == first["pretraining_data"]["uri"]
-    for name in ("model", "trained_eval", "hf_model", "parity", "report", "report_metrics"):
+    for name in ("model", "trained_eval", "hf_model", "parity", "student", "report",
+                 "report_metrics"):
         assert artifacts[name]["uri"] != first[name]["uri"], name
     with open(os.path.join(artifacts["model"]["uri"], "manifest.json"), encoding="utf-8") as f:
         assert json.load(f)["global_step"] == 12
     new_model = lineage.model_fingerprint(artifacts["model"]["uri"])
     assert new_model != lineage.model_fingerprint(first["model"]["uri"])
-    for name in ("train_metrics", "trained_eval", "parity"):
+    for name in ("train_metrics", "trained_eval", "parity", "distill_metrics"):
         assert artifacts[name]["metadata"][lineage.MODEL] == new_model, name
     headline = artifacts["report_metrics"]["metadata"]
     assert headline["train_steps"] == 12
@@ -174,6 +179,21 @@ def test_a_report_of_results_of_different_models_is_refused(first_run, repo_root
     result, _, _ = _rerun(repo_root, first_run["root"], "report", "--from", uris)
     assert result.returncode == 2
     assert "trained_eval was made from another model" in result.stderr
+
+
+def test_rerun_distill_from_the_runs_teacher_and_skip_it(first_run, repo_root):
+    """`rerun distill` reads the run's converted model; with 0 steps it is skipped, and the
+    report (rerun after it) says so instead of showing a student."""
+    result, run_dir, record = _rerun(repo_root, first_run["root"], "distill", "--from",
+                                     first_run["run_dir"], "--param", "distill_num_train_steps=0")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert [s["step"] for s in record["steps"]] == ["distill student", "report"]
+    student = record["artifacts"]["student"]["uri"]
+    with open(os.path.join(student, "manifest.json"), encoding="utf-8") as f:
+        assert json.load(f)["skipped"] is True
+    assert "student_top1_agreement" not in record["artifacts"]["report_metrics"]["metadata"]
+    with open(record["artifacts"]["report"]["uri"], encoding="utf-8") as f:
+        assert "Distillation was skipped" in f.read()
 
 
 def test_rerun_export_copies_both_models_to_hdfs(first_run, repo_root, tmp_path):

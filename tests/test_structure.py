@@ -85,6 +85,8 @@ DECLARATIONS = {
     ("components.hdfs", "export"): ("components.hdfs.arguments", "HdfsExportArguments"),
     ("components.report", "data"): ("components.report.arguments", "DataReportArguments"),
     ("components.report", "model"): ("components.report.arguments", "ModelReportArguments"),
+    ("components.distill", None): ("components.distill.arguments", "DistillArguments"),
+    ("components.distill.evaluate", None): ("components.distill.arguments", "CompareArguments"),
 }
 
 
@@ -94,7 +96,8 @@ def declarations():
 
 
 def parser_of(module, command):
-    name = module if module.endswith((".merge", ".init")) else f"{module}.__main__"
+    runs_itself = module.endswith((".merge", ".init", "distill.evaluate"))
+    name = module if runs_itself else f"{module}.__main__"
     parser = importlib.import_module(name).build_parser()
     if command is None:
         return parser
@@ -128,6 +131,9 @@ KFP_TYPES = {int: "Integer", float: "Float", str: "String", bool: "Boolean"}
 def test_components_and_pipeline_parameters_are_the_declarations(tmp_path):
     """What each component declares, what pipeline.yaml and `pipeline.py params` show, is the
     declaration's type, default and help."""
+    from components.distill.arguments import PIPELINE_FIELDS as DISTILL_FIELDS
+    from components.distill.arguments import DistillArguments
+    from components.distill.component import distill
     from components.evaluate.arguments import PIPELINE_FIELDS as EVALUATE_FIELDS
     from components.evaluate.arguments import EvaluateArguments
     from components.evaluate.component import evaluate_component
@@ -160,6 +166,12 @@ def test_components_and_pipeline_parameters_are_the_declarations(tmp_path):
                 (task.name, param.name)
             if param.name != "max_bad_fraction":  # data prep's; the run's is extract's
                 assert run_parameters[param.name] == param, param.name
+    # The distiller's run parameters are its flags, prefixed (several are the trainer's too).
+    for param in DistillArguments.params(DISTILL_FIELDS):
+        spec = distill.component_spec.inputs[param.name]
+        assert (spec.default, spec.type) == (param.default, KFP_TYPES[param.type]), param.name
+        run_parameter = run_parameters[parameters.DISTILL_PREFIX + param.name]
+        assert (run_parameter.type, run_parameter.default) == (param.type, param.default)
     package = tmp_path / "pipeline.yaml"
     compile_pipeline(definition.build_pipeline(), str(package))
     spec = next(yaml.safe_load_all(package.read_text(encoding="utf-8")))
@@ -169,8 +181,9 @@ def test_components_and_pipeline_parameters_are_the_declarations(tmp_path):
         assert compiled[name].get("defaultValue") == param.default, name
     listed = subprocess.run([sys.executable, "pipeline.py", "params"], cwd=code.PACKAGE_DIR +
                             "/..", capture_output=True, text=True, check=True).stdout
+    width = max(map(len, run_parameters))
     for param in run_parameters.values():
-        assert f"  {param.name:24} {param.type.__name__:5} {param.default!r}" in listed
+        assert f"  {param.name:{width}} {param.type.__name__:5} {param.default!r}" in listed
         assert f"      {param.help}\n" in listed
 
 

@@ -16,8 +16,8 @@ PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The package whose component a stage's tasks call.
 STAGE_PACKAGE = {"extract": "extract", "pretraining_data": "pretraining_data",
                  "data_report": "report", "bert": "bert", "train": "train",
-                 "evaluate": "evaluate", "convert": "convert", "report": "report",
-                 "hdfs": "hdfs"}
+                 "evaluate": "evaluate", "convert": "convert", "distill": "distill",
+                 "report": "report", "hdfs": "hdfs"}
 
 
 @cache

@@ -23,6 +23,8 @@ from components import images
 from components.bert.arguments import BertInitArguments
 from components.bert.component import init_random_model
 from components.convert.component import convert_component
+from components.distill.arguments import PIPELINE_FIELDS as DISTILL_FIELDS
+from components.distill.component import distill
 from components.evaluate.arguments import PIPELINE_FIELDS as EVALUATE_FIELDS
 from components.evaluate.component import evaluate_component
 from components.extract.arguments import TASK_PARAMETERS as EXTRACT_PARAMETERS
@@ -85,7 +87,8 @@ EVALUATE_TASKS = {"base": "evaluate_base_model", "trained": "evaluate_trained_mo
 CONVERT_TASKS = {"base": "convert_base_model", "trained": "convert_trained_model"}
 # artifact → (its name on HDFS, the export task's name)
 HDFS_EXPORTS = {"model": ("tf_model", "export_tf_model"),
-                "hf_model": ("hf_model", "export_hf_model")}
+                "hf_model": ("hf_model", "export_hf_model"),
+                "student": ("student", "export_student")}
 
 
 def task_name(name):
@@ -110,6 +113,8 @@ ARTIFACTS = {
     "hf_model": (Model, (task_name(CONVERT_TASKS["trained"]), "hf_model")),
     "base_parity": (Metrics, (task_name(CONVERT_TASKS["base"]), "parity")),
     "parity": (Metrics, (task_name(CONVERT_TASKS["trained"]), "parity")),
+    "student": (Model, ("distill", "student")),
+    "distill_metrics": (Metrics, ("distill", "metrics")),
     "report": (HTML, ("report", "html")),
     "summary": (Markdown, ("report", "summary")),
     "report_metrics": (Metrics, ("report", "metrics")),
@@ -218,6 +223,21 @@ def add_convert(artifacts, params, settings):
     return outputs
 
 
+def add_distill(artifacts, params, settings):
+    """The trained model, converted, distilled into a small student (a GPU pod like the
+    trainer's, retried, its state on the same volume); with distill_num_train_steps 0 the task
+    only records that it was skipped."""
+    task = _place(distill(
+        teacher=artifacts["hf_model"], pretraining_data=artifacts["pretraining_data"],
+        **{name: params[parameters.DISTILL_PREFIX + name] for name in DISTILL_FIELDS},
+        num_gpus=settings.num_gpus, checkpoint_root=settings.checkpoint_root),
+        "distill", settings, cpu="8", memory="32G", gpus=settings.num_gpus, retried=True)
+    if settings.checkpoint_pvc:
+        kubernetes.mount_pvc(task, pvc_name=settings.checkpoint_pvc,
+                             mount_path=settings.checkpoint_root)
+    return {"student": task.outputs["student"], "distill_metrics": task.outputs["metrics"]}
+
+
 def add_report(artifacts, params, settings):
     task = _place(report(
         pretraining_data=artifacts["pretraining_data"], data_metrics=artifacts["data_metrics"],
@@ -225,6 +245,7 @@ def add_report(artifacts, params, settings):
         base_eval=artifacts["base_eval"], trained_eval=artifacts["trained_eval"],
         base_hf_model=artifacts["base_hf_model"], hf_model=artifacts["hf_model"],
         parity=artifacts["parity"], base_parity=artifacts["base_parity"],
+        student=artifacts["student"], distill_metrics=artifacts["distill_metrics"],
         **_values(params, REPORT_FIELDS)), "report", settings, cpu="2", memory="16G")
     return {"report": task.outputs["html"], "summary": task.outputs["summary"],
             "report_metrics": task.outputs["metrics"]}
@@ -260,10 +281,13 @@ STAGES = {stage.name: stage for stage in (
           ("base_eval", "trained_eval")),
     Stage("convert", add_convert, ("base_model", "model", "pretraining_data"),
           ("base_hf_model", "base_parity", "hf_model", "parity")),
+    Stage("distill", add_distill, ("hf_model", "pretraining_data"),
+          ("student", "distill_metrics")),
     Stage("report", add_report, ("pretraining_data", "data_metrics", "model", "train_metrics",
                                  "base_eval", "trained_eval", "base_hf_model", "hf_model",
-                                 "parity", "base_parity"), ("report", "summary", "report_metrics")),
-    Stage("export", add_export, ("model", "hf_model"), ()),
+                                 "parity", "base_parity", "student", "distill_metrics"),
+          ("report", "summary", "report_metrics")),
+    Stage("export", add_export, ("model", "hf_model", "student"), ()),
 )}
 assert tuple(STAGES) == parameters.STEPS
 

@@ -6,11 +6,14 @@ come from a Kubernetes Secret (see `definition.SECRET_KEYS_TO_ENV`).
 """
 
 import argparse
+import dataclasses
 import inspect
 
 from components.common.arguments import Param
 from components.common.cli import str2bool
 from components.common.errors import UserError
+from components.distill import arguments as distill_arguments
+from components.distill.arguments import DistillArguments
 from components.evaluate import arguments as evaluate_arguments
 from components.evaluate.arguments import EvaluateArguments
 from components.extract import arguments as extract_arguments
@@ -23,8 +26,8 @@ from components.train import arguments as train_arguments
 from components.train.arguments import TrainArguments
 
 # The pipeline's steps, in order (definition.STAGES builds them); `rerun STEP` takes these names.
-STEPS = ("extract", "pretraining_data", "data_report", "train", "evaluate", "convert", "report",
-         "export")
+STEPS = ("extract", "pretraining_data", "data_report", "train", "evaluate", "convert", "distill",
+         "report", "export")
 
 # Kubernetes Secret (its name fixed at compile time) → environment variables of the steps.
 DEFAULT_SECRET = "edu-mlm-source-credentials"
@@ -32,6 +35,22 @@ DEFAULT_SECRET = "edu-mlm-source-credentials"
 DEFAULT_CHECKPOINT_PVC = "edu-mlm-checkpoints"
 SECRET_KEYS_TO_ENV = {"username": "EDU_MLM_SOURCE_USER", "password": "EDU_MLM_SOURCE_PASSWORD"}
 HDFS_SECRET_KEYS_TO_ENV = {"hdfs_user": "EDU_MLM_HDFS_USER", "hdfs_token": "EDU_MLM_HDFS_TOKEN"}
+
+
+# The distiller's run parameters are its flags prefixed: several (num_train_steps,
+# learning_rate, ...) are also the trainer's.
+DISTILL_PREFIX = "distill_"
+
+
+def _distill_params():
+    params = []
+    for param in DistillArguments.params(distill_arguments.PIPELINE_FIELDS):
+        help_text = param.help
+        if param.name == "num_train_steps":
+            help_text = "distillation steps; 0 skips the distill stage (its task does nothing)"
+        params.append(dataclasses.replace(param, name=DISTILL_PREFIX + param.name,
+                                          help=help_text))
+    return params
 
 
 # The pipeline's run parameters, in the order `params` lists them. A stage's are read from its
@@ -45,9 +64,11 @@ PARAMETERS = (
       if p.name != "max_bad_fraction"],  # one run parameter for extract and data prep
     *TrainArguments.params(train_arguments.PIPELINE_FIELDS),
     *EvaluateArguments.params(evaluate_arguments.PIPELINE_FIELDS),
+    *_distill_params(),
     *ModelReportArguments.params(report_arguments.PIPELINE_FIELDS),
-    Param("export_hdfs_dir", str, "", "if set: copy the trained model (tf_model/) and the "
-          "transformers model (hf_model/) to this HDFS directory"),
+    Param("export_hdfs_dir", str, "", "if set: copy the trained model (tf_model/), the "
+          "transformers model (hf_model/) and the distilled student (student/) to this HDFS "
+          "directory"),
     Param("hdfs_url", str, "", "WebHDFS namenode URL (default: $EDU_MLM_HDFS_URL in the pod)"),
     *HdfsExportArguments.params(["hdfs_auth"]),
 )

@@ -3,10 +3,12 @@
     python -m components.report data --corpus_dir C --pretraining_data_dir D --output_file data.html
     python -m components.report model --pretraining_data_dir D \
         --trained_model_dir T --base_hf_model_dir BH --hf_model_dir H --base_eval base.json \
-        --trained_eval trained.json --output_file report.html --markdown_file summary.md
+        --trained_eval trained.json --output_file report.html --markdown_file summary.md \
+        [--student_dir STUDENT]
 
 `base.json`/`trained.json` are what `python -m components.evaluate --output_file` writes; the
-training and parity numbers come from the model directories' manifest.json and parity.json.
+training and parity numbers come from the model directories' manifest.json and parity.json, the
+student's comparison with its teacher from the student directory's metrics.json.
 """
 
 import json
@@ -56,6 +58,7 @@ def run_model(args):
         html_file=args.output_file,
         markdown_file=args.markdown_file,
         fill_mask_examples=args.fill_mask_examples,
+        student_dir=args.student_dir,
     )
     print(json.dumps(values, indent=2, sort_keys=True))
 
@@ -63,7 +66,8 @@ def run_model(args):
 COMMANDS = {"data": (DataReportArguments, run_data,
                      "corpus and pretraining-data statistics (HTML)"),
             "model": (ModelReportArguments, run_model,
-                      "training curves, before/after, fill-mask, parity")}
+                      "training curves, before/after, fill-mask, parity, the "
+                      "distilled student")}
 
 
 def build_parser():

@@ -31,3 +31,6 @@ class ModelReportArguments(Arguments):
     output_file: str = arg(REQUIRED, "HTML file to write")
     markdown_file: str = arg(REQUIRED, "Markdown summary to write")
     fill_mask_examples: int = arg(8, "held-out sentences shown with top-5 predictions", low=0)
+    student_dir: str | None = arg(None, "the distill stage's output (a student distilled from "
+                                  "--hf_model_dir, with its metrics.json): adds a 'Distilled "
+                                  "student' section")

@@ -20,6 +20,7 @@ report = component(
     inputs={"pretraining_data": Dataset, "data_metrics": Metrics, "model": Model,
             "train_metrics": Metrics, "base_eval": Metrics, "trained_eval": Metrics,
             "base_hf_model": Model, "hf_model": Model, "parity": Metrics,
-            "base_parity": Metrics},
+            "base_parity": Metrics, "student": Model, "distill_metrics": Metrics},
     outputs={"html": HTML, "summary": Markdown, "metrics": Metrics},
-    doc="Training curves, held-out before/after, fill-mask examples, parity; Markdown summary.")
+    doc="Training curves, held-out before/after, fill-mask examples, parity, the distilled "
+        "student; Markdown summary.")

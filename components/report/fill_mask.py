@@ -1,5 +1,6 @@
 """Fill-mask examples: held-out sentences with one masked character, and the top-5 predictions
-of the base and the trained model (transformers `pipeline("fill-mask")` on the converted models).
+of several models side by side (transformers `pipeline("fill-mask")` on each model's directory):
+the base and the trained model, the teacher and its distilled student.
 
 The sentences come from the held-out TFRecords, so both models are shown text neither trained
 on. A position the data prep chose for masking is restored to its original token and then
@@ -9,6 +10,7 @@ masked again as `[MASK]`; the sentence around it (up to the nearest 。！？；
 import logging
 import unicodedata
 
+from components.report import html
 from components.report.records import iter_examples, split_files
 
 log = logging.getLogger(__name__)
@@ -84,3 +86,38 @@ def predict(model_dir, examples, top_k=5):
     if len(texts) == 1:
         results = [results]
     return [[(r["token_str"].replace(" ", ""), r["score"]) for r in result] for result in results]
+
+
+def hits(examples, predictions, k=5):
+    """The share of `examples` whose answer is among the first `k` of `predictions`."""
+    if not examples:
+        return 0.0
+    return sum(answer in [t for t, _ in p[:k]] for (_, answer, _), p in
+               zip(examples, predictions, strict=True)) / len(examples)
+
+
+def side_by_side(examples, predictions):
+    """The examples with each model's top-5 in a column of its own (the answer in green), and
+    how often the answer is in each model's top 5; `predictions`: {model's name: `predict`'s
+    result}."""
+    if not examples:
+        return "<p>No held-out sentence with a masked Chinese character was found.</p>"
+
+    def cell(model_predictions, answer):
+        return html.Markup("<br>".join(
+            f'<span class="{"good" if token == answer else ""}">{html.esc(token)}</span> '
+            f"{100 * probability:.1f}%" for token, probability in model_predictions))
+
+    rows = []
+    for i, (before, answer, after) in enumerate(examples):
+        sentence = html.Markup(f'{html.esc(before)}<span class="mask">[MASK]</span>'
+                               f"{html.esc(after)}")
+        rows.append((sentence, answer, *(cell(p[i], answer) for p in predictions.values())))
+    found = [f"{round(hits(examples, p) * len(examples))} of {len(examples)} with the {name}"
+             for name, p in predictions.items()]
+    sentences = f"{len(examples)} held-out sentence{'s' if len(examples) > 1 else ''}"
+    return (f"<p>{sentences}, one character masked; top-5 predictions "
+            "with their probabilities (the answer in green). The answer is in the top 5 for "
+            f"{', '.join(found)}.</p>"
+            + html.table(("sentence", "answer", *(f"{name} top-5" for name in predictions)),
+                         rows))

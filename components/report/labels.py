@@ -31,6 +31,10 @@ def scientific(value):
     return f"{value:.3g}"
 
 
+def times(value):
+    return f"{value:.3g}×"
+
+
 def yes_no(value):
     return "yes" if value else "no"
 
@@ -144,7 +148,72 @@ LABELS = {
     "parity_top1_agreement_real_tokens": ("same top-1 prediction, TF and PyTorch", percent),
     "fill_mask_top5_before": ("fill-mask answer in the top 5, base model", percent),
     "fill_mask_top5_after": ("fill-mask answer in the top 5, trained model", percent),
+    # distillation (the distiller's summary in the student's manifest, distill_log.jsonl)
+    "processes": ("processes", count("")),
+    "torch_compile": ("torch.compile", yes_no),
+    "distill_loss": ("distillation loss (the weighted sum of its parts)", decimal()),
+    "final_distill_loss": ("final distillation loss (the weighted sum of its parts)", decimal()),
+    "loss_kd": ("soft-target loss (KL to the teacher at temperature T, × T²)",
+                decimal("nats")),
+    "loss_hard": ("hard loss (cross-entropy on the true tokens)", decimal("nats")),
+    "loss_hidden": ("hidden-state loss (mean squared error)", decimal()),
+    "loss_attention": ("attention loss (KL between attention distributions)", decimal("nats")),
+    "final_loss_kd": ("final soft-target loss", decimal("nats")),
+    "final_loss_hard": ("final hard loss", decimal("nats")),
+    "final_loss_hidden": ("final hidden-state loss", decimal()),
+    "final_loss_attention": ("final attention loss", decimal("nats")),
+    "teacher_agreement": ("same top-1 as the teacher (training batches)", percent),
+    "final_teacher_agreement": ("final top-1 agreement with the teacher (training batches)",
+                                percent),
+    # student against teacher (`compare_models` in components/distill/compare.py)
+    "num_parameters": ("parameters", count("")),
+    "num_hidden_layers": ("layers", count("")),
+    "hidden_size": ("hidden size", count("")),
+    "num_attention_heads": ("attention heads", count("")),
+    "intermediate_size": ("feed-forward size", count("")),
+    "examples": ("held-out examples", count("examples")),
+    "masked_positions": ("held-out masked positions", count("positions")),
+    "heldout_masked_positions": ("held-out masked positions", count("positions")),
+    "sequences_per_second": ("throughput", decimal("sequences/s")),
+    "latency_ms_p50": ("latency at batch 1 (median)", decimal("ms")),
+    "throughput": ("speed-up in throughput", times),
+    "latency": ("speed-up at batch 1", times),
+    "student_top1_agreement": ("student's top-1 agreement with the teacher (held-out)", percent),
+    "student_accuracy_share": ("student's accuracy as a share of the teacher's", percent),
+    "parameter_ratio": ("student's parameters as a share of the teacher's", percent),
+    "batch_size": ("batch", count("sequences")),
+    "repeats": ("timed passes", count("")),
+    "cpu_threads": ("CPU threads", count("")),
+    # the run's headline metrics when a student is given (`distilled.student_headline`)
+    "distill_steps": ("steps distilled", count("steps")),
+    "student_speedup": ("student's speed-up in throughput (CPU)", times),
+    "student_latency_speedup": ("student's speed-up at batch 1 (CPU)", times),
+    "fill_mask_top5_student": ("fill-mask answer in the top 5, student", percent),
 }
+
+
+def _flat_comparison_labels():
+    """Labels of the distill stage's flat Metrics (`compare.flat_metrics`): per model and
+    per device, from the labels of the nested keys."""
+    devices = {"cpu": "CPU", "cuda": "GPU"}
+    found = {}
+    for model in ("teacher", "student"):
+        for key, name in (("masked_lm_accuracy", "held-out accuracy"),
+                          ("masked_lm_loss", "held-out loss"),
+                          ("perplexity", "held-out perplexity"), ("num_parameters", "parameters")):
+            found[f"{model}_{key}"] = (f"{name}, {model}", LABELS[key][1])
+        for device, name in devices.items():
+            for key in ("sequences_per_second", "latency_ms_p50"):
+                found[f"{model}_{device}_{key}"] = (f"{LABELS[key][0]} on the {name}, {model}",
+                                                    LABELS[key][1])
+    for device, name in devices.items():
+        for key in ("throughput", "latency"):
+            found[f"{device}_{key}_speedup"] = (f"student's {LABELS[key][0]} on the {name}",
+                                                times)
+    return found
+
+
+LABELS.update(_flat_comparison_labels())
 
 # Why a row dropped (extract's reasons) and what a pretraining-data phase is, for people.
 DROP_REASONS = {"null": "NULL value", "empty": "empty", "markup_only": "markup only",

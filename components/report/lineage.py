@@ -24,13 +24,16 @@ def check_report_inputs(pretraining_data_dir, trained_model_dir, base_hf_model_d
                         metrics):
     """Refuse, in one line naming it, an input made from another model or other data than the
     rest. `metrics`: {input name: its metadata} for train_metrics, data_metrics, base_eval,
-    trained_eval, parity and base_parity."""
+    trained_eval, parity, base_parity and (when there is a student) distill_metrics, whose
+    model is the teacher's: the trained model."""
+    distilled = metrics.get("distill_metrics", {})
     trained = lineage.model_fingerprint(trained_model_dir)
     lineage.check_made_from("model", trained, {
         "train_metrics": metrics["train_metrics"].get(lineage.MODEL),
         "trained_eval": metrics["trained_eval"].get(lineage.MODEL),
         "parity": metrics["parity"].get(lineage.MODEL),
-        "hf_model": _hf_model_fingerprint(hf_model_dir)}, FIX)
+        "hf_model": _hf_model_fingerprint(hf_model_dir),
+        "distill_metrics": distilled.get(lineage.MODEL)}, FIX)
     base = {"base_hf_model": _hf_model_fingerprint(base_hf_model_dir),
             "base_eval": metrics["base_eval"].get(lineage.MODEL),
             "base_parity": metrics["base_parity"].get(lineage.MODEL)}
@@ -39,5 +42,5 @@ def check_report_inputs(pretraining_data_dir, trained_model_dir, base_hf_model_d
         lineage.check_made_from("base model", known[0], base, FIX)
     data = lineage.data_fingerprint(pretraining_data_dir)
     lineage.check_made_from("pretraining data", data, {
-        name: metrics[name].get(lineage.DATA)
-        for name in ("data_metrics", "train_metrics", "base_eval", "trained_eval")}, FIX)
+        name: metrics.get(name, {}).get(lineage.DATA) for name in (
+            "data_metrics", "train_metrics", "base_eval", "trained_eval", "distill_metrics")}, FIX)

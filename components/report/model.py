@@ -1,12 +1,12 @@
-"""The model report: held-out before/after, training, fill-mask examples, parity; and the
-Markdown summary and the run's headline metrics."""
+"""The model report: held-out before/after, training, fill-mask examples, parity, the distilled
+student; and the Markdown summary and the run's headline metrics."""
 
 import logging
 import os
 
 from components.bert.vocab import load_vocab
 from components.common.artifacts import read_manifest, write_text_atomic
-from components.report import fill_mask, html
+from components.report import distilled, fill_mask, html
 from components.report.labels import (
     artifact_name,
     difference,
@@ -120,9 +120,19 @@ def _parity_section(parity, base_parity):
 
 def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, train_metrics,
                        base_eval, trained_eval, base_hf_model_dir, hf_model_dir, parity,
-                       html_file, markdown_file, base_parity, fill_mask_examples):
-    """Write the model report (HTML) and the Markdown summary; return the headline metrics."""
+                       html_file, markdown_file, base_parity, fill_mask_examples,
+                       student_dir=None, distill_metrics=None):
+    """Write the model report (HTML) and the Markdown summary; return the headline metrics.
+
+    `student_dir`: the distill stage's output (its student distilled from `hf_model_dir`), shown
+    in a "Distilled student" section; `distill_metrics`: its comparison with the teacher
+    (`compare_models`' result; None reads the directory's metrics.json). No section without a
+    `student_dir`."""
     read_manifest(pretraining_data_dir, kind="pretraining_data")
+    if student_dir is not None:  # refused now, before the fill-mask predictions
+        student = distilled.read_student(student_dir, distill_metrics)
+        if student is not None:
+            distilled.check_teacher(student, hf_model_dir)
     train_log = read_train_log(trained_model_dir)
     vocab = load_vocab(os.path.join(trained_model_dir, "vocab.txt")).tokens
     examples = fill_mask.heldout_examples(pretraining_data_dir, vocab, fill_mask_examples)
@@ -143,20 +153,28 @@ def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, tr
             examples, {"base model": base_predictions, "trained model": trained_predictions})),
         ("Conversion parity (TF vs PyTorch)", _parity_section(parity, base_parity or {})),
     ]
+    if student_dir is not None:
+        section, student_values = distilled.student_section(student, hf_model_dir, examples,
+                                                            trained_predictions)
+        sections.append(("Distilled student", section))
+        values.update(student_values)
     write_text_atomic(html_file, html.page(
         "edu-mlm model report", f"trained model {artifact_name(trained_model_dir)}, held-out "
         f"data {artifact_name(pretraining_data_dir)}", sections))
-    write_text_atomic(markdown_file, markdown_summary(values, hf_model_dir))
+    write_text_atomic(markdown_file, markdown_summary(values, hf_model_dir, student_dir))
     log.info("wrote %s and %s", html_file, markdown_file)
     return values
 
 
-def markdown_summary(values, hf_model_dir):
+def markdown_summary(values, hf_model_dir, student_dir=None):
     """The run's headline metrics for people, each with the Metrics key it is logged under."""
     lines = ["# edu-mlm run summary", "", "| metric | value | Metrics key |", "|---|---|---|"]
     for key, number in values.items():
         name = label(key).replace("|", r"\|")  # a bare | would end the Markdown cell
         lines.append(f"| {name} | {value(key, number)} | `{key}` |")
-    lines += ["", f"transformers model: `{artifact_name(hf_model_dir)}`", "",
-              "Load it with `transformers.pipeline(\"fill-mask\", model=DIR)`.", ""]
+    lines += ["", f"transformers model: `{artifact_name(hf_model_dir)}`"]
+    if student_dir is not None:
+        lines.append(f"distilled student: `{artifact_name(student_dir)}`"
+                     if "distill_steps" in values else "distilled student: none (skipped)")
+    lines += ["", "Load it with `transformers.pipeline(\"fill-mask\", model=DIR)`.", ""]
     return "\n".join(lines)

@@ -9,9 +9,10 @@ def run_data_report_task(corpus, pretraining_data, html):
 
 
 def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, base_eval,
-                          trained_eval, base_hf_model, hf_model, parity, base_parity, html,
-                          summary, metrics, fill_mask_examples):
-    """Training curves, held-out before/after, fill-mask examples, parity; Markdown summary."""
+                          trained_eval, base_hf_model, hf_model, parity, base_parity, student,
+                          distill_metrics, html, summary, metrics, fill_mask_examples):
+    """Training curves, held-out before/after, fill-mask examples, parity, the distilled
+    student; Markdown summary."""
     from components.common.kfp_outputs import log_metrics
     from components.report.lineage import check_report_inputs
     from components.report.model import write_model_report
@@ -19,7 +20,8 @@ def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, 
     check_report_inputs(pretraining_data.path, model.path, base_hf_model.path, hf_model.path, {
         "train_metrics": train_metrics.metadata, "data_metrics": data_metrics.metadata,
         "base_eval": base_eval.metadata, "trained_eval": trained_eval.metadata,
-        "parity": parity.metadata, "base_parity": base_parity.metadata})
+        "parity": parity.metadata, "base_parity": base_parity.metadata,
+        "distill_metrics": distill_metrics.metadata})
     values = write_model_report(
         pretraining_data_dir=pretraining_data.path,
         data_metrics=dict(data_metrics.metadata),
@@ -34,5 +36,7 @@ def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, 
         html_file=html.path,
         markdown_file=summary.path,
         fill_mask_examples=fill_mask_examples,
+        # The student's full comparison is its metrics.json (the Metrics artifact is flat).
+        student_dir=student.path,
     )
     log_metrics(metrics, values)
