@@ -41,7 +41,7 @@ LOCAL_DEFAULTS = {
     "eval_batch_size": 64,
     # The demo teacher has 2 layers: a 1-layer student from its last one, briefly.
     "distill_student_num_hidden_layers": 1,
-    "distill_num_train_steps": 40,
+    "distill_num_train_steps": 24,
     "distill_num_warmup_steps": 4,
     "distill_log_every_n_steps": 4,
     "distill_learning_rate": 1e-3,

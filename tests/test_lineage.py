@@ -94,3 +94,27 @@ def test_inputs_made_before_fingerprints_were_recorded_are_not_checked(one_run):
     dirs, metrics = one_run
     metrics["trained_eval"] = {"masked_lm_loss": 2.0}
     check_report_inputs(metrics=metrics, **dirs)
+
+
+def test_the_report_cli_refuses_a_converted_model_of_another_model(one_run, tmp_path, capsys):
+    from components.report.__main__ import main
+
+    dirs, metrics = one_run
+    (tmp_path / "model" / "manifest.json").write_text('{"kind": "bert_model"}')
+    for hf in ("base_hf_model_dir", "hf_model_dir"):
+        (tmp_path / dirs[hf] / "parity.json").write_text("{}")
+    stale = _hf_model(tmp_path / "stale_hf", "fedcba9876543210")
+    (stale / "parity.json").write_text("{}")
+    for name in ("base_eval", "trained_eval"):
+        (tmp_path / f"{name}.json").write_text("{}")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["model", "--pretraining_data_dir", dirs["pretraining_data_dir"],
+              "--trained_model_dir", dirs["trained_model_dir"],
+              "--base_hf_model_dir", dirs["base_hf_model_dir"], "--hf_model_dir", str(stale),
+              "--base_eval", str(tmp_path / "base_eval.json"),
+              "--trained_eval", str(tmp_path / "trained_eval.json"),
+              "--output_file", str(tmp_path / "report.html"),
+              "--markdown_file", str(tmp_path / "summary.md")])
+    assert exit_info.value.code == 2
+    assert "hf_model was made from another model" in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()

@@ -40,25 +40,30 @@ def run_data(args):
 
 
 def run_model(args):
+    from components.report.lineage import check_report_inputs
     from components.report.model import write_model_report
 
-    train_manifest = read_manifest(args.trained_model_dir, kind="bert_model")
+    inputs = {
+        "train_metrics": read_manifest(args.trained_model_dir, kind="bert_model"),
+        "data_metrics": read_manifest(args.pretraining_data_dir, kind="pretraining_data"),
+        "base_eval": _json(args.base_eval, "--base_eval"),
+        "trained_eval": _json(args.trained_eval, "--trained_eval"),
+        "parity": _json(os.path.join(args.hf_model_dir, "parity.json"), "--hf_model_dir"),
+        "base_parity": _json(os.path.join(args.base_hf_model_dir, "parity.json"),
+                             "--base_hf_model_dir")}
+    # The converted models' manifests name the model they came from.
+    check_report_inputs(args.pretraining_data_dir, args.trained_model_dir,
+                        args.base_hf_model_dir, args.hf_model_dir, inputs)
     values = write_model_report(
         pretraining_data_dir=args.pretraining_data_dir,
-        data_metrics=read_manifest(args.pretraining_data_dir, kind="pretraining_data"),
         trained_model_dir=args.trained_model_dir,
-        train_metrics=train_manifest,
-        base_eval=_json(args.base_eval, "--base_eval"),
-        trained_eval=_json(args.trained_eval, "--trained_eval"),
         base_hf_model_dir=args.base_hf_model_dir,
         hf_model_dir=args.hf_model_dir,
-        parity=_json(os.path.join(args.hf_model_dir, "parity.json"), "--hf_model_dir"),
-        base_parity=_json(os.path.join(args.base_hf_model_dir, "parity.json"),
-                          "--base_hf_model_dir"),
         html_file=args.output_file,
         markdown_file=args.markdown_file,
         fill_mask_examples=args.fill_mask_examples,
         student_dir=args.student_dir,
+        **inputs,
     )
     print(json.dumps(values, indent=2, sort_keys=True))
 
