@@ -77,3 +77,27 @@ def external_references(html_text):
               for tag in soup.find_all(["script", "link", "iframe"])]
     found += re.findall(r"url\(", " ".join(style.get_text() for style in soup.find_all("style")))
     return found
+
+
+def all_keys(*mappings):
+    """Every key of `mappings` and of the dicts inside them."""
+    found = set()
+    for mapping in mappings:
+        for key, value in mapping.items():
+            found.add(key)
+            if isinstance(value, dict):
+                found |= all_keys(value)
+    return found
+
+
+def raw_keys(text, keys):
+    """The snake_case keys that show as words in `text`."""
+    return sorted(k for k in keys if "_" in k
+                  and re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", text))
+
+
+def machine_paths(text, tmp_path_factory, repo_root):
+    """The paths of this machine (temporary, home, the repository) that show in `text`."""
+    roots = {str(tmp_path_factory.getbasetemp()), os.path.expanduser("~") + "/", str(repo_root)}
+    return ([root for root in roots if root in text]
+            + re.findall(r"(?<![\w.:/])/(?:tmp|home|root|work|Users|var)/\S*", text))

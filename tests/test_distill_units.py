@@ -10,6 +10,7 @@ import torch
 import transformers
 
 from components.common.errors import UserError
+from components.common.tfrecord_framing import length_delimited, varint
 from components.distill import records
 from components.distill.loss import (
     HiddenProjection,
@@ -282,19 +283,6 @@ def test_reader_equals_tensorflow_parse_single_example(distill_inputs, split):
     assert (got["masked_lm_weights"] > 0).sum() > 0
 
 
-def _varint(value):
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _length_delimited(field, payload):
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
-
-
 def _unpacked_example(features):
     """An Example with unpacked lists (one tag per value) and map entries in reverse order."""
     entries = b""
@@ -302,12 +290,12 @@ def _unpacked_example(features):
         values = features[name]
         if isinstance(values[0], float):
             body = b"".join(b"\x0d" + np.float32(v).tobytes() for v in values)
-            feature = _length_delimited(2, body)
+            feature = length_delimited(2, body)
         else:
-            feature = _length_delimited(3, b"".join(b"\x08" + _varint(v) for v in values))
-        entry = _length_delimited(1, name.encode()) + _length_delimited(2, feature)
-        entries += _length_delimited(1, entry)
-    return _length_delimited(1, entries)
+            feature = length_delimited(3, b"".join(b"\x08" + varint(v) for v in values))
+        entry = length_delimited(1, name.encode()) + length_delimited(2, feature)
+        entries += length_delimited(1, entry)
+    return length_delimited(1, entries)
 
 
 def test_reader_accepts_unpacked_lists_as_tensorflow_does(tmp_path):

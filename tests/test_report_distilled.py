@@ -6,10 +6,16 @@ metrics; a skipped stage is one sentence; a student of another teacher is refuse
 
 import json
 import os
-import re
 
 import pytest
-from helpers_report import external_references, render, visible_text
+from helpers_report import (
+    all_keys,
+    external_references,
+    machine_paths,
+    raw_keys,
+    render,
+    visible_text,
+)
 
 from components.common.artifacts import read_manifest
 from components.common.errors import UserError
@@ -66,27 +72,6 @@ def _report_inputs(distill_inputs, tmp_path):
             "markdown_file": str(tmp_path / "summary.md"), "fill_mask_examples": 2}
 
 
-def _keys(*mappings):
-    found = set()
-    for mapping in mappings:
-        for key, value in mapping.items():
-            found.add(key)
-            if isinstance(value, dict):
-                found |= _keys(value)
-    return found
-
-
-def _raw_keys(text, keys):
-    return sorted(k for k in keys if "_" in k
-                  and re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", text))
-
-
-def _machine_paths(text, tmp_path_factory, repo_root):
-    roots = {str(tmp_path_factory.getbasetemp()), os.path.expanduser("~") + "/", str(repo_root)}
-    return ([root for root in roots if root in text]
-            + re.findall(r"(?<![\w.:/])/(?:tmp|home|root|work|Users|var)/\S*", text))
-
-
 def _section(text):
     return text[text.index("Distilled student"):]
 
@@ -134,9 +119,9 @@ def test_report_shows_the_distilled_student(distill_inputs, student_dir, tmp_pat
     html_section = page.read_text(encoding="utf-8").split("<h2>Distilled student</h2>")[1]
     assert html_section.count("<img") == 3  # loss parts, agreement, learning rate
 
-    keys = _keys(comparison, manifest, *student.intervals, values)
-    assert _raw_keys(text, keys) == []
-    assert _machine_paths(text, tmp_path_factory, repo_root) == []
+    keys = all_keys(comparison, manifest, *student.intervals, values)
+    assert raw_keys(text, keys) == []
+    assert machine_paths(text, tmp_path_factory, repo_root) == []
     assert values["distill_steps"] == 4
     assert values["student_top1_agreement"] == comparison["student_top1_agreement"]
     assert values["student_speedup"] == cpu["throughput"]
@@ -144,14 +129,14 @@ def test_report_shows_the_distilled_student(distill_inputs, student_dir, tmp_pat
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "`student_top1_agreement`" in summary and "`student_speedup`" in summary
     assert f"distilled student: `{labels.artifact_name(student_dir)}`" in summary
-    assert _machine_paths(summary, tmp_path_factory, repo_root) == []
+    assert machine_paths(summary, tmp_path_factory, repo_root) == []
 
 
 def test_every_distill_key_has_a_label(student_dir):
     student = read_student(student_dir)
     numbers = {k for m in (student.manifest, *student.intervals) for k, v in m.items()
                if isinstance(v, int | float)}
-    numbers |= {k for k in _keys(student.comparison)}
+    numbers |= {k for k in all_keys(student.comparison)}
     numbers -= {"model_dir", "input_dir", "speed_settings", "speed", "measured", "teacher",
                 "student", "cpu", "cuda"}  # paths and the nesting, never shown as numbers
     numbers |= set(STUDENT_KEYS)

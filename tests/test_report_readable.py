@@ -4,11 +4,17 @@ parity with its verdict and limit, the held-out sizes and the training time and 
 the footer of a local run names HTML files a browser opens."""
 
 import json
-import os
-import re
 
 import pytest
-from helpers_report import external_references, make_corpus_and_data, render, visible_text
+from helpers_report import (
+    all_keys,
+    external_references,
+    machine_paths,
+    make_corpus_and_data,
+    raw_keys,
+    render,
+    visible_text,
+)
 
 from components.common.artifacts import read_manifest
 from components.pipeline.summary import footer_lines
@@ -57,30 +63,6 @@ def run(tmp_path_factory, sample_dir):
     return run
 
 
-def _keys(*mappings):
-    """Every key of `mappings` and of the dicts inside them."""
-    found = set()
-    for mapping in mappings:
-        for key, value in mapping.items():
-            found.add(key)
-            if isinstance(value, dict):
-                found |= _keys(value)
-    return found
-
-
-def _machine_paths(text, tmp_path_factory, repo_root):
-    roots = {str(tmp_path_factory.getbasetemp()), os.path.expanduser("~") + "/",
-             str(repo_root)}
-    found = [root for root in roots if root in text]
-    return found + re.findall(r"(?<![\w.:/])/(?:tmp|home|root|work|Users|var)/\S*", text)
-
-
-def _raw_keys(text, keys):
-    """The snake_case keys that show as words in `text`."""
-    return sorted(k for k in keys if "_" in k
-                  and re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", text))
-
-
 def test_model_report_reads_without_the_manual(run, tmp_path, tmp_path_factory, repo_root):
     root = run["root"]
     page = tmp_path / "report.html"
@@ -95,10 +77,10 @@ def test_model_report_reads_without_the_manual(run, tmp_path, tmp_path_factory, 
     assert render(page, tmp_path / "report.png") == []
     text = " ".join(visible_text(page).split())
 
-    keys = _keys(run["data_metrics"], run["train_metrics"], run["base_eval"], run["parity"],
-                 *run["train_log"], values)
-    assert _raw_keys(text, keys) == []
-    assert _machine_paths(text, tmp_path_factory, repo_root) == []
+    keys = all_keys(run["data_metrics"], run["train_metrics"], run["base_eval"],
+                    run["parity"], *run["train_log"], values)
+    assert raw_keys(text, keys) == []
+    assert machine_paths(text, tmp_path_factory, repo_root) == []
     evaluated = run["trained_eval"]
     assert (f"{evaluated['num_examples']} examples ({int(evaluated['num_masked_tokens'])} "
             "positions masked)") in text
@@ -115,7 +97,7 @@ def test_model_report_reads_without_the_manual(run, tmp_path, tmp_path_factory, 
 
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "| held-out loss, trained model |" in summary and "`masked_lm_loss_after`" in summary
-    assert _machine_paths(summary, tmp_path_factory, repo_root) == []
+    assert machine_paths(summary, tmp_path_factory, repo_root) == []
 
 
 def test_data_report_reads_without_the_manual(run, tmp_path, tmp_path_factory, repo_root):
@@ -125,8 +107,8 @@ def test_data_report_reads_without_the_manual(run, tmp_path, tmp_path_factory, r
     text = " ".join(visible_text(page).split())
 
     data = run["data_metrics"]
-    assert _raw_keys(text, _keys(data, run["corpus_manifest"])) == []
-    assert _machine_paths(text, tmp_path_factory, repo_root) == []
+    assert raw_keys(text, all_keys(data, run["corpus_manifest"])) == []
+    assert machine_paths(text, tmp_path_factory, repo_root) == []
     # One padding figure, not three names for it; no histogram as a comma list.
     assert text.count(labels.percent(data["padding_fraction"])) == 1
     histogram = data["counts"]["train"]["instance_real_tokens_histogram"]

@@ -21,13 +21,14 @@ MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
 
 
-def write_text_atomic(path, text):
-    """Write `text` to `path` (its directory created) through a temporary file and a rename."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+@contextlib.contextmanager
+def atomic_file(path, mode="w"):
+    """Yield a file opened in `mode` under a temporary sibling name of `path`; once the block
+    ends it is synced and renamed to `path`, and if the block fails it is removed."""
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -35,6 +36,13 @@ def write_text_atomic(path, text):
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def write_text_atomic(path, text):
+    """Write `text` to `path` (its directory created) through a temporary file and a rename."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_file(path) as f:
+        f.write(text)
 
 
 def copy_file_atomic(source, target):

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import threading
 
 from components.common.artifacts import MANIFEST, copy_file_atomic, write_json_atomic
@@ -103,6 +104,15 @@ def restore_logs(state_dir, output_dir, log_file):
     log.info("continuing the log kept in %s", state_dir)
 
 
+def start_run(output_dir, state_dir, log_file, settings):
+    """Once every input is checked, the first change to the directories: create them, drop a
+    finished run's manifest, bring back the log `log_file` that `keep_logs` kept and record the
+    run's settings beside the state."""
+    prepare_output_dir(output_dir, state_dir)
+    restore_logs(state_dir, output_dir, log_file)
+    record_run_settings(state_dir, settings)
+
+
 class StopRequest:
     """Turns SIGTERM (what Kubernetes sends before killing a pod) into a flag the loop checks."""
 
@@ -126,3 +136,24 @@ class StopRequest:
     @property
     def requested(self):
         return self.event.is_set()
+
+
+# Kubernetes' convention for "terminated by SIGTERM": the pod restarts and the run resumes.
+EXIT_INTERRUPTED = 143
+
+
+class RunInterrupted(Exception):
+    """The run stopped on SIGTERM after saving its state; rerun the same command to resume."""
+
+
+def run_resumable(run, args, stage_log):
+    """`run(args)` for a stage's command line, logging on `stage_log` how far it got; a run
+    stopped by SIGTERM (`RunInterrupted`) exits with EXIT_INTERRUPTED."""
+    try:
+        summary = run(args)
+    except RunInterrupted as stopped:
+        stage_log.warning("%s", stopped)
+        sys.exit(EXIT_INTERRUPTED)
+    if "global_step" in summary:
+        stage_log.info("done: step %d of %d, final loss %s", summary["global_step"],
+                       summary["num_train_steps"], summary.get("final_loss"))

@@ -9,16 +9,13 @@ OUTPUT_DIR/distill_state). Several GPUs: --num_processes N (or start it with tor
 """
 
 import logging
-import sys
 
 from components.common.errors import exit_on_user_error
 from components.common.logs import setup_logging
+from components.common.run_state import run_resumable
 from components.distill.arguments import DistillArguments
 
 log = logging.getLogger("components.distill")
-
-# Kubernetes' convention for "terminated by SIGTERM": the pod restarts and the run resumes.
-EXIT_INTERRUPTED = 143
 
 
 def build_parser():
@@ -30,16 +27,8 @@ def main(argv=None):
     setup_logging()
     args = DistillArguments.from_namespace(build_parser().parse_args(argv))
     from components.distill.loop import distill
-    from components.distill.state import DistillationInterrupted
 
-    try:
-        summary = distill(args)
-    except DistillationInterrupted as stopped:
-        log.warning("%s", stopped)
-        sys.exit(EXIT_INTERRUPTED)
-    if "global_step" in summary:
-        log.info("done: step %d of %d, final loss %s", summary["global_step"],
-                 summary["num_train_steps"], summary.get("final_loss"))
+    run_resumable(distill, args, log)
 
 
 if __name__ == "__main__":

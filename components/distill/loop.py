@@ -21,9 +21,7 @@ from components.common.run_state import (
     StopRequest,
     check_run_settings,
     keep_logs,
-    prepare_output_dir,
-    record_run_settings,
-    restore_logs,
+    start_run,
 )
 from components.distill import launch, output
 from components.distill.arguments import CompareArguments
@@ -165,9 +163,7 @@ def run_process(args, process, inputs=None):
         log.info("resuming from step %d", restored["step"])
     first_step = restored["step"] if restored else 0
     if chief:  # only now, with every input checked, does the output directory change
-        prepare_output_dir(args.output_dir, inputs.state_dir)
-        restore_logs(inputs.state_dir, args.output_dir, LOG_FILE)
-        record_run_settings(inputs.state_dir, settings)
+        start_run(args.output_dir, inputs.state_dir, LOG_FILE, settings)
 
     step_module = DistillStep(student, projection, weights, pairs)
     ddp = None

@@ -17,29 +17,22 @@ import glob
 import os
 import threading
 
-import google_crc32c
 import numpy as np
 
 from components.bert.vocab import vocab_sha256
+from components.common.artifacts import read_manifest
 from components.common.errors import UserError
+from components.common.tfrecord_framing import FOOTER_BYTES, HEADER_BYTES, masked_crc32c
 
 FEATURES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
             "masked_lm_weights")
 SEQUENCE_FEATURES = FEATURES[:3]
 FLOAT_FEATURES = ("masked_lm_weights",)
 SPLIT_PATTERNS = {"train": "train-*.tfrecord", "heldout": "heldout-*.tfrecord"}
-MANIFEST = "manifest.json"
 
-_HEADER = 12  # uint64 length + masked CRC of the length
-_FOOTER = 4   # masked CRC of the data
 _WIRE_VARINT, _WIRE_FIXED64, _WIRE_LEN, _WIRE_FIXED32 = 0, 1, 2, 5
 _FLOAT_LIST, _INT64_LIST = 2, 3
 _WANTED = {name.encode(): name for name in FEATURES}
-
-
-def _masked_crc(data):
-    crc = google_crc32c.value(data)
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 class RecordError(ValueError):
@@ -267,49 +260,35 @@ def _scan(path):
         blob = f.read()
     position, number = 0, 0
     while position < len(blob):
-        header = blob[position:position + _HEADER]
+        header = blob[position:position + HEADER_BYTES]
         where = f"record {number} of {path}"
         fix = "regenerate the pretraining data (the file is damaged or was cut short)"
-        if len(header) < _HEADER:
+        if len(header) < HEADER_BYTES:
             raise UserError("truncated record header", where=where, fix=fix)
         size = header[:8]
-        if _masked_crc(size) != int.from_bytes(header[8:], "little"):
+        if masked_crc32c(size) != int.from_bytes(header[8:], "little"):
             raise UserError("corrupt record: the length's CRC does not match", where=where,
                             fix=fix)
         length = int.from_bytes(size, "little")
-        start = position + _HEADER
+        start = position + HEADER_BYTES
         end = start + length
-        if end + _FOOTER > len(blob):
+        if end + FOOTER_BYTES > len(blob):
             raise UserError("truncated record", where=where, fix=fix)
-        if _masked_crc(blob[start:end]) != int.from_bytes(blob[end:end + _FOOTER], "little"):
+        stored = int.from_bytes(blob[end:end + FOOTER_BYTES], "little")
+        if masked_crc32c(blob[start:end]) != stored:
             raise UserError("corrupt record: the data's CRC does not match", where=where,
                             fix=fix)
         yield start, length
-        position, number = end + _FOOTER, number + 1
+        position, number = end + FOOTER_BYTES, number + 1
 
 
 def open_split(input_dir, split):
     """The `split` ("train" or "heldout") of a pretraining-data directory, indexed and checked."""
-    import json
-
     if split not in SPLIT_PATTERNS:
         raise ValueError(f"split must be one of {', '.join(SPLIT_PATTERNS)}, not {split!r}")
     if not input_dir:
         raise UserError("no input given", fix="pass --input_dir (a pretraining-data directory)")
-    if not os.path.isdir(input_dir):
-        raise UserError("input directory does not exist", where=input_dir,
-                        fix="check the path, or run the pretraining_data stage first")
-    manifest_path = os.path.join(input_dir, MANIFEST)
-    if not os.path.isfile(manifest_path):
-        raise UserError(f"input directory has no {MANIFEST}, so it is incomplete or not a "
-                        "pretraining-data artifact", where=input_dir,
-                        fix="rerun the pretraining_data stage")
-    with open(manifest_path, encoding="utf-8") as f:
-        manifest = json.load(f)
-    if manifest.get("kind") != "pretraining_data":
-        raise UserError(f"expected a 'pretraining_data' directory, found kind "
-                        f"{manifest.get('kind')!r}", where=input_dir,
-                        fix="pass the output directory of the pretraining_data stage")
+    manifest = read_manifest(input_dir, kind="pretraining_data")
     files = sorted(f for f in glob.glob(os.path.join(glob.escape(input_dir),
                                                      SPLIT_PATTERNS[split])) if os.path.isfile(f))
     if not files:

@@ -13,16 +13,16 @@
 - `manifest.json` of the output is removed when a run starts and written last when it ends.
 """
 
-import contextlib
 import glob
 import logging
 import os
 import re
-import uuid
 
 import torch
 
+from components.common.artifacts import atomic_file
 from components.common.errors import UserError
+from components.common.run_state import RunInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +65,13 @@ class TrainingState:
         for leftover in glob.glob(os.path.join(glob.escape(self.state_dir), "*.tmp-*")):
             os.remove(leftover)  # a save a killed run left half-written
         target = self.path(step)
-        tmp = f"{target}.tmp-{uuid.uuid4().hex[:8]}"
-        try:
-            with open(tmp, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(tmp)
-            raise
+        with atomic_file(target, "wb") as f:
+            torch.save(state, f)
         for old in self.steps()[:-self.keep]:
             os.remove(self.path(old))
         return target
 
 
-class DistillationInterrupted(Exception):
+class DistillationInterrupted(RunInterrupted):
     """Distillation stopped on SIGTERM after saving its state; rerun the same command to
     resume."""

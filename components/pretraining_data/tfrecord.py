@@ -5,19 +5,26 @@ each Feature an `Int64List` or `FloatList` (packed). We encode a whole batch of 
 with NumPy in the exact byte layout of protobuf's deterministic serialization (map entries sorted
 by key), so files are byte-identical run to run (protobuf's default map order is not stable
 across processes) and equal to `tf.train.Example(...).SerializeToString(deterministic=True)`,
-which the tests check. Records are framed as TFRecord does: little-endian uint64 length, masked
-CRC-32C of the length, data, masked CRC-32C of the data.
+which the tests check. Records are framed as TFRecord does (see
+`components.common.tfrecord_framing`).
 """
 
-import google_crc32c
 import numpy as np
+
+from components.common.tfrecord_framing import (
+    FOOTER_BYTES,
+    HEADER_BYTES,
+    masked_crc32c,
+    record_header,
+    varint,
+)
 
 _TAG_LEN_1 = 0x0A  # field 1, length-delimited
 _TAG_LEN_2 = 0x12  # field 2, length-delimited (map entry value; Feature.float_list)
 _TAG_LEN_3 = 0x1A  # field 3, length-delimited (Feature.int64_list)
 
 
-def _varint(values):
+def _varints(values):
     """Varint bytes of non-negative ints [rows, n] as (bytes uint8 [rows, n*k], used bool)."""
     values = np.asarray(values)
     largest = int(values.max()) if values.size else 0
@@ -43,15 +50,6 @@ def _varint_length(values):
     return length
 
 
-def _varint_bytes(value):
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 class _Layout:
     """Columns of a [rows, width] byte matrix; `used` marks the bytes a row really has.
 
@@ -69,9 +67,9 @@ class _Layout:
     def length(self, lengths):
         lengths = np.asarray(lengths)
         if (lengths == lengths[0]).all():
-            self.constant(_varint_bytes(int(lengths[0])))
+            self.constant(varint(int(lengths[0])))
         else:
-            self.variable(*_varint(lengths[:, None]))
+            self.variable(*_varints(lengths[:, None]))
 
     def variable(self, data, used=None):
         self._flush()
@@ -114,7 +112,7 @@ def encode_examples(features):
             payload_len = np.full(rows, payload.shape[1])
             list_tag = _TAG_LEN_2
         else:
-            payload, payload_used = _varint(values)
+            payload, payload_used = _varints(values)
             payload_len = payload_used.sum(axis=1)
             list_tag = _TAG_LEN_3
         list_len = 1 + _varint_length(payload_len) + payload_len
@@ -144,28 +142,17 @@ def encode_examples(features):
     return layout.compact()
 
 
-def _masked_crc(crc):
-    crc = np.asarray(crc, dtype=np.uint64)
-    rotated = ((crc >> np.uint64(15)) | (crc << np.uint64(17))) & np.uint64(0xFFFFFFFF)
-    return ((rotated + np.uint64(0xA282EAD8)) & np.uint64(0xFFFFFFFF)).astype("<u4")
-
-
 def frame_records(data, lengths):
     """TFRecord framing of serialized records laid back to back; returns the file bytes."""
     blob = data.tobytes()
-    masked_data_crc = _masked_crc(np.fromiter(
-        (google_crc32c.value(blob[o:o + n])
-         for o, n in zip((np.cumsum(lengths) - lengths).tolist(), lengths.tolist(), strict=True)),
-        dtype=np.uint64, count=len(lengths))).tolist()
     pieces = []
     offset = 0
-    for length, crc in zip(lengths.tolist(), masked_data_crc, strict=True):
+    for length in lengths.tolist():
+        record = blob[offset:offset + length]
         header = _HEADERS.get(length)
         if header is None:
-            size = length.to_bytes(8, "little")
-            header = _HEADERS[length] = size + int(_masked_crc(google_crc32c.value(size))).to_bytes(
-                4, "little")
-        pieces += (header, blob[offset:offset + length], crc.to_bytes(4, "little"))
+            header = _HEADERS[length] = record_header(length)
+        pieces += (header, record, masked_crc32c(record).to_bytes(4, "little"))
         offset += length
     return b"".join(pieces)
 
@@ -195,11 +182,11 @@ def read_records(path):
     position = 0
     while position < len(blob):
         length = int.from_bytes(blob[position:position + 8], "little")
-        start = position + 12
+        start = position + HEADER_BYTES
         data = blob[start:start + length]
-        stored = int.from_bytes(blob[start + length:start + length + 4], "little")
-        if int(_masked_crc(google_crc32c.value(data))) != stored:
+        stored = int.from_bytes(blob[start + length:start + length + FOOTER_BYTES], "little")
+        if masked_crc32c(data) != stored:
             raise ValueError(f"corrupt record at byte {position} of {path}")
         records.append(data)
-        position = start + length + 4
+        position = start + length + FOOTER_BYTES
     return records

@@ -21,12 +21,10 @@ from components.report.labels import (
     difference,
     label,
     percent,
-    rows,
-    seconds,
     times,
     value,
 )
-from components.report.training import THROUGHPUT, step_seconds
+from components.report.training import THROUGHPUT, figures_table, log_table
 
 log = logging.getLogger(__name__)
 
@@ -196,19 +194,6 @@ def run_figures(manifest, intervals):
     return figures
 
 
-def _figures_table(figures, intervals):
-    found = rows(RUN_FIGURES, figures)
-    batch = figures.get("train_batch_size")
-    spent = step_seconds(intervals, batch) if batch and intervals else None
-    if spent is not None:
-        found.append(("time in distillation steps (from the logged throughput, saves left out)",
-                      seconds(spent)))
-    throughput = rows(THROUGHPUT, figures)
-    if "model_tflops" in figures and "mfu" not in figures:
-        throughput.insert(3, (label("mfu"), "not known (no peak FLOP/s for this device)"))
-    return html.table(("", "value"), found + throughput)
-
-
 def _curves(intervals, comparison):
     steps = [e["step"] for e in intervals]
     losses = {"total": [e["loss"] for e in intervals]}
@@ -228,20 +213,15 @@ def _curves(intervals, comparison):
     return '<div class="plots">' + "".join(html.png(f) for f in figures) + "</div>"
 
 
-def _log_table(intervals):
-    entries = [{"distill_loss": e["loss"], **e} for e in intervals]
-    columns = [k for k in LOG_COLUMNS if any(k in e for e in entries)]
-    table_rows = [tuple(value(k, e[k]) if k in e else "–" for k in columns) for e in entries]
-    return html.table([label(k) for k in columns], table_rows, range(len(columns)))
-
-
 def _training_section(student):
-    figures = _figures_table(run_figures(student.manifest, student.intervals), student.intervals)
+    figures = figures_table(run_figures(student.manifest, student.intervals), student.intervals,
+                            RUN_FIGURES, "distillation")
     if not student.intervals:
         return figures + f"<p>The student has no {LOG_FILE}: no curves.</p>"
     return (figures + _curves(student.intervals, student.comparison)
             + html.details(f"Every logged interval ({len(student.intervals)})",
-                           _log_table(student.intervals)))
+                           log_table([{"distill_loss": e["loss"], **e} for e in student.intervals],
+                                     LOG_COLUMNS)))
 
 
 def student_headline(student, examples, student_predictions):

@@ -61,12 +61,14 @@ def run_figures(train_metrics, train_log):
     return figures
 
 
-def _figures_table(figures, train_log):
-    found = rows(RUN_FIGURES, figures)
+def figures_table(figures, intervals, run_keys, activity):
+    """A run's figures (`run_keys` of them, in order), the time in its steps ("time in
+    `activity` steps") and its throughput."""
+    found = rows(run_keys, figures)
     batch = figures.get("train_batch_size")
-    spent = step_seconds(train_log, batch) if batch and train_log else None
+    spent = step_seconds(intervals, batch) if batch and intervals else None
     if spent is not None:
-        found.append(("time in training steps (from the logged throughput, saves left out)",
+        found.append((f"time in {activity} steps (from the logged throughput, saves left out)",
                       seconds(spent)))
     throughput = rows(THROUGHPUT, figures)
     if "model_tflops" in figures and "mfu" not in figures:
@@ -74,10 +76,10 @@ def _figures_table(figures, train_log):
     return html.table(("", "value"), found + throughput)
 
 
-def _log_table(train_log):
-    columns = [k for k in LOG_COLUMNS if any(k in e for e in train_log)]
-    table_rows = [tuple(value(k, e.get(k)) if k in e else "–" for k in columns)
-                  for e in train_log]
+def log_table(intervals, columns):
+    """Every logged interval, a row each, in those of `columns` that any interval has."""
+    columns = [k for k in columns if any(k in e for e in intervals)]
+    table_rows = [tuple(value(k, e[k]) if k in e else "–" for k in columns) for e in intervals]
     return html.table([label(k) for k in columns], table_rows, range(len(columns)))
 
 
@@ -86,7 +88,7 @@ def training_section(train_metrics, train_log, base_eval, trained_eval, model_di
     intro = f"<p>{html.esc(describe_model(model_dir))}</p>"
     figures = run_figures(train_metrics, train_log)
     if not train_log:
-        return (intro + _figures_table(figures, train_log)
+        return (intro + figures_table(figures, train_log, RUN_FIGURES, "training")
                 + "<p>The trained model has no train_log.jsonl: no curves.</p>")
     steps = [e["step"] for e in train_log]
     markers = {}
@@ -103,6 +105,7 @@ def training_section(train_metrics, train_log, base_eval, trained_eval, model_di
     if all("learning_rate" in e for e in train_log):
         curves.append(plots.curves(steps, {"train": [e["learning_rate"] for e in train_log]},
                                    "Learning rate", "learning rate"))
-    return (intro + _figures_table(figures, train_log)
+    return (intro + figures_table(figures, train_log, RUN_FIGURES, "training")
             + '<div class="plots">' + "".join(html.png(f) for f in curves) + "</div>"
-            + html.details(f"Every logged interval ({len(train_log)})", _log_table(train_log)))
+            + html.details(f"Every logged interval ({len(train_log)})",
+                           log_table(train_log, LOG_COLUMNS)))

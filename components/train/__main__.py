@@ -11,16 +11,13 @@ Rerunning the same command resumes from the newest training state in --checkpoin
 """
 
 import logging
-import sys
 
 from components.common.errors import exit_on_user_error
 from components.common.logs import setup_logging
+from components.common.run_state import run_resumable
 from components.train.arguments import TrainArguments
 
 log = logging.getLogger("components.train")
-
-# Kubernetes' convention for "terminated by SIGTERM": the pod restarts and the run resumes.
-EXIT_INTERRUPTED = 143
 
 
 def build_parser():
@@ -32,16 +29,8 @@ def main(argv=None):
     setup_logging()
     args = TrainArguments.from_namespace(build_parser().parse_args(argv))
     from components.train.loop import train
-    from components.train.state import TrainingInterrupted
 
-    try:
-        summary = train(args)
-    except TrainingInterrupted as stopped:
-        log.warning("%s", stopped)
-        sys.exit(EXIT_INTERRUPTED)
-    if "global_step" in summary:
-        log.info("done: step %d of %d, final loss %s", summary["global_step"],
-                 summary["num_train_steps"], summary.get("final_loss"))
+    run_resumable(train, args, log)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,7 @@ from components.common.run_state import (
     StopRequest,
     check_run_settings,
     keep_logs,
-    prepare_output_dir,
-    record_run_settings,
-    restore_logs,
+    start_run,
 )
 from components.evaluate.arguments import EvaluateArguments
 from components.evaluate.heldout import evaluate
@@ -266,10 +264,8 @@ def run_training(args, model_files, files, strategy, checkpoint_dir, precision):
     else:
         log.info("starting from a random initialisation (seed %d)", args.random_seed)
     # Only now, with every input checked, does the output directory change.
-    prepare_output_dir(write_dir, state_dir)
-    restore_logs(state_dir, write_dir, LOG_FILE)
+    start_run(write_dir, state_dir, LOG_FILE, settings)
     write_model_files(write_dir, config, model_files.vocab_file)
-    record_run_settings(state_dir, settings)
 
     train_step = make_train_step(strategy, model, optimizer, step, args.learning_rate,
                                  args.num_train_steps, args.num_warmup_steps, args.random_seed,

@@ -25,6 +25,7 @@ from components.bert.checkpoint import (
 )
 from components.common.artifacts import copy_file_atomic
 from components.common.errors import UserError
+from components.common.run_state import RunInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -76,5 +77,5 @@ def export_model(model, output_dir, step):
                                   global_step=step)
 
 
-class TrainingInterrupted(Exception):
+class TrainingInterrupted(RunInterrupted):
     """Training stopped on SIGTERM after saving its state; rerun the same command to resume."""
