@@ -1,4 +1,4 @@
-"""Build (and push) the three stage images: `make images REGISTRY=… TAG=… [PUSH=1]`.
+"""Build (and push) the four stage images: `make images REGISTRY=… TAG=… [PUSH=1]`.
 
 Each image is `REGISTRY/edu-mlm-<image>:TAG`, named by `components.images` (the same function the
 KFP components take their `base_image` from, so what is built is what `pipeline.yaml` names).
@@ -6,8 +6,10 @@ The build context is the repository root; `.dockerignore` sends only the package
 and constraints.txt. Works with docker (when a daemon answers) or podman.
 
 Options for machines off the production path:
-  --cpu            the trainer from python:3.11-slim + tensorflow-cpu instead of the GPU base
+  --cpu            the trainer from python:3.11-slim + tensorflow-cpu instead of the GPU base, and
+                   the distiller with the CPU torch wheel instead of the CUDA one
   --torch_wheels   a directory holding the torch CPU wheel, for when PyTorch's index is unreachable
+                   (the converter's torch; the distiller's with --cpu)
   --ca_bundle      a CA bundle (holding a TLS-intercepting proxy's CA) that pip uses during the
                    build only, passed as a build secret; it never lands in an image. Default: the
                    bundle this machine's pip is told to use ($PIP_CERT), if any.
@@ -28,10 +30,12 @@ sys.path.insert(0, str(REPO_ROOT))
 from components.common.errors import UserError, exit_on_user_error  # noqa: E402
 from components.images import DEFAULT_REGISTRY, DEFAULT_TAG, STAGE_IMAGE, image  # noqa: E402
 
-IMAGES = ("dataprep", "trainer", "converter")
+IMAGES = ("dataprep", "trainer", "converter", "distiller")
 WHEEL_DIR = REPO_ROOT / "images" / "converter" / "wheels"
 CPU_BASE = "python:3.11-slim"
 GPU_BASE = "tensorflow/tensorflow:2.21.0-gpu"
+# The distiller's torch without --cpu is PyPI's CUDA build (its Dockerfile's default).
+CPU_TORCH_PIP_ARGS = "--index-url https://download.pytorch.org/whl/cpu"
 
 
 def image_names(registry=None, tag=None):
@@ -89,6 +93,8 @@ def build_arguments(name, cpu, torch_pip_args):
                  "--build-arg", "TENSORFLOW_REQUIREMENT=tensorflow-cpu"]
     if name == "converter" and torch_pip_args:
         args += ["--build-arg", f"TORCH_PIP_ARGS={torch_pip_args}"]
+    if name == "distiller" and cpu:
+        args += ["--build-arg", f"TORCH_PIP_ARGS={torch_pip_args or CPU_TORCH_PIP_ARGS}"]
     return args
 
 
@@ -138,9 +144,11 @@ def build_parser():
     parser.add_argument("--only", nargs="+", choices=IMAGES, default=list(IMAGES),
                         help="build only these images")
     parser.add_argument("--cpu", action="store_true",
-                        help="build the trainer on python:3.11-slim with tensorflow-cpu")
+                        help="build the trainer on python:3.11-slim with tensorflow-cpu and the "
+                             "distiller with the CPU torch wheel (local runs, no GPU)")
     parser.add_argument("--torch_wheels", type=pathlib.Path, default=None,
-                        help="directory with the torch CPU wheel (instead of PyTorch's CPU index)")
+                        help="directory with the torch CPU wheel (instead of PyTorch's CPU index) "
+                             "for the converter, and for the distiller with --cpu")
     parser.add_argument("--ca_bundle", type=pathlib.Path, default=os.environ.get("PIP_CERT"),
                         help="CA bundle for pip during the build (a build secret, not stored)")
     parser.add_argument("--report", type=pathlib.Path, default=None,

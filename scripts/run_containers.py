@@ -1,7 +1,8 @@
 """`make run-containers`: the local pipeline run of `make run`, each step inside its own image.
 
-Builds the three images (the trainer from its CPU variant; the converter's torch from a local
-wheel directory when one is given or this environment's pip has the CPU wheel at hand), then
+Builds the four images (the trainer from its CPU variant; the torch of the converter and the
+distiller from a local wheel directory when one is given or this environment's pip has the CPU
+wheel at hand), then
 runs `pipeline.py run-local` with kfp.local's DockerRunner instead of the SubprocessRunner.
 With podman and no DOCKER_HOST, it first sets up podman for this machine
 (scripts/podman_local.py: private store, stand-in base image, Docker API socket).

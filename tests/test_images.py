@@ -1,6 +1,6 @@
-"""The three stage images really build and the pipeline's steps really run inside them.
+"""The four stage images really build and the pipeline's steps really run inside them.
 
-Slow: builds every image from scratch in a private podman store (about ten minutes on 2 cores;
+Slow: builds every image from scratch in a private podman store (about fifteen minutes on 2 cores;
 tests/helpers_images.py), then runs the steps through kfp.local's DockerRunner. Needs root
 (apt-get, debootstrap) and the package registries (Debian, PyPI); no container registry.
 """
@@ -37,12 +37,12 @@ def engine():
 
 @pytest.fixture(scope="module")
 def images(engine, tmp_path_factory):
-    """Build all three images first: the trainer and the converter reuse the dataprep image's
-    dependency layer."""
+    """Build all four images first: the others reuse the dataprep image's dependency layer."""
+    torch_wheels = str(torch_wheel_dir(tmp_path_factory.mktemp("wheels")))
     return {"dataprep": engine.build("dataprep"),
             "trainer": engine.build("trainer", ["--cpu"]),
-            "converter": engine.build("converter", [
-                "--torch_wheels", str(torch_wheel_dir(tmp_path_factory.mktemp("wheels")))])}
+            "converter": engine.build("converter", ["--torch_wheels", torch_wheels]),
+            "distiller": engine.build("distiller", ["--cpu", "--torch_wheels", torch_wheels])}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,18 @@ def pretraining_data(tmp_path_factory, sample_dir, base_model):
     return output_dir
 
 
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory, base_model):
+    """The base model as a transformers directory (what the convert stage writes), made on the
+    host."""
+    from components.convert.arguments import ConvertArguments
+    from components.convert.core import convert
+
+    output_dir = tmp_path_factory.mktemp("teacher") / "hf_model"
+    convert(ConvertArguments(tf_checkpoint_path=str(base_model), output_dir=str(output_dir)))
+    return output_dir
+
+
 def writable_root(tmp_path, name):
     """A pipeline root the images' non-root user can write into."""
     root = tmp_path / name
@@ -80,7 +92,7 @@ def writable_root(tmp_path, name):
     return root
 
 
-@pytest.mark.parametrize("name", ["dataprep", "trainer", "converter"])
+@pytest.mark.parametrize("name", ["dataprep", "trainer", "converter", "distiller"])
 def test_image_runs_as_non_root_with_only_pinned_packages(engine, images, name):
     from packaging.specifiers import SpecifierSet
 
@@ -158,4 +170,39 @@ def test_conversion_runs_in_the_converter_image(engine, images, tmp_path, base_m
     parity = outputs["parity"].metadata
     assert parity["max_abs_logit_diff"] < 1e-4, parity
     fill_mask = transformers.pipeline("fill-mask", model=hf_dir, tokenizer=hf_dir)
+    assert len(fill_mask("今天我们学习[MASK]学。", top_k=3)) == 3
+
+
+def test_distiller_image_has_torch_but_no_tensorflow(engine, images):
+    modules = ("tensorflow", "torch", "transformers", "safetensors")
+    found = engine.python(images["distiller"], "import importlib.util as u; "
+                          f"print([m for m in {modules} if u.find_spec(m)])")
+    assert found.strip() == "['torch', 'transformers', 'safetensors']"
+
+
+def test_distillation_runs_in_the_distiller_image(engine, images, tmp_path, teacher,
+                                                  pretraining_data):
+    """The distill task in its image, as the image's user, on a teacher and data made on the
+    host: the student it writes loads and answers on the host."""
+    import transformers
+
+    root = writable_root(tmp_path, "distill")
+    runner = docker_runner(engine, [teacher.resolve(), pretraining_data.resolve()])
+    outputs = run_stage(runner, root, "distill",
+                        {"hf_model": teacher, "pretraining_data": pretraining_data},
+                        distill_student_num_hidden_layers=1, distill_num_train_steps=4,
+                        distill_num_warmup_steps=1, distill_train_batch_size=8,
+                        distill_save_checkpoints_steps=2, distill_log_every_n_steps=1,
+                        distill_max_eval_examples=16)
+    student_dir = outputs["student"].path
+    student = transformers.AutoModelForMaskedLM.from_pretrained(student_dir)
+    assert student.config.num_hidden_layers == 1
+    assert student.config.hidden_size == transformers.AutoConfig.from_pretrained(
+        teacher).hidden_size
+    with open(os.path.join(student_dir, "distill_log.jsonl"), encoding="utf-8") as f:
+        log = [json.loads(line) for line in f]
+    assert [record["step"] for record in log] == [1, 2, 3, 4]
+    assert all(math.isfinite(record["loss"]) for record in log), log
+    assert outputs["distill_metrics"].metadata["global_step"] == 4
+    fill_mask = transformers.pipeline("fill-mask", model=student_dir, tokenizer=student_dir)
     assert len(fill_mask("今天我们学习[MASK]学。", top_k=3)) == 3

@@ -2,6 +2,7 @@
 `pipeline.yaml` names against the images `make images` builds (tests/test_images.py builds and
 runs them)."""
 
+import ast
 import pathlib
 import re
 import subprocess
@@ -10,6 +11,8 @@ import tomllib
 
 import pytest
 import yaml
+
+from components.pipeline import code
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
@@ -76,6 +79,68 @@ def test_dataprep_image_has_neither_tensorflow_nor_torch():
     forbidden = {"tensorflow", "tensorflow-cpu", "torch", "transformers"}
     assert not requirement_names(IMAGES_DIR / "dataprep" / "requirements.txt") & forbidden
     assert not project_dependency_names() & forbidden
+
+
+def tensorflow_importers(package):
+    """The modules that `package` imports, transitively and itself included, which import
+    TensorFlow anywhere (inside functions too)."""
+    graph = code.module_graph()
+    todo = [module for module in graph if code.package_of(module) == package]
+    seen = set()
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(graph[module])
+    found = set()
+    for module in seen:
+        path = REPO_ROOT.joinpath(*module.split("."))
+        source = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(name.split(".")[0] == "tensorflow" for name in names):
+                found.add(module)
+    return found
+
+
+def test_distiller_image_has_torch_and_no_tensorflow():
+    names = requirement_names(IMAGES_DIR / "distiller" / "requirements.txt")
+    assert {"torch", "transformers", "safetensors"} <= names
+    assert not names & {"tensorflow", "tensorflow-cpu"}
+    dockerfile = (IMAGES_DIR / "distiller" / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=python:3.11-slim" in dockerfile
+
+
+def test_the_distill_stage_imports_no_tensorflow():
+    """Its image has none: not the stage nor anything it imports may reach for it."""
+    assert "components.distill" in code.module_graph()
+    assert tensorflow_importers("distill") == set()
+    assert "components.train.loop" in tensorflow_importers("train")
+
+
+def test_distiller_torch_is_the_cuda_build_unless_cpu():
+    """Without --cpu the Dockerfile's default (PyPI's Linux torch, built with CUDA); with --cpu
+    the CPU wheel, from PyTorch's CPU index or a local wheel directory."""
+    dockerfile = (IMAGES_DIR / "distiller" / "Dockerfile").read_text()
+    assert 'ARG TORCH_PIP_ARGS=""' in dockerfile
+    assert build_images.build_arguments("distiller", False, None) == []
+    assert build_images.build_arguments("distiller", False, "--no-index --find-links /wheels") == []
+    assert build_images.build_arguments("distiller", True, None) == [
+        "--build-arg", "TORCH_PIP_ARGS=--index-url https://download.pytorch.org/whl/cpu"]
+    assert build_images.build_arguments("distiller", True, "--no-index --find-links /wheels") == [
+        "--build-arg", "TORCH_PIP_ARGS=--no-index --find-links /wheels"]
+
+
+def test_what_the_gpu_distiller_adds_is_pinned_exactly_and_only_there():
+    """PyPI's CUDA torch brings CUDA libraries the CPU venv's constraints.txt cannot pin."""
+    lines = [line for line in (IMAGES_DIR / "distiller" / "constraints-cuda.txt").read_text()
+             .splitlines() if line and not line.startswith("#")]
+    pins = dict(line.split("==") for line in lines)
+    assert all(re.fullmatch(r"[\w.-]+==[\w.]+", line) for line in lines), lines
+    assert {"cuda-toolkit", "nvidia-cudnn-cu13", "nvidia-nccl-cu13", "triton"} <= set(pins)
+    assert {canonical(name) for name in pins} & set(constraints()) == set()
 
 
 def test_converter_torch_is_the_pinned_cpu_build():
