@@ -63,6 +63,10 @@ bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	$(PY) bench/checkpoint_size.py
 	$(PY) bench/extract_hive.py
 	$(PY) bench/hdfs_export.py
+	# TextBrewer, the baseline of bench/distill.py, without its dependencies: it would let pip
+	# pick another torch (its own needs, tensorboard and tqdm, are in .venv already).
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps textbrewer==0.2.1.post1
+	$(PY) bench/distill.py
 
 lint: $(STAMP) ## ruff over the Python code, hadolint over the Dockerfiles
 	$(VENV)/bin/ruff check components tests bench pipeline.py scripts

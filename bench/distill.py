@@ -1,0 +1,496 @@
+"""Distillation benchmark: our distiller vs TextBrewer, KD vs MLM-only on real data, student speed.
+
+    .venv/bin/python bench/distill.py [--parts speed,quality,inference] [--speed_steps 10]
+        [--device cpu|cuda] [--teacher_size small|base] [--student_steps 200]
+
+1. speed: steps/s of one distillation step with the same teacher, student, losses (KD at T=8 at
+   the masked positions + hidden-state MSE with linear projections over the embeddings and every
+   student layer), AdamW, global-norm clip, batch and sequence length. Ours
+   (`components.distill.steps`, the stage's own step) vs TextBrewer 0.2.1's `GeneralDistiller`
+   (kd_loss_type "ce", `hidden_mse` matches with "linear" projections), one step of each in turn
+   in one process, so that a busy machine slows both alike. TextBrewer two ways: as its users
+   run it on a `BertForMaskedLM` (vocabulary logits at every position; the adaptor's
+   `logits_mask` restricts the KD to the masked ones), and with an adaptor that runs the MLM head
+   at the masked positions only, as ours does. With `--device cuda`, also ours in bf16 with and
+   without torch.compile: steps/s and MFU.
+2. quality (needs ../shared/reference, skipped without it): a small teacher trained by our TF
+   trainer on the GAOKAO corpus with Google's Chinese vocab and converted by our converter
+   (cached in build/bench-cache/ by its parameters); then one student shape distilled by our
+   stage (KD + hidden MSE) and trained by the same stage on the masked-LM loss alone (KD and
+   hidden weights 0, hard weight 1), from the same random init with the same data order, steps
+   and schedule: held-out masked-LM accuracy of each and its share of the teacher's.
+3. inference: the KD student vs the teacher on CPU, sequences/s at batch 32 x 128 and p50
+   latency at batch 1, as `components.distill.compare` measures them after training.
+
+Needs TextBrewer (pip install --no-deps textbrewer==0.2.1.post1) and tensorboard, which it
+imports; the quality part also needs TensorFlow (the trainer and converter).
+"""
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from components.common.artifacts import atomic_output_dir, sha256_file, write_manifest  # noqa: E402
+from components.common.logs import setup_logging  # noqa: E402
+from components.distill.arguments import DistillArguments  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = os.path.join(ROOT, "..", "shared", "reference")
+CORPUS = os.path.join(REFERENCE, "gaokao_corpus.txt")
+VOCAB = os.path.join(REFERENCE, "chinese_bert_vocab.txt")
+CACHE = os.path.join(ROOT, "build", "bench-cache")
+# (layers, hidden, heads, intermediate) of the teacher and the student.
+SIZES = {"small": ((4, 256, 4, 1024), (2, 128, 2, 512)),
+         "base": ((12, 768, 12, 3072), (4, 768, 12, 3072))}
+TEMPERATURE = 8.0
+
+
+def synthetic_batch(args, seed=0):
+    """One batch named as the pretraining records (`records.FEATURES`): no padding, all
+    `predictions` masked positions real."""
+    rng = np.random.default_rng(seed)
+    B, T, P = args.batch_size, args.seq_length, args.predictions
+    positions = np.sort(np.stack([rng.choice(np.arange(1, T), P, replace=False)
+                                  for _ in range(B)]), axis=1)
+    arrays = {"input_ids": rng.integers(106, args.vocab_size, (B, T)),
+              "input_mask": np.ones((B, T), np.int64), "segment_ids": np.zeros((B, T), np.int64),
+              "masked_lm_positions": positions,
+              "masked_lm_ids": rng.integers(106, args.vocab_size, (B, P)),
+              "masked_lm_weights": np.ones((B, P), np.float32)}
+    return {k: torch.from_numpy(v) for k, v in arrays.items()}
+
+
+def speed_models(args, device):
+    """A random teacher and our initialisation of the student for it, with the layer map."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from components.distill.student import (
+        StudentShape,
+        init_student,
+        student_config,
+        teacher_layer_map,
+    )
+
+    (layers, hidden, heads, intermediate), shape = SIZES[args.teacher_size]
+    torch.manual_seed(0)
+    teacher = BertForMaskedLM(BertConfig(
+            vocab_size=args.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
+            num_attention_heads=heads, intermediate_size=intermediate,
+            max_position_embeddings=512))
+    teacher.eval().requires_grad_(False)
+    config = student_config(teacher.config, StudentShape(*shape))
+    layer_map = teacher_layer_map(layers, config.num_hidden_layers)
+    student = init_student(teacher, config, layer_map, 1)
+    return teacher.to(device), student.to(device), layer_map
+
+
+def our_step(teacher, student, layer_map, batch, args, device, precision="fp32", compiled=False):
+    """run_step() of our distillation step, built as `loop.run_process` builds it."""
+    from components.distill.launch import Process
+    from components.distill.loop import loss_weights
+    from components.distill.loss import HiddenProjection, forward_masked
+    from components.distill.steps import DistillStep, make_train_step, param_groups
+    from components.distill.student import hidden_layer_pairs
+
+    settings = DistillArguments(teacher_dir="-", input_dir="-", output_dir="-",
+                                num_train_steps=10**6, num_warmup_steps=10, learning_rate=1e-4,
+                                temperature=TEMPERATURE, kd_weight=1.0, hard_weight=0.0,
+                                hidden_weight=1.0, train_batch_size=args.batch_size)
+    weights = loss_weights(settings)
+    pairs = hidden_layer_pairs(layer_map)
+    projection = HiddenProjection(student.config.hidden_size, teacher.config.hidden_size,
+                                  len(pairs)).to(device)
+    optimizer = torch.optim.AdamW(param_groups((student, projection), settings.weight_decay),
+                                  lr=settings.learning_rate, fused=device.type == "cuda")
+    step_module = DistillStep(student, projection, weights, pairs)
+
+    def teacher_forward(batch):
+        return forward_masked(teacher, batch, hidden=True)
+
+    if compiled:
+        step_module, teacher_forward = torch.compile(step_module), torch.compile(teacher_forward)
+    student.train()
+    train_step = make_train_step(
+        step_module, None, teacher_forward, optimizer,
+        list(student.parameters()) + list(projection.parameters()), settings,
+        Process(0, 1, device),
+        torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"))
+    steps = iter(range(10**6))
+
+    def run_step():
+        train_step(next(steps), [batch], False)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    return run_step
+
+
+class EncoderWithHead(torch.nn.Module):
+    """A BertForMaskedLM whose forward stops before the MLM head (so that the adaptor can run
+    the head at the masked positions only); its parameters, which TextBrewer clips, include
+    the head's."""
+
+    def __init__(self, mlm):
+        super().__init__()
+        self.mlm = mlm
+
+    def forward(self, **inputs):
+        return self.mlm.bert(**inputs)
+
+
+def full_logits_adaptor(positions):
+    """TextBrewer's usual adaptor of a BertForMaskedLM: logits [B, T, V] at every position, the
+    masked ones selected by `logits_mask`."""
+    def adaptor(batch, outputs):
+        logits_mask = torch.zeros(outputs.logits.shape[:2], dtype=torch.bool,
+                                  device=positions.device)
+        logits_mask.scatter_(1, positions, True)                             # [B, T]
+        return {"logits": outputs.logits, "logits_mask": logits_mask,
+                "hidden": outputs.hidden_states, "inputs_mask": batch["attention_mask"]}
+    return adaptor
+
+
+def gathered_logits_adaptor(positions, model):
+    """An adaptor of an `EncoderWithHead`: the MLM head on the masked positions only."""
+    def adaptor(batch, outputs):
+        sequence = outputs.last_hidden_state                                 # [B, T, H]
+        index = positions.unsqueeze(-1).expand(-1, -1, sequence.shape[-1])   # [B, P, H]
+        logits = model.mlm.cls(torch.gather(sequence, 1, index))            # [B, P, V]
+        return {"logits": logits, "hidden": outputs.hidden_states,
+                "inputs_mask": batch["attention_mask"]}
+    return adaptor
+
+
+class TakingTurns:
+    """TextBrewer's dataloader: an endless iterable of the one batch that runs one of our steps
+    before handing TextBrewer its next batch, and records both sides' step times. TextBrewer's
+    step is timed from its batch_postprocessor (`started`) to its next request for a batch."""
+
+    def __init__(self, batch, run_our_step, device):
+        self.batch, self.run_our_step, self.device = batch, run_our_step, device
+        self.ours, self.theirs, self.started_at = [], [], None
+
+    def started(self, batch):
+        self.started_at = time.perf_counter()
+        return batch
+
+    def __iter__(self):
+        while True:
+            if self.started_at is not None:
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                self.theirs.append(time.perf_counter() - self.started_at)
+            started = time.perf_counter()
+            self.run_our_step()
+            self.ours.append(time.perf_counter() - started)
+            yield self.batch
+
+
+def textbrewer_in_turns(teacher, student, layer_map, batch, run_our_step, args, device,
+                        gathered):
+    """(our step times, TextBrewer's) after warmup, TextBrewer's GeneralDistiller on `student`
+    with the losses of ours, one step of each in turn."""
+    from textbrewer import DistillationConfig, GeneralDistiller, TrainingConfig
+    from transformers import get_linear_schedule_with_warmup
+
+    from components.distill.steps import param_groups
+    from components.distill.student import hidden_layer_pairs
+
+    s_hidden, t_hidden = student.config.hidden_size, teacher.config.hidden_size
+    matches = [{"layer_T": t, "layer_S": s, "feature": "hidden", "loss": "hidden_mse",
+                "weight": 1.0, "proj": ["linear", s_hidden, t_hidden] if s_hidden != t_hidden
+                else None} for s, t in hidden_layer_pairs(layer_map)]
+    distill_config = DistillationConfig(temperature=TEMPERATURE, kd_loss_type="ce",
+                                        kd_loss_weight=1.0, hard_label_weight=0.0,
+                                        intermediate_matches=matches)
+    positions = batch["masked_lm_positions"].to(device)
+    if gathered:
+        model_T, model_S = EncoderWithHead(teacher), EncoderWithHead(student)
+        adaptor_T = gathered_logits_adaptor(positions, model_T)
+        adaptor_S = gathered_logits_adaptor(positions, model_S)
+    else:
+        model_T, model_S = teacher, student
+        adaptor_T = adaptor_S = full_logits_adaptor(positions)
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["input_mask"],
+              "token_type_ids": batch["segment_ids"]}
+    turns = TakingTurns(inputs, run_our_step, device)
+    total = args.warmup + args.speed_steps + 1  # the last step's end is not seen: untimed
+    with tempfile.TemporaryDirectory(prefix="bench-textbrewer-") as output_dir:
+        train_config = TrainingConfig(device=device, output_dir=output_dir, ckpt_steps=total)
+        distiller = GeneralDistiller(train_config, distill_config, model_T, model_S, adaptor_T,
+                                     adaptor_S)
+        optimizer = torch.optim.AdamW(param_groups((student,), 0.01), lr=1e-4)
+        with distiller:
+            distiller.train(optimizer, turns, num_steps=total, max_grad_norm=1.0,
+                            scheduler_class=get_linear_schedule_with_warmup,
+                            scheduler_args={"num_warmup_steps": 10,
+                                            "num_training_steps": 10**6},
+                            batch_postprocessor=turns.started, output_hidden_states=True)
+    return turns.ours[args.warmup:total - 1], turns.theirs[args.warmup:]
+
+
+def run_speed(args, device):
+    teacher, student, layer_map = speed_models(args, device)
+    batch = {k: v.to(device) for k, v in synthetic_batch(args).items()}
+    run_our_step = our_step(teacher, copy.deepcopy(student), layer_map, batch, args, device)
+    t, s = teacher.config, student.config
+    print(f"\n== 1. speed: teacher {t.num_hidden_layers}x{t.hidden_size} -> student "
+          f"{s.num_hidden_layers}x{s.hidden_size}, vocab {t.vocab_size}, batch "
+          f"{args.batch_size} x {args.seq_length}, {args.predictions} masked positions; "
+          f"{device}, {torch.get_num_threads()} threads; median of {args.speed_steps} steps "
+          f"after {args.warmup}, ours and TextBrewer's in turn")
+    rows = []
+    for gathered, label in ((False, "TextBrewer, logits at every position"),
+                            (True, "TextBrewer, adaptor gathering masked positions")):
+        ours, theirs = textbrewer_in_turns(teacher, copy.deepcopy(student), layer_map, batch,
+                                           run_our_step, args, device, gathered)
+        rows.append((label, statistics.median(ours), statistics.median(theirs)))
+    for label, ours_s, theirs_s in rows:
+        print(f"  {label:<48} {1 / theirs_s:6.2f} steps/s   ours {1 / ours_s:6.2f} steps/s   "
+              f"ours/theirs {theirs_s / ours_s:5.2f}x")
+    ratio = rows[0][2] / rows[0][1]
+    print(f"  goal: ours >= 1.5x TextBrewer as its users run it: {ratio:.2f}x "
+          f"({'met' if ratio >= 1.5 else 'NOT met'})")
+    if device.type == "cuda":
+        run_gpu_variants(args, device, teacher, student, layer_map, batch)
+
+
+def median_seconds(run_step, args):
+    for _ in range(args.warmup):
+        run_step()
+    times = []
+    for _ in range(args.speed_steps):
+        started = time.perf_counter()
+        run_step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run_gpu_variants(args, device, teacher, student, layer_map, batch):
+    """Ours in bf16 with and without torch.compile: steps/s and MFU."""
+    from components.distill.monitor import device_peak_tflops, distill_flops_per_example
+
+    flops = args.batch_size * distill_flops_per_example(teacher.config, student.config,
+                                                        args.seq_length, args.predictions)
+    peak = device_peak_tflops(torch.cuda.get_device_name(device), "bf16")
+    for compiled in (False, True):
+        seconds = median_seconds(our_step(teacher, copy.deepcopy(student), layer_map, batch,
+                                          args, device, "bf16", compiled), args)
+        mfu = f"MFU {flops / seconds / 1e12 / peak:.1%}" if peak else "MFU: peak unknown"
+        print(f"  ours bf16, torch.compile {'on ' if compiled else 'off'}: {1 / seconds:7.2f} "
+              f"steps/s, {flops / seconds / 1e12:.1f} TFLOP/s, {mfu} "
+              f"({torch.cuda.get_device_name(device)})")
+
+
+def teacher_parameters(args):
+    """What the cached teacher depends on: its key in build/bench-cache/."""
+    from components.bert.vocab import count_vocab
+
+    layers, hidden, heads, intermediate = SIZES["small"][0]
+    return {"corpus_sha256": sha256_file(CORPUS), "vocab_sha256": sha256_file(VOCAB),
+            "max_seq_length": 64, "max_predictions_per_seq": 10, "dupe_factor": 2,
+            "heldout_fraction": 0.05, "segmenter": "rjieba", "do_whole_word_mask": False,
+            "bert_config": {"vocab_size": count_vocab(VOCAB), "hidden_size": hidden,
+                            "num_hidden_layers": layers, "num_attention_heads": heads,
+                            "intermediate_size": intermediate, "hidden_act": "gelu",
+                            "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+                            "max_position_embeddings": 512, "type_vocab_size": 2,
+                            "initializer_range": 0.02},
+            "train_batch_size": args.teacher_batch_size, "num_train_steps": args.teacher_steps,
+            "num_warmup_steps": args.teacher_steps // 10,
+            "learning_rate": args.teacher_learning_rate, "random_seed": 12345}
+
+
+def cached_teacher(args):
+    """build/bench-cache/distill-teacher-KEY/ with data/ (pretraining data of the corpus) and
+    teacher/ (the trained teacher, converted); made on the first run (minutes)."""
+    params = teacher_parameters(args)
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    directory = os.path.join(CACHE, f"distill-teacher-{key}")
+    if os.path.isfile(os.path.join(directory, "manifest.json")):
+        print(f"  teacher and data from the cache: {os.path.relpath(directory, ROOT)}")
+        return directory
+    from components.pretraining_data.arguments import PretrainingDataArguments
+    from components.pretraining_data.create import create_pretraining_data
+
+    print(f"  training the teacher into {os.path.relpath(directory, ROOT)} (first run only)")
+    started = time.perf_counter()
+    with atomic_output_dir(directory) as tmp:
+        data, google, state = (os.path.join(tmp, n) for n in ("data", "google", "state"))
+        create_pretraining_data(PretrainingDataArguments(
+                [CORPUS], vocab_file=VOCAB, output_dir=data,
+                max_seq_length=params["max_seq_length"],
+                max_predictions_per_seq=params["max_predictions_per_seq"],
+                dupe_factor=params["dupe_factor"], heldout_fraction=params["heldout_fraction"],
+                segmenter=params["segmenter"], do_whole_word_mask=params["do_whole_word_mask"]))
+        config_file = os.path.join(tmp, "bert_config.json")
+        with open(config_file, "w", encoding="utf-8") as f:
+            json.dump(params["bert_config"], f)
+        # The users' CLIs in their own processes: TensorFlow stays out of this one.
+        train_flags = {"input_dir": data, "output_dir": google, "checkpoint_dir": state,
+                       "bert_config_file": config_file, "vocab_file": VOCAB,
+                       "save_checkpoints_steps": params["num_train_steps"],
+                       "log_every_n_steps": 50,
+                       **{k: params[k] for k in ("max_seq_length", "max_predictions_per_seq",
+                                                 "train_batch_size", "num_train_steps",
+                                                 "num_warmup_steps", "learning_rate",
+                                                 "random_seed")}}
+        run_module("components.train", train_flags)
+        run_module("components.convert", {"tf_checkpoint_path": google,
+                                          "output_dir": os.path.join(tmp, "teacher")})
+        shutil.rmtree(state)
+        write_manifest(tmp, {"kind": "bench_distill_teacher", "parameters": params,
+                             "seconds": round(time.perf_counter() - started, 1)})
+    return directory
+
+
+def run_module(module, flags):
+    command = [sys.executable, "-m", module]
+    for name, value in flags.items():
+        command += [f"--{name}", str(value)]
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def train_student(args, cache, output_dir, **loss_weights):
+    """Our stage on the cached teacher and data; returns its held-out comparison
+    (metrics.json)."""
+    from components.distill.loop import distill
+
+    (layers, hidden, heads, intermediate) = SIZES["small"][1]
+    distill(DistillArguments(
+            teacher_dir=os.path.join(cache, "teacher"), input_dir=os.path.join(cache, "data"),
+            output_dir=output_dir, student_num_hidden_layers=layers, student_hidden_size=hidden,
+            student_num_attention_heads=heads, student_intermediate_size=intermediate,
+            num_train_steps=args.student_steps, num_warmup_steps=args.student_steps // 10,
+            train_batch_size=args.student_batch_size, learning_rate=args.student_learning_rate,
+            save_checkpoints_steps=args.student_steps, log_every_n_steps=args.student_steps,
+            random_seed=1, max_eval_examples=args.max_eval_examples, **loss_weights))
+    with open(os.path.join(output_dir, "metrics.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def run_quality(args):
+    """The KD student's and the MLM-only student's comparisons with the teacher, or None
+    without the reference data."""
+    print("\n== 2. quality: KD vs MLM-only student on the GAOKAO corpus")
+    if not (os.path.isfile(CORPUS) and os.path.isfile(VOCAB)):
+        print(f"  skipped: {os.path.normpath(REFERENCE)} has no gaokao_corpus.txt / "
+              "chinese_bert_vocab.txt (see ../shared/reference/SOURCES.md)")
+        return None
+    cache = cached_teacher(args)
+    with open(os.path.join(cache, "manifest.json"), encoding="utf-8") as f:
+        teacher = json.load(f)["parameters"]
+    with open(os.path.join(cache, "data", "manifest.json"), encoding="utf-8") as f:
+        data = json.load(f)
+    print(f"  teacher {teacher['bert_config']['num_hidden_layers']}x"
+          f"{teacher['bert_config']['hidden_size']} from random init, "
+          f"{teacher['num_train_steps']} steps at batch {teacher['train_batch_size']}, lr "
+          f"{teacher['learning_rate']:g} by components.train; data: {data['train_instances']} "
+          f"train / {data['heldout_instances']} held-out records of {data['max_seq_length']} "
+          f"tokens, {data['max_predictions_per_seq']} predictions, "
+          f"{'whole-word' if data['do_whole_word_mask'] else 'per-token'} masking")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-distill-") as tmp:
+        for name, weights in (("KD student", {}),
+                              ("MLM-only student", {"kd_weight": 0.0, "hidden_weight": 0.0,
+                                                    "hard_weight": 1.0})):
+            started = time.perf_counter()
+            results[name] = train_student(args, cache, os.path.join(tmp, name.split()[0]),
+                                          **weights)
+            results[name]["seconds"] = time.perf_counter() - started
+    layers, hidden = SIZES["small"][1][:2]
+    kd = results["KD student"]
+    print(f"  students {layers}x{hidden} from the same random init, {args.student_steps} steps "
+          f"at batch {args.student_batch_size}, lr {args.student_learning_rate:g}; held-out: "
+          f"{kd['examples']} records, {kd['masked_positions']} masked positions")
+    print(f"  {'model':<34} {'MLM accuracy':>12} {'loss':>7} {'top-1 = teacher':>15} "
+          f"{'share of teacher':>16} {'train s':>8}")
+    t = kd["teacher"]
+    print(f"  {'teacher (KD student run)':<34} {t['masked_lm_accuracy']:12.4f} "
+          f"{t['masked_lm_loss']:7.3f} {'':>15} {'':>16} {'':>8}")
+    labels = {"KD student": "KD student (KD T=8 + hidden MSE)",
+              "MLM-only student": "MLM-only student (hard loss only)"}
+    for name, result in results.items():
+        share = result["student_accuracy_share"]
+        print(f"  {labels[name]:<34} {result['student']['masked_lm_accuracy']:12.4f} "
+              f"{result['student']['masked_lm_loss']:7.3f} "
+              f"{result['student_top1_agreement']:15.4f} "
+              f"{'n/a' if share is None else f'{share:.1%}':>16} {result['seconds']:8.0f}")
+    gain = kd["student"]["masked_lm_accuracy"] - \
+        results["MLM-only student"]["student"]["masked_lm_accuracy"]
+    print(f"  goal: KD student beats MLM-only at equal steps: {100 * gain:+.2f} points "
+          f"({'met' if gain > 0 else 'NOT met'})")
+    return kd
+
+
+def run_inference(kd):
+    print("\n== 3. inference on CPU: KD student vs teacher (components.distill.compare)")
+    if kd is None or "speed" not in kd:
+        print("  skipped: needs the quality part's models")
+        return
+    settings, cpu = kd["speed_settings"], kd["speed"]["cpu"]
+    print(f"  the whole fill-mask forward pass (logits at every position), float32, "
+          f"{settings['cpu_threads']} threads, {settings['repeats']} repeats")
+    for name in ("teacher", "student"):
+        measured = cpu["measured"][name]
+        print(f"  {name:<8} {kd[name]['num_parameters'] / 1e6:5.1f}M parameters: "
+              f"{measured['sequences_per_second']:7.1f} sequences/s at batch "
+              f"{settings['batch_size']} x {settings['seq_length']}, "
+              f"{measured['latency_ms_p50']:7.2f} ms p50 at batch 1")
+    print(f"  student speed-up: {cpu['throughput']:.2f}x throughput, {cpu['latency']:.2f}x "
+          "latency")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--parts", default="speed,quality,inference",
+                   help="comma list of: speed, quality, inference")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="where the speed part runs (cuda: also bf16 with/without compile)")
+    p.add_argument("--teacher_size", default="small", choices=sorted(SIZES),
+                   help="speed part: small = teacher 4x256 -> student 2x128; base = "
+                   "BERT-base 12x768 -> 4x768 from teacher layers (for a GPU)")
+    p.add_argument("--speed_steps", type=int, default=10, help="timed steps per variant")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--seq_length", type=int, default=128)
+    p.add_argument("--predictions", type=int, default=20)
+    p.add_argument("--vocab_size", type=int, default=21128, help="Google's Chinese vocab")
+    p.add_argument("--teacher_steps", type=int, default=1500, help="quality part's teacher")
+    p.add_argument("--teacher_batch_size", type=int, default=16)
+    p.add_argument("--teacher_learning_rate", type=float, default=1e-3)
+    p.add_argument("--student_steps", type=int, default=300, help="each student's steps")
+    p.add_argument("--student_batch_size", type=int, default=32)
+    p.add_argument("--student_learning_rate", type=float, default=1e-3)
+    p.add_argument("--max_eval_examples", type=int, default=1000,
+                   help="held-out records scored per student")
+    args = p.parse_args(argv)
+    parts = set(args.parts.split(","))
+    setup_logging(os.environ.get("EDU_MLM_LOG_LEVEL", "WARNING"))
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: no GPU visible")
+    started = time.perf_counter()
+    if "speed" in parts:
+        run_speed(args, torch.device(args.device, 0) if args.device == "cuda"
+                  else torch.device("cpu"))
+    kd = run_quality(args) if parts & {"quality", "inference"} else None
+    if "inference" in parts:
+        run_inference(kd)
+    print(f"\n(bench/distill.py took {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
