@@ -16,6 +16,7 @@ from components.distill.loss import (
     HiddenProjection,
     LossWeights,
     MaskedOutput,
+    SoftTargetKL,
     distill_loss,
     forward_masked,
 )
@@ -131,6 +132,31 @@ def test_distill_loss_equals_numpy_computation():
     log_s, log_t = _np_log_softmax(s_logits), _np_log_softmax(t_logits)
     kl = (np.exp(log_t) * (log_t - log_s)).sum(-1)
     assert float(total) == pytest.approx(kl[weights > 0].mean(), abs=1e-6)
+
+
+def test_kd_gradient_equals_autograd_of_the_plain_formula():
+    """`SoftTargetKL` makes its gradient itself (in blocks on a CPU): it must be the gradient
+    autograd takes of KL(softmax(t / T) ‖ softmax(s / T)), in float64 and in float32, over
+    more positions than one block holds."""
+    torch.manual_seed(0)
+    for dtype, positions, tolerance in ((torch.float64, 5, 1e-12), (torch.float32, 70, 1e-5)):
+        student = (3 * torch.randn(2, positions, 9000, dtype=dtype)).requires_grad_()
+        teacher = 3 * torch.randn(2, positions, 9000, dtype=dtype)
+        upstream = torch.rand(2, positions, dtype=dtype)
+        kl = SoftTargetKL.apply(student, teacher, 2.5)
+        (kl * upstream).sum().backward()
+        plain = student.detach().clone().requires_grad_()
+        teacher_log = torch.log_softmax(teacher / 2.5, -1)
+        want = (teacher_log.exp() * (teacher_log - torch.log_softmax(plain / 2.5, -1))).sum(-1)
+        (want * upstream).sum().backward()
+        assert torch.allclose(kl, want, atol=0, rtol=tolerance)
+        assert torch.allclose(student.grad, plain.grad, atol=tolerance * 1e-3, rtol=tolerance)
+        assert student.grad.abs().max() > 10 * tolerance
+    student = torch.randn(1, 2, 5, requires_grad=True)
+    kl = SoftTargetKL.apply(student, torch.randn(1, 2, 5), 1.0)
+    kl.sum().backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="runs once"):
+        kl.sum().backward()
 
 
 def test_kd_of_identical_logits_is_zero_and_projection_is_identity_for_equal_sizes():

@@ -25,6 +25,8 @@ from torch import nn
 
 # Probabilities are floored here before a log: a padded key's attention is exactly 0.
 _FLOOR = 1e-12
+# Elements of one block of `SoftTargetKL` on a CPU: 1 MiB of float32.
+_CPU_BLOCK = 2**18
 
 
 @dataclasses.dataclass
@@ -97,11 +99,53 @@ def _real_mean(values, real):
     return (values * real).sum() / real.sum().clamp(min=1.0)
 
 
+class SoftTargetKL(torch.autograd.Function):
+    """KL(teacher_T ‖ student_T) per position, [B, P, V] logits -> [B, P], differentiable in
+    the student's logits only.
+
+    One function rather than autograd over log_softmax, sub, mul and sum because at [B, P, V]
+    every elementwise pass over the vocabulary costs as much as a layer of a small student. The
+    gradient, (softmax(student / T) - softmax(teacher / T)) / T, is made by the forward pass and
+    the backward pass is one multiplication. On a CPU the positions go through in blocks of
+    about a megabyte, which stay in cache; only the gradient is written at full size."""
+
+    @staticmethod
+    def forward(ctx, student_logits, teacher_logits, temperature):
+        inverse = 1.0 / temperature
+        vocab = student_logits.shape[-1]
+        students = student_logits.reshape(-1, vocab)                           # [B*P, V]
+        teachers = teacher_logits.reshape(-1, vocab)
+        dtype = torch.float64 if student_logits.dtype == torch.float64 else torch.float32
+        residual = torch.empty(students.shape, dtype=dtype, device=students.device)
+        count = students.shape[0]
+        kl = torch.empty(count, dtype=dtype, device=students.device)
+        block = count if students.is_cuda else max(1, _CPU_BLOCK // vocab)
+        for lo in range(0, count, block):
+            hi = min(lo + block, count)
+            teacher_log = F.log_softmax(teachers[lo:hi].to(dtype) * inverse, dim=-1)
+            teacher_prob = teacher_log.exp()
+            student_log = F.log_softmax(students[lo:hi].to(dtype) * inverse, dim=-1)
+            kl[lo:hi] = teacher_log.sub_(student_log).mul_(teacher_prob).sum(-1)
+            torch.sub(student_log.exp_(), teacher_prob, out=residual[lo:hi])
+        ctx.save_for_backward(residual)
+        ctx.inverse, ctx.dtype, ctx.spent = inverse, student_logits.dtype, False
+        return kl.view(student_logits.shape[:-1])
+
+    @staticmethod
+    def backward(ctx, grad_kl):
+        # In place: a fresh [B*P, V] tensor would cost its page faults again.
+        if ctx.spent:
+            raise RuntimeError("SoftTargetKL's backward runs once: it scales its saved "
+                               "gradient in place (no retain_graph)")
+        ctx.spent = True
+        (residual,) = ctx.saved_tensors                                        # [B*P, V]
+        grad = residual.mul_(grad_kl.reshape(-1, 1) * ctx.inverse)
+        return grad.view(grad_kl.shape + residual.shape[-1:]).to(ctx.dtype), None, None
+
+
 def kd_loss(student_logits, teacher_logits, real, temperature):
     """T² · KL(teacher_T ‖ student_T) averaged over real masked positions [B, P]."""
-    student_log = F.log_softmax(_full(student_logits) / temperature, dim=-1)
-    teacher_log = F.log_softmax(_full(teacher_logits) / temperature, dim=-1)
-    kl = (teacher_log.exp() * (teacher_log - student_log)).sum(-1)       # [B, P]
+    kl = SoftTargetKL.apply(student_logits, teacher_logits.detach(), temperature)  # [B, P]
     return temperature ** 2 * _real_mean(kl, real)
 
 
