@@ -15,11 +15,13 @@
    without torch.compile: steps/s and MFU.
 2. quality (needs ../shared/reference, skipped without it): a small teacher trained by our TF
    trainer on the GAOKAO corpus with Google's Chinese vocab and converted by our converter
-   (cached in build/bench-cache/ by its parameters); then one student shape distilled by our
-   stage (KD + hidden MSE) and trained by the same stage on the masked-LM loss alone (KD and
-   hidden weights 0, hard weight 1), from the same random init with the same data order, steps
-   and schedule: held-out masked-LM accuracy of each and its share of the teacher's.
-3. inference: the KD student vs the teacher on CPU, sequences/s at batch 32 x 128 and p50
+   (cached in build/bench-cache/ by its parameters); then two students, each distilled by our
+   stage with its default loss (KD at T=8 + hidden MSE) and trained by the same stage on the
+   masked-LM loss alone (KD and hidden weights 0, hard weight 1) from the same init with the
+   same data order, steps and schedule: 2 of the teacher's 4 layers (the stage's default
+   initialisation) and a random 2x128 student; held-out masked-LM accuracy of each and its
+   share of the teacher's.
+3. inference: the KD students vs the teacher on CPU, sequences/s at batch 32 x 128 and p50
    latency at batch 1, as `components.distill.compare` measures them after training.
 
 Needs TextBrewer (pip install --no-deps textbrewer==0.2.1.post1) and tensorboard, which it
@@ -30,6 +32,7 @@ import argparse
 import copy
 import hashlib
 import json
+import math
 import os
 import shutil
 import statistics
@@ -364,27 +367,35 @@ def run_module(module, flags):
     subprocess.run(command, check=True, cwd=ROOT)
 
 
-def train_student(args, cache, output_dir, **loss_weights):
+# The two students of the quality part: flags of their shape, and their peak learning rate.
+QUALITY_STUDENTS = {
+    "from teacher layers": ({"student_num_hidden_layers": 2}, 1e-4),
+    "random 2x128": (dict(zip(("student_num_hidden_layers", "student_hidden_size",
+                               "student_num_attention_heads", "student_intermediate_size"),
+                              SIZES["small"][1], strict=True)), 1e-3),
+}
+MLM_ONLY = {"kd_weight": 0.0, "hidden_weight": 0.0, "hard_weight": 1.0}
+
+
+def train_student(args, cache, output_dir, shape, learning_rate, **loss_weights):
     """Our stage on the cached teacher and data; returns its held-out comparison
     (metrics.json)."""
     from components.distill.loop import distill
 
-    (layers, hidden, heads, intermediate) = SIZES["small"][1]
     distill(DistillArguments(
             teacher_dir=os.path.join(cache, "teacher"), input_dir=os.path.join(cache, "data"),
-            output_dir=output_dir, student_num_hidden_layers=layers, student_hidden_size=hidden,
-            student_num_attention_heads=heads, student_intermediate_size=intermediate,
-            num_train_steps=args.student_steps, num_warmup_steps=args.student_steps // 10,
-            train_batch_size=args.student_batch_size, learning_rate=args.student_learning_rate,
-            save_checkpoints_steps=args.student_steps, log_every_n_steps=args.student_steps,
-            random_seed=1, max_eval_examples=args.max_eval_examples, **loss_weights))
+            output_dir=output_dir, num_train_steps=args.student_steps,
+            num_warmup_steps=args.student_steps // 10, train_batch_size=args.student_batch_size,
+            learning_rate=learning_rate, save_checkpoints_steps=args.student_steps,
+            log_every_n_steps=args.student_steps, random_seed=1,
+            max_eval_examples=args.max_eval_examples, **shape, **loss_weights))
     with open(os.path.join(output_dir, "metrics.json"), encoding="utf-8") as f:
         return json.load(f)
 
 
 def run_quality(args):
-    """The KD student's and the MLM-only student's comparisons with the teacher, or None
-    without the reference data."""
+    """{student setup: {"KD": comparison with the teacher, "MLM-only": ...}}, or None without
+    the reference data."""
     print("\n== 2. quality: KD vs MLM-only student on the GAOKAO corpus")
     if not (os.path.isfile(CORPUS) and os.path.isfile(VOCAB)):
         print(f"  skipped: {os.path.normpath(REFERENCE)} has no gaokao_corpus.txt / "
@@ -402,56 +413,70 @@ def run_quality(args):
           f"train / {data['heldout_instances']} held-out records of {data['max_seq_length']} "
           f"tokens, {data['max_predictions_per_seq']} predictions, "
           f"{'whole-word' if data['do_whole_word_mask'] else 'per-token'} masking")
+    print(f"  each pair: the same init, data order, {args.student_steps} steps at batch "
+          f"{args.student_batch_size} and schedule; KD = the stage's default loss (KL at T=8 + "
+          "hidden MSE), MLM-only = its cross-entropy on the true tokens alone")
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-distill-") as tmp:
-        for name, weights in (("KD student", {}),
-                              ("MLM-only student", {"kd_weight": 0.0, "hidden_weight": 0.0,
-                                                    "hard_weight": 1.0})):
-            started = time.perf_counter()
-            results[name] = train_student(args, cache, os.path.join(tmp, name.split()[0]),
-                                          **weights)
-            results[name]["seconds"] = time.perf_counter() - started
-    layers, hidden = SIZES["small"][1][:2]
-    kd = results["KD student"]
-    print(f"  students {layers}x{hidden} from the same random init, {args.student_steps} steps "
-          f"at batch {args.student_batch_size}, lr {args.student_learning_rate:g}; held-out: "
-          f"{kd['examples']} records, {kd['masked_positions']} masked positions")
-    print(f"  {'model':<34} {'MLM accuracy':>12} {'loss':>7} {'top-1 = teacher':>15} "
-          f"{'share of teacher':>16} {'train s':>8}")
-    t = kd["teacher"]
-    print(f"  {'teacher (KD student run)':<34} {t['masked_lm_accuracy']:12.4f} "
-          f"{t['masked_lm_loss']:7.3f} {'':>15} {'':>16} {'':>8}")
-    labels = {"KD student": "KD student (KD T=8 + hidden MSE)",
-              "MLM-only student": "MLM-only student (hard loss only)"}
-    for name, result in results.items():
-        share = result["student_accuracy_share"]
-        print(f"  {labels[name]:<34} {result['student']['masked_lm_accuracy']:12.4f} "
-              f"{result['student']['masked_lm_loss']:7.3f} "
-              f"{result['student_top1_agreement']:15.4f} "
-              f"{'n/a' if share is None else f'{share:.1%}':>16} {result['seconds']:8.0f}")
-    gain = kd["student"]["masked_lm_accuracy"] - \
-        results["MLM-only student"]["student"]["masked_lm_accuracy"]
-    print(f"  goal: KD student beats MLM-only at equal steps: {100 * gain:+.2f} points "
-          f"({'met' if gain > 0 else 'NOT met'})")
-    return kd
+        for setup, (shape, learning_rate) in QUALITY_STUDENTS.items():
+            for loss, weights in (("KD", {}), ("MLM-only", MLM_ONLY)):
+                started = time.perf_counter()
+                result = train_student(args, cache, os.path.join(tmp, f"{len(results)}{loss}"),
+                                       shape, learning_rate, **weights)
+                result["seconds"] = time.perf_counter() - started
+                results.setdefault(setup, {})[loss] = result
+    print_quality(results)
+    return results
 
 
-def run_inference(kd):
-    print("\n== 3. inference on CPU: KD student vs teacher (components.distill.compare)")
-    if kd is None or "speed" not in kd:
+def print_quality(results):
+    first = next(iter(results.values()))["KD"]
+    print(f"  held-out: {first['examples']} records, {first['masked_positions']} masked "
+          f"positions; teacher: MLM accuracy {first['teacher']['masked_lm_accuracy']:.4f}, "
+          f"loss {first['teacher']['masked_lm_loss']:.3f}")
+    print(f"  {'student':<22} {'lr':>6} {'loss':<9} {'MLM accuracy':>12} {'loss':>7} "
+          f"{'top-1 = teacher':>15} {'share of teacher':>16} {'train s':>8}")
+    for setup, pair in results.items():
+        learning_rate = QUALITY_STUDENTS[setup][1]
+        for loss, result in pair.items():
+            share = result["student_accuracy_share"]
+            print(f"  {setup:<22} {learning_rate:6g} {loss:<9} "
+                  f"{result['student']['masked_lm_accuracy']:12.4f} "
+                  f"{result['student']['masked_lm_loss']:7.3f} "
+                  f"{result['student_top1_agreement']:15.4f} "
+                  f"{'n/a' if share is None else f'{share:.1%}':>16} {result['seconds']:8.0f}")
+    for setup, pair in results.items():
+        kd, mlm = (pair[k]["student"]["masked_lm_accuracy"] for k in ("KD", "MLM-only"))
+        # Two standard errors of the difference of two accuracies on this many positions, as
+        # if independent (the students are scored on the same ones: a bound from above).
+        noise = 2 * math.sqrt((kd * (1 - kd) + mlm * (1 - mlm)) /
+                              pair["KD"]["masked_positions"])
+        verdict = "met" if kd - mlm > noise else "NOT met" if kd - mlm < -noise else \
+            "a tie within noise"
+        print(f"  goal, {setup}: KD student beats MLM-only at equal steps: "
+              f"{100 * (kd - mlm):+.2f} accuracy points, noise ±{100 * noise:.2f} ({verdict})")
+
+
+def run_inference(quality):
+    print("\n== 3. inference on CPU: the KD students vs the teacher (components.distill.compare)")
+    if quality is None:
         print("  skipped: needs the quality part's models")
         return
-    settings, cpu = kd["speed_settings"], kd["speed"]["cpu"]
+    first = next(iter(quality.values()))["KD"]
+    settings = first["speed_settings"]
     print(f"  the whole fill-mask forward pass (logits at every position), float32, "
           f"{settings['cpu_threads']} threads, {settings['repeats']} repeats")
-    for name in ("teacher", "student"):
-        measured = cpu["measured"][name]
-        print(f"  {name:<8} {kd[name]['num_parameters'] / 1e6:5.1f}M parameters: "
-              f"{measured['sequences_per_second']:7.1f} sequences/s at batch "
-              f"{settings['batch_size']} x {settings['seq_length']}, "
-              f"{measured['latency_ms_p50']:7.2f} ms p50 at batch 1")
-    print(f"  student speed-up: {cpu['throughput']:.2f}x throughput, {cpu['latency']:.2f}x "
-          "latency")
+    for setup, pair in quality.items():
+        kd = pair["KD"]
+        cpu = kd["speed"]["cpu"]
+        for name in ("teacher", "student"):
+            measured = cpu["measured"][name]
+            print(f"  {setup + ' run,':<24} {name:<8} {kd[name]['num_parameters'] / 1e6:5.1f}M "
+                  f"parameters: {measured['sequences_per_second']:7.1f} sequences/s at batch "
+                  f"{settings['batch_size']} x {settings['seq_length']}, "
+                  f"{measured['latency_ms_p50']:7.2f} ms p50 at batch 1")
+        print(f"  {setup}: student speed-up {cpu['throughput']:.2f}x throughput, "
+              f"{cpu['latency']:.2f}x latency")
 
 
 def main(argv=None):
@@ -471,12 +496,11 @@ def main(argv=None):
     p.add_argument("--vocab_size", type=int, default=21128, help="Google's Chinese vocab")
     p.add_argument("--teacher_steps", type=int, default=1500, help="quality part's teacher")
     p.add_argument("--teacher_batch_size", type=int, default=16)
-    p.add_argument("--teacher_learning_rate", type=float, default=1e-3)
+    p.add_argument("--teacher_learning_rate", type=float, default=3e-4)
     p.add_argument("--student_steps", type=int, default=300, help="each student's steps")
     p.add_argument("--student_batch_size", type=int, default=32)
-    p.add_argument("--student_learning_rate", type=float, default=1e-3)
-    p.add_argument("--max_eval_examples", type=int, default=1000,
-                   help="held-out records scored per student")
+    p.add_argument("--max_eval_examples", type=int, default=None,
+                   help="held-out records scored per student (default: all)")
     args = p.parse_args(argv)
     parts = set(args.parts.split(","))
     setup_logging(os.environ.get("EDU_MLM_LOG_LEVEL", "WARNING"))
@@ -486,9 +510,9 @@ def main(argv=None):
     if "speed" in parts:
         run_speed(args, torch.device(args.device, 0) if args.device == "cuda"
                   else torch.device("cpu"))
-    kd = run_quality(args) if parts & {"quality", "inference"} else None
+    quality = run_quality(args) if parts & {"quality", "inference"} else None
     if "inference" in parts:
-        run_inference(kd)
+        run_inference(quality)
     print(f"\n(bench/distill.py took {time.perf_counter() - started:.0f} s)")
 
 
