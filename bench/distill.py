@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from components.common.artifacts import atomic_output_dir, sha256_file, write_manifest  # noqa: E402
+from components.common.artifacts import atomic_file, sha256_file, write_manifest  # noqa: E402
 from components.common.logs import setup_logging  # noqa: E402
 from components.distill.arguments import DistillArguments  # noqa: E402
 
@@ -319,7 +319,9 @@ def teacher_parameters(args):
 
 def cached_teacher(args):
     """build/bench-cache/distill-teacher-KEY/ with data/ (pretraining data of the corpus) and
-    teacher/ (the trained teacher, converted); made on the first run (minutes)."""
+    teacher/ (the trained teacher, converted); made on the first run (minutes to hours). Until
+    it is done its parts live in KEY.partial/, so that a stopped run resumes the teacher's
+    training from its last save (every 250 steps, and on SIGTERM) instead of step 0."""
     params = teacher_parameters(args)
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     directory = os.path.join(CACHE, f"distill-teacher-{key}")
@@ -329,34 +331,38 @@ def cached_teacher(args):
     from components.pretraining_data.arguments import PretrainingDataArguments
     from components.pretraining_data.create import create_pretraining_data
 
-    print(f"  training the teacher into {os.path.relpath(directory, ROOT)} (first run only)")
+    work = directory + ".partial"
+    print(f"  training the teacher in {os.path.relpath(work, ROOT)} (first run only; a "
+          "stopped run resumes there)")
     started = time.perf_counter()
-    with atomic_output_dir(directory) as tmp:
-        data, google, state = (os.path.join(tmp, n) for n in ("data", "google", "state"))
+    data, google, state = (os.path.join(work, n) for n in ("data", "google", "state"))
+    os.makedirs(work, exist_ok=True)
+    if not os.path.isfile(os.path.join(data, "manifest.json")):
         create_pretraining_data(PretrainingDataArguments(
                 [CORPUS], vocab_file=VOCAB, output_dir=data,
                 max_seq_length=params["max_seq_length"],
                 max_predictions_per_seq=params["max_predictions_per_seq"],
                 dupe_factor=params["dupe_factor"], heldout_fraction=params["heldout_fraction"],
                 segmenter=params["segmenter"], do_whole_word_mask=params["do_whole_word_mask"]))
-        config_file = os.path.join(tmp, "bert_config.json")
-        with open(config_file, "w", encoding="utf-8") as f:
-            json.dump(params["bert_config"], f)
-        # The users' CLIs in their own processes: TensorFlow stays out of this one.
-        train_flags = {"input_dir": data, "output_dir": google, "checkpoint_dir": state,
-                       "bert_config_file": config_file, "vocab_file": VOCAB,
-                       "save_checkpoints_steps": params["num_train_steps"],
-                       "log_every_n_steps": 50,
-                       **{k: params[k] for k in ("max_seq_length", "max_predictions_per_seq",
-                                                 "train_batch_size", "num_train_steps",
-                                                 "num_warmup_steps", "learning_rate",
-                                                 "random_seed")}}
-        run_module("components.train", train_flags)
-        run_module("components.convert", {"tf_checkpoint_path": google,
-                                          "output_dir": os.path.join(tmp, "teacher")})
-        shutil.rmtree(state)
-        write_manifest(tmp, {"kind": "bench_distill_teacher", "parameters": params,
-                             "seconds": round(time.perf_counter() - started, 1)})
+    config_file = os.path.join(work, "bert_config.json")
+    with atomic_file(config_file) as f:
+        json.dump(params["bert_config"], f)
+    # The users' CLIs in their own processes: TensorFlow stays out of this one.
+    train_flags = {"input_dir": data, "output_dir": google, "checkpoint_dir": state,
+                   "bert_config_file": config_file, "vocab_file": VOCAB,
+                   "save_checkpoints_steps": min(250, params["num_train_steps"]),
+                   "log_every_n_steps": 50,
+                   **{k: params[k] for k in ("max_seq_length", "max_predictions_per_seq",
+                                             "train_batch_size", "num_train_steps",
+                                             "num_warmup_steps", "learning_rate",
+                                             "random_seed")}}
+    run_module("components.train", train_flags)
+    run_module("components.convert", {"tf_checkpoint_path": google,
+                                      "output_dir": os.path.join(work, "teacher")})
+    shutil.rmtree(state)
+    write_manifest(work, {"kind": "bench_distill_teacher", "parameters": params,
+                          "last_run_seconds": round(time.perf_counter() - started, 1)})
+    os.replace(work, directory)
     return directory
 
 
@@ -364,7 +370,10 @@ def run_module(module, flags):
     command = [sys.executable, "-m", module]
     for name, value in flags.items():
         command += [f"--{name}", str(value)]
-    subprocess.run(command, check=True, cwd=ROOT)
+    code = subprocess.run(command, cwd=ROOT).returncode
+    if code:
+        sys.exit(f"bench/distill.py: {module} stopped (exit code {code}); what it finished "
+                 f"is kept in {os.path.relpath(CACHE, ROOT)}/, rerun the bench to go on")
 
 
 # The two students of the quality part: flags of their shape, and their peak learning rate.
