@@ -10,12 +10,11 @@ and torch.compile (the counterpart of XLA) vs eager. Median of --steps after --w
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from step_timing import median_step_seconds
 from transformers import BertConfig, BertForMaskedLM
 
 
@@ -70,14 +69,7 @@ def measure(args, device, gather=True, bf16=False, compile_=False):
         optimizer.step()
         return float(loss.detach())  # waits for the step to finish
 
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_step_seconds(step, args.warmup, args.steps)
 
 
 def main(argv=None):

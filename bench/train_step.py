@@ -15,9 +15,7 @@ after the same steps on the same global batch.
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,6 +24,8 @@ import tensorflow as tf  # noqa: E402
 
 CPU = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from step_timing import median_step_seconds  # noqa: E402
 
 from components.bert.config import BertConfig  # noqa: E402
 from components.bert.model import BertForPreTraining  # noqa: E402
@@ -70,17 +70,6 @@ def bert_config(args, dropout=0.1):
                       max_position_embeddings=512, type_vocab_size=2)
 
 
-def median_step_seconds(run_step, args):
-    for _ in range(args.warmup):
-        run_step()
-    times = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        run_step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def ours(args, precision="fp32", jit_compile=False, project_all=False):
     strategy = tf.distribute.get_strategy()
     model = BertForPreTraining(bert_config(args), compute_dtype=COMPUTE_DTYPES[precision])
@@ -90,7 +79,8 @@ def ours(args, precision="fp32", jit_compile=False, project_all=False):
                                  optimizer, step, 1e-4, 10000, 10, random_seed=1,
                                  jit_compile=jit_compile)
     batch = {k: tf.constant(v) for k, v in synthetic_batch(args).items()}
-    return median_step_seconds(lambda: float(train_step(batch)["weighted_nll"]), args)
+    return median_step_seconds(lambda: float(train_step(batch)["weighted_nll"]), args.warmup,
+                               args.steps)
 
 
 def transformers_torch(args):
@@ -122,7 +112,7 @@ def transformers_torch(args):
         optimizer.step()
         return float(loss.detach())
 
-    return median_step_seconds(run_step, args)
+    return median_step_seconds(run_step, args.warmup, args.steps)
 
 
 def replica_difference(args, steps=3):
