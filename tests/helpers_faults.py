@@ -258,6 +258,19 @@ class BadInputs:
         (out / "manifest.json").write_text(json.dumps({**manifest, "vocab_sha256": "0" * 64}))
         return out
 
+    @functools.cached_property
+    def teacher_small_vocab_size(self):
+        """`teacher` whose config.json says a smaller vocab_size than its vocab.txt has (its
+        weights cut to match, so that it loads)."""
+        import transformers
+
+        out = self.root / "teacher_small_vocab_size"
+        shutil.copytree(self.teacher, out)
+        model = transformers.BertForMaskedLM.from_pretrained(out)
+        model.resize_token_embeddings(model.config.vocab_size - 10)
+        model.save_pretrained(out)
+        return out
+
     def _model_without(self, name, suffix):
         out = self.root / name
         shutil.copytree(self.model, out)

@@ -239,6 +239,9 @@ def cases():
          ["--student_hidden_size", "31"]),
         ("data_of_another_vocab", [*teach, "--input_dir", "{data_other_vocab}"],
          ["data_other_vocab", "vocab"]),
+        ("teacher_vocab_size_below_its_vocab", [*teach, "--teacher_dir",
+                                                "{teacher_small_vocab_size}"],
+         ["vocab_size", "teacher_small_vocab_size"]),
         ("zero_temperature", [*teach, "--temperature", "0"], ["--temperature"]),
         ("unwritable_output", [*teach, "--output_dir", "{a_file}/out"], ["a_file"]),
     ]

@@ -16,10 +16,11 @@ decoded from their varints at once with NumPy. Unpacked lists (older writers) ar
 import glob
 import os
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 
-from components.bert.vocab import vocab_sha256
+from components.bert.vocab import check_vocab_matches_config, vocab_sha256
 from components.common.artifacts import read_manifest
 from components.common.errors import UserError
 from components.common.tfrecord_framing import FOOTER_BYTES, HEADER_BYTES, masked_crc32c
@@ -300,7 +301,8 @@ def open_split(input_dir, split):
 
 def check_data_matches_teacher(index, teacher_dir):
     """Refuse data made with another vocab than the teacher's (the manifest's vocab_sha256
-    against the teacher's vocab.txt), or longer than the teacher's positions."""
+    against the teacher's vocab.txt), a teacher whose vocab.txt and config.json disagree in
+    size, or data longer than the teacher's positions."""
     import json
 
     vocab_file = os.path.join(teacher_dir, "vocab.txt")
@@ -312,8 +314,13 @@ def check_data_matches_teacher(index, teacher_dir):
         raise UserError("the pretraining data was made with another vocab than the model's",
                         where=f"{index.where} (manifest vocab_sha256 {wanted[:12]}…) vs "
                         f"{vocab_file}", fix="make the data with the model's vocab.txt")
-    with open(os.path.join(teacher_dir, "config.json"), encoding="utf-8") as f:
-        positions = json.load(f).get("max_position_embeddings")
+    config_file = os.path.join(teacher_dir, "config.json")
+    with open(config_file, encoding="utf-8") as f:
+        config = json.load(f)
+    # Ids past the config's vocab_size would crash the embedding lookup mid-run.
+    check_vocab_matches_config(vocab_file, SimpleNamespace(vocab_size=config.get("vocab_size")),
+                               config_file)
+    positions = config.get("max_position_embeddings")
     if positions is not None and index.seq_length > positions:
         raise UserError(f"the records have max_seq_length {index.seq_length} but the model "
                         f"only {positions} positions (max_position_embeddings)",
