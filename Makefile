@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast bench lint clean compile submit rerun images run-containers
+.PHONY: help install run test test-fast bench bench-gpu lint clean compile submit rerun images run-containers
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,10 @@ bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	# pick another torch (its own needs, tensorboard and tqdm, are in .venv already).
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps textbrewer==0.2.1.post1
 	$(PY) bench/distill.py
+
+bench-gpu: ## on a GPU machine: the distill stage bf16 with/without torch.compile; DATA= VOCAB=
+	$(PY) bench/distill_gpu.py --input_dir $(DATA) --vocab_file $(VOCAB)
+	$(PY) bench/distill.py --parts speed --device cuda --teacher_size base
 
 lint: $(STAMP) ## ruff over the Python code, hadolint over the Dockerfiles
 	$(VENV)/bin/ruff check components tests bench pipeline.py scripts

@@ -1,0 +1,129 @@
+"""The distill stage on a GPU: a BERT-base-sized teacher -> a 4-layer student, bf16, steps/s and
+MFU with and without torch.compile (`make bench-gpu`; bench/distill.py has the CPU parts).
+
+    python bench/distill_gpu.py --vocab_file VOCAB --input_dir DATA [--steps 200]
+        [--train_batch_size 32 128] [--output OUT.json]
+
+The teacher is a randomly initialised BERT-base (12 x 768, 12 heads, 3072, Google's Chinese vocab
+when VOCAB is it) saved as the convert stage saves one: throughput does not depend on its
+weights, and a real one would not travel to a GPU machine that reaches no registry. DATA is a
+pretraining-data directory made with VOCAB (the records cycle when it is small). Each setting runs
+`python -m components.distill` itself, as the pipeline's pod does: the stage's own data feed,
+logging and checkpoints, so that input wait and the time the loop spends outside the step count.
+The figures are the stage's own, from the last interval of `distill_log.jsonl` (examples/s, model
+TFLOP/s, MFU against the detected GPU's data-sheet peak, input wait); the first step of a process,
+which compiles, is outside every interval. After training the stage's comparison measures the
+teacher and the student's inference on the CPU and the GPU.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def make_random_teacher(vocab_file, directory):
+    """A BERT-base `BertForMaskedLM` with random weights, as a save_pretrained directory."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from components.bert.vocab import count_vocab
+    from components.convert.torch_model import tokenizer
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=count_vocab(vocab_file), hidden_size=768,
+                                       num_hidden_layers=12, num_attention_heads=12,
+                                       intermediate_size=3072, max_position_embeddings=512))
+    model.save_pretrained(directory)
+    tokenizer(vocab_file, 512).save_pretrained(directory)
+    shutil.copyfile(vocab_file, os.path.join(directory, "vocab.txt"))  # as the convert stage
+
+
+def run_stage(args, teacher_dir, output_dir, batch_size, compiled):
+    """The stage's CLI in its own process; returns (its last logged interval with the seconds of
+    the first step, metrics.json, wall seconds)."""
+    flags = {"teacher_dir": teacher_dir, "input_dir": args.input_dir, "output_dir": output_dir,
+             "student_num_hidden_layers": 4, "precision": "bf16",
+             "torch_compile": str(compiled).lower(), "train_batch_size": batch_size,
+             "num_train_steps": args.steps, "num_warmup_steps": max(1, args.steps // 10),
+             "log_every_n_steps": args.log_every, "save_checkpoints_steps": args.steps,
+             "max_eval_examples": args.max_eval_examples}
+    command = [sys.executable, "-m", "components.distill"]
+    for name, value in flags.items():
+        command += [f"--{name}", str(value)]
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True)
+    seconds = time.perf_counter() - started
+    with open(os.path.join(output_dir, "distill_log.jsonl"), encoding="utf-8") as f:
+        entries = [json.loads(line) for line in f]
+    last = dict(entries[-1], first_step_seconds=next(
+            (e["compile_seconds"] for e in entries if "compile_seconds" in e), None))
+    with open(os.path.join(output_dir, "metrics.json"), encoding="utf-8") as f:
+        return last, json.load(f), seconds
+
+
+def describe(batch_size, compiled, last, metrics, seconds):
+    line = (f"batch {batch_size:>3} x 128, torch.compile {'on ' if compiled else 'off'}: "
+            f"{last['examples_per_sec'] / batch_size:7.2f} steps/s, "
+            f"{last['examples_per_sec']:8.1f} examples/s, {last['model_tflops']:6.1f} TFLOP/s, "
+            f"MFU {last.get('mfu', float('nan')):.1%}, input wait "
+            f"{last['input_wait_fraction']:.1%}; first step (compiles) "
+            f"{last['first_step_seconds'] or float('nan'):.1f} s, whole run {seconds:.0f} s")
+    for device, speed in metrics.get("speed", {}).items():
+        teacher, student = (speed["measured"][k] for k in ("teacher", "student"))
+        line += (f"\n      inference on {device}, sequences/s at batch 32 x 128: teacher "
+                 f"{teacher['sequences_per_second']:.0f}, student "
+                 f"{student['sequences_per_second']:.0f} ({speed['throughput']:.2f}x); p50 at "
+                 f"batch 1: {teacher['latency_ms_p50']:.1f} vs {student['latency_ms_p50']:.1f} "
+                 f"ms ({speed['latency']:.2f}x)")
+    return line
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--vocab_file", required=True, help="the teacher's vocab.txt (the data's)")
+    p.add_argument("--input_dir", required=True, help="pretraining data made with --vocab_file")
+    p.add_argument("--steps", type=int, default=200, help="training steps per setting")
+    p.add_argument("--log_every", type=int, default=100,
+                   help="interval of distill_log.jsonl; the last one gives the figures")
+    p.add_argument("--train_batch_size", type=int, nargs="+", default=[32, 128],
+                   help="batch sizes to measure, each with and without torch.compile")
+    p.add_argument("--max_eval_examples", type=int, default=64,
+                   help="held-out records of the stage's comparison after training")
+    p.add_argument("--output", help="also write the figures here as JSON")
+    args = p.parse_args(argv)
+    if not torch.cuda.is_available():
+        p.error("no GPU visible: this benchmark measures the stage on a GPU")
+    print(f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-distill-gpu-") as tmp:
+        teacher_dir = os.path.join(tmp, "teacher")
+        make_random_teacher(args.vocab_file, teacher_dir)
+        for batch_size in args.train_batch_size:
+            for compiled in (False, True):
+                output_dir = os.path.join(tmp, f"student-{batch_size}-{compiled}")
+                last, metrics, seconds = run_stage(args, teacher_dir, output_dir, batch_size,
+                                                   compiled)
+                results.append({"train_batch_size": batch_size, "torch_compile": compiled,
+                                "last_interval": last, "seconds": seconds,
+                                "speed": metrics.get("speed")})
+                print(describe(batch_size, compiled, last, metrics, seconds), flush=True)
+    print("\n== the stage on a GPU: BERT-base teacher (12x768) -> 4x768 student from its layers")
+    for r in results:
+        print("  " + describe(r["train_batch_size"], r["torch_compile"], r["last_interval"],
+                              {"speed": r["speed"] or {}}, r["seconds"]))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
