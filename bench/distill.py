@@ -251,9 +251,9 @@ def main(argv=None):
     p.add_argument("--seq_length", type=int, default=128)
     p.add_argument("--predictions", type=int, default=20)
     p.add_argument("--vocab_size", type=int, default=21128, help="Google's Chinese vocab")
-    p.add_argument("--teacher_steps", type=int, default=1500, help="quality part's teacher")
+    p.add_argument("--teacher_steps", type=int, default=3000, help="quality part's teacher")
     p.add_argument("--teacher_batch_size", type=int, default=16)
-    p.add_argument("--teacher_learning_rate", type=float, default=3e-4)
+    p.add_argument("--teacher_learning_rate", type=float, default=5e-4)
     p.add_argument("--student_steps", type=int, default=300, help="each student's steps")
     p.add_argument("--student_batch_size", type=int, default=32)
     p.add_argument("--max_eval_examples", type=int, default=None,
