@@ -231,11 +231,12 @@ def run_speed(args, device):
     for label, ours_s, theirs_s in rows:
         print(f"  {label:<48} {1 / theirs_s:6.2f} steps/s   ours {1 / ours_s:6.2f} steps/s   "
               f"ours/theirs {theirs_s / ours_s:5.2f}x")
-    ratio = rows[0][2] / rows[0][1]
-    print(f"  goal: ours >= 1.5x TextBrewer as its users run it: {ratio:.2f}x "
-          f"({'met' if ratio >= 1.5 else 'NOT met'})")
     if device.type == "cuda":
         run_gpu_variants(args, device, teacher, student, layer_map, batch)
+        return
+    ratio = rows[0][2] / rows[0][1]  # the goal was set for the users' CPU runs
+    print(f"  goal: ours >= 1.5x TextBrewer as its users run it: {ratio:.2f}x "
+          f"({'met' if ratio >= 1.5 else 'NOT met'})")
 
 
 def run_gpu_variants(args, device, teacher, student, layer_map, batch):
