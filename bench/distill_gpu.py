@@ -30,28 +30,33 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from distill_speed import SIZES  # noqa: E402
+
 
 def make_random_teacher(vocab_file, directory):
-    """A BERT-base `BertForMaskedLM` with random weights, as a save_pretrained directory."""
+    """The speed part's BERT-base `BertForMaskedLM` with random weights, as a save_pretrained
+    directory."""
     from transformers import BertConfig, BertForMaskedLM
 
     from components.bert.vocab import count_vocab
     from components.convert.torch_model import tokenizer
 
+    layers, hidden, heads, intermediate = SIZES["base"][0]
     torch.manual_seed(0)
-    model = BertForMaskedLM(BertConfig(vocab_size=count_vocab(vocab_file), hidden_size=768,
-                                       num_hidden_layers=12, num_attention_heads=12,
-                                       intermediate_size=3072, max_position_embeddings=512))
+    model = BertForMaskedLM(BertConfig(vocab_size=count_vocab(vocab_file), hidden_size=hidden,
+                                       num_hidden_layers=layers, num_attention_heads=heads,
+                                       intermediate_size=intermediate,
+                                       max_position_embeddings=512))
     model.save_pretrained(directory)
     tokenizer(vocab_file, 512).save_pretrained(directory)
     shutil.copyfile(vocab_file, os.path.join(directory, "vocab.txt"))  # as the convert stage
 
 
 def run_stage(args, teacher_dir, output_dir, batch_size, compiled):
-    """The stage's CLI in its own process; returns (its last logged interval with the seconds of
-    the first step, metrics.json, wall seconds)."""
+    """The stage's CLI in its own process; returns its figures: the last logged interval with
+    the seconds of the first step, the comparison's inference speeds, wall seconds."""
     flags = {"teacher_dir": teacher_dir, "input_dir": args.input_dir, "output_dir": output_dir,
-             "student_num_hidden_layers": 4, "precision": "bf16",
+             "student_num_hidden_layers": SIZES["base"][1][0], "precision": "bf16",
              "torch_compile": str(compiled).lower(), "train_batch_size": batch_size,
              "num_train_steps": args.steps, "num_warmup_steps": max(1, args.steps // 10),
              "log_every_n_steps": args.log_every, "save_checkpoints_steps": args.steps,
@@ -64,22 +69,30 @@ def run_stage(args, teacher_dir, output_dir, batch_size, compiled):
     seconds = time.perf_counter() - started
     with open(os.path.join(output_dir, "distill_log.jsonl"), encoding="utf-8") as f:
         entries = [json.loads(line) for line in f]
-    last = dict(entries[-1], first_step_seconds=next(
-            (e["compile_seconds"] for e in entries if "compile_seconds" in e), None))
     with open(os.path.join(output_dir, "metrics.json"), encoding="utf-8") as f:
-        return last, json.load(f), seconds
+        metrics = json.load(f)
+    return {"train_batch_size": batch_size, "torch_compile": compiled, "seconds": seconds,
+            "last_interval": entries[-1],
+            "first_step_seconds": next((e["compile_seconds"] for e in entries
+                                        if "compile_seconds" in e), None),
+            "speed_settings": metrics["speed_settings"], "speed": metrics["speed"]}
 
 
-def describe(batch_size, compiled, last, metrics, seconds):
-    line = (f"batch {batch_size:>3} x 128, torch.compile {'on ' if compiled else 'off'}: "
+def describe(result):
+    last, batch_size = result["last_interval"], result["train_batch_size"]
+    line = (f"batch {batch_size:>3} x 128, torch.compile "
+            f"{'on ' if result['torch_compile'] else 'off'}: "
             f"{last['examples_per_sec'] / batch_size:7.2f} steps/s, "
             f"{last['examples_per_sec']:8.1f} examples/s, {last['model_tflops']:6.1f} TFLOP/s, "
             f"MFU {last.get('mfu', float('nan')):.1%}, input wait "
             f"{last['input_wait_fraction']:.1%}; first step (compiles) "
-            f"{last['first_step_seconds'] or float('nan'):.1f} s, whole run {seconds:.0f} s")
-    for device, speed in metrics.get("speed", {}).items():
+            f"{result['first_step_seconds'] or float('nan'):.1f} s, whole run "
+            f"{result['seconds']:.0f} s")
+    settings = result["speed_settings"]
+    for device, speed in result["speed"].items():
         teacher, student = (speed["measured"][k] for k in ("teacher", "student"))
-        line += (f"\n      inference on {device}, sequences/s at batch 32 x 128: teacher "
+        line += (f"\n      inference on {device}, sequences/s at batch "
+                 f"{settings['batch_size']} x {settings['seq_length']}: teacher "
                  f"{teacher['sequences_per_second']:.0f}, student "
                  f"{student['sequences_per_second']:.0f} ({speed['throughput']:.2f}x); p50 at "
                  f"batch 1: {teacher['latency_ms_p50']:.1f} vs {student['latency_ms_p50']:.1f} "
@@ -110,16 +123,12 @@ def main(argv=None):
         for batch_size in args.train_batch_size:
             for compiled in (False, True):
                 output_dir = os.path.join(tmp, f"student-{batch_size}-{compiled}")
-                last, metrics, seconds = run_stage(args, teacher_dir, output_dir, batch_size,
-                                                   compiled)
-                results.append({"train_batch_size": batch_size, "torch_compile": compiled,
-                                "last_interval": last, "seconds": seconds,
-                                "speed": metrics.get("speed")})
-                print(describe(batch_size, compiled, last, metrics, seconds), flush=True)
+                results.append(run_stage(args, teacher_dir, output_dir, batch_size,
+                                         compiled))
+                print(describe(results[-1]), flush=True)
     print("\n== the stage on a GPU: BERT-base teacher (12x768) -> 4x768 student from its layers")
-    for r in results:
-        print("  " + describe(r["train_batch_size"], r["torch_compile"], r["last_interval"],
-                              {"speed": r["speed"] or {}}, r["seconds"]))
+    for result in results:
+        print("  " + describe(result))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
