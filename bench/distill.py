@@ -9,7 +9,7 @@
 2. quality (needs ../shared/reference, skipped without it): a small teacher trained by our TF
    trainer on the GAOKAO corpus with Google's Chinese vocab and converted by our converter
    (cached in build/bench-cache/ by its parameters); then two students, each distilled by our
-   stage with its default loss (KD at T=8 + hidden MSE) and trained by the same stage on the
+   stage with its default loss (KD at T=1 + hidden MSE) and trained by the same stage on the
    masked-LM loss alone (KD and hidden weights 0, hard weight 1) from the same init with the
    same data order, steps and schedule: 2 of the teacher's 4 layers (the stage's default
    initialisation) and a random 2x128 student; held-out masked-LM accuracy of each and its
@@ -171,8 +171,9 @@ def run_quality(args):
           f"tokens, {data['max_predictions_per_seq']} predictions, "
           f"{'whole-word' if data['do_whole_word_mask'] else 'per-token'} masking")
     print(f"  each pair: the same init, data order, {args.student_steps} steps at batch "
-          f"{args.student_batch_size} and schedule; KD = the stage's default loss (KL at T=8 + "
-          "hidden MSE), MLM-only = its cross-entropy on the true tokens alone")
+          f"{args.student_batch_size} and schedule; KD = the stage's default loss (KL at "
+          f"T={DistillArguments.temperature:g} + hidden MSE), MLM-only = its cross-entropy on "
+          "the true tokens alone")
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-distill-") as tmp:
         for setup, (shape, learning_rate) in QUALITY_STUDENTS.items():

@@ -1,14 +1,14 @@
 """Part 1 of bench/distill.py, the speed of a distillation step: ours against TextBrewer.
 
-Steps/s of one distillation step with the same teacher, student, losses (KD at T=8 at the masked
-positions + hidden-state MSE with linear projections over the embeddings and every student layer),
-AdamW, global-norm clip, batch and sequence length. Ours (`components.distill.steps`, the stage's
-own step) vs TextBrewer 0.2.1's `GeneralDistiller` (kd_loss_type "ce", `hidden_mse` matches with
-"linear" projections), one step of each in turn in one process, so that a busy machine slows both
-alike. TextBrewer two ways: as its users run it on a `BertForMaskedLM` (vocabulary logits at every
-position; the adaptor's `logits_mask` restricts the KD to the masked ones), and with an adaptor
-that runs the MLM head at the masked positions only, as ours does. With `--device cuda`, also ours
-in bf16 with and without torch.compile: steps/s and MFU.
+Steps/s of one distillation step with the same teacher, student, losses (KD at the stage's default
+temperature at the masked positions + hidden-state MSE with linear projections over the embeddings
+and every student layer), AdamW, global-norm clip, batch and sequence length. Ours
+(`components.distill.steps`, the stage's own step) vs TextBrewer 0.2.1's `GeneralDistiller`
+(kd_loss_type "ce", `hidden_mse` matches with "linear" projections), one step of each in turn in one
+process, so that a busy machine slows both alike. TextBrewer two ways: as its users run it on a
+`BertForMaskedLM` (vocabulary logits at every position; the adaptor's `logits_mask` restricts the KD
+to the masked ones), and with an adaptor that runs the MLM head at the masked positions only, as
+ours does. With `--device cuda`, also ours in bf16 with and without torch.compile: steps/s and MFU.
 """
 
 import copy
@@ -25,7 +25,7 @@ from components.distill.arguments import DistillArguments
 # (layers, hidden, heads, intermediate) of the teacher and the student.
 SIZES = {"small": ((4, 256, 4, 1024), (2, 128, 2, 512)),
          "base": ((12, 768, 12, 3072), (4, 768, 12, 3072))}
-TEMPERATURE = 8.0
+TEMPERATURE = DistillArguments.temperature
 
 
 def synthetic_batch(args, seed=0):

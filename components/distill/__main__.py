@@ -1,7 +1,7 @@
 """Distil a transformers BERT (the convert stage's output) into a small, fast student.
 
     python -m components.distill --teacher_dir hf_model --input_dir pretraining_data \
-        --output_dir student --student_num_hidden_layers 4 --temperature 8 \
+        --output_dir student --student_num_hidden_layers 4 --temperature 1 \
         --num_train_steps 10000 --train_batch_size 32 --learning_rate 1e-4
 
 Rerunning the same command resumes from the newest state in --checkpoint_dir (default:

@@ -61,9 +61,10 @@ class DistillArguments(Arguments):
                                         "default: the teacher's", low=0, high=1, high_open=True,
                                         group="student")
 
-    temperature: float = arg(8.0, "softmax temperature of the soft targets; 8 as HFL's MiniRBT "
-                             "(the KL term is scaled by T^2)", low=0, low_open=True,
-                             group="loss")
+    temperature: float = arg(1.0, "softmax temperature of the soft targets (the KL term is "
+                             "scaled by T^2); 1 as TinyBERT's prediction-layer loss: in "
+                             "bench/distill.py students learned more at T=1 than at MiniRBT's 8",
+                             low=0, low_open=True, group="loss")
     kd_weight: float = arg(1.0, "weight of the KL divergence to the teacher's distribution at "
                            "the masked positions", low=0, group="loss")
     hard_weight: float = arg(0.0, "weight of the masked-LM cross-entropy on the true tokens; "
