@@ -114,11 +114,16 @@ def cached_teacher(args):
     return directory
 
 
-def run_module(module, flags):
+def module_command(module, flags):
+    """`python -m module --name value …`, with this interpreter."""
     command = [sys.executable, "-m", module]
     for name, value in flags.items():
         command += [f"--{name}", str(value)]
-    code = subprocess.run(command, cwd=ROOT).returncode
+    return command
+
+
+def run_module(module, flags):
+    code = subprocess.run(module_command(module, flags), cwd=ROOT).returncode
     if code:
         sys.exit(f"bench/distill.py: {module} stopped (exit code {code}); what it finished "
                  f"is kept in {os.path.relpath(CACHE, ROOT)}/, rerun the bench to go on")

@@ -30,6 +30,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from distill import module_command  # noqa: E402
 from distill_speed import SIZES  # noqa: E402
 
 
@@ -61,11 +62,8 @@ def run_stage(args, teacher_dir, output_dir, batch_size, compiled):
              "num_train_steps": args.steps, "num_warmup_steps": max(1, args.steps // 10),
              "log_every_n_steps": args.log_every, "save_checkpoints_steps": args.steps,
              "max_eval_examples": args.max_eval_examples}
-    command = [sys.executable, "-m", "components.distill"]
-    for name, value in flags.items():
-        command += [f"--{name}", str(value)]
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True)
+    subprocess.run(module_command("components.distill", flags), cwd=ROOT, check=True)
     seconds = time.perf_counter() - started
     with open(os.path.join(output_dir, "distill_log.jsonl"), encoding="utf-8") as f:
         entries = [json.loads(line) for line in f]

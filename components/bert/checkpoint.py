@@ -170,7 +170,7 @@ def save_google_checkpoint(model, prefix, global_step=None):
 def write_model_dir(model, output_dir, vocab_file, manifest_extra=None, global_step=None):
     """Write a complete Google-format model directory atomically; return its manifest."""
     config = model.config
-    check_vocab_matches_config(vocab_file, config)
+    check_vocab_matches_config(vocab_file, config.vocab_size)
     with write_errors_as_user_errors(output_dir), atomic_output_dir(output_dir) as tmp:
         config.to_json_file(os.path.join(tmp, CONFIG_NAME))
         shutil.copyfile(vocab_file, os.path.join(tmp, VOCAB_NAME))

@@ -21,7 +21,7 @@ def init_random_model(args):
     from components.bert.vocab import check_vocab_matches_config
 
     config = BertConfig.from_json_file(args.bert_config_file)
-    check_vocab_matches_config(args.vocab_file, config, args.bert_config_file)
+    check_vocab_matches_config(args.vocab_file, config.vocab_size, args.bert_config_file)
     # TensorFlow loads only once the inputs are known to be good: bad input fails fast.
     from components.bert.checkpoint import write_model_dir
     from components.bert.model import BertForPreTraining

@@ -81,11 +81,12 @@ def vocab_sha256(vocab_file, flag="--vocab_file"):
     return _read(vocab_file, flag)[1]
 
 
-def check_vocab_matches_config(vocab_file, config, config_file="bert_config.json"):
-    """Raise a UserError naming both files when the vocab and the config disagree in size."""
+def check_vocab_matches_config(vocab_file, vocab_size, config_file="bert_config.json"):
+    """Raise a UserError naming both files when the vocab has another size than the config's
+    `vocab_size`."""
     entries = count_vocab(vocab_file)
-    if entries != config.vocab_size:
+    if entries != vocab_size:
         raise UserError(f"vocab has {entries} entries but the config says vocab_size "
-                        f"{config.vocab_size}", where=f"{vocab_file} vs {config_file}",
+                        f"{vocab_size}", where=f"{vocab_file} vs {config_file}",
                         fix="use the vocab.txt and bert_config.json of the same model")
     return entries

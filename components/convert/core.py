@@ -93,7 +93,7 @@ def convert(args):
                                                  need_vocab=False)
     vocab_file = _vocab_file(vocab_file, prefix, config_file)
     config = BertConfig.from_json_file(config_file)
-    check_vocab_matches_config(vocab_file, config, config_file)
+    check_vocab_matches_config(vocab_file, config.vocab_size, config_file)
     vocab = load_vocab(vocab_file)  # its special tokens are checked before the slow part
 
     log.info("loading %s (config %s)", prefix, config_file)

@@ -16,7 +16,6 @@ decoded from their varints at once with NumPy. Unpacked lists (older writers) ar
 import glob
 import os
 import threading
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -318,8 +317,7 @@ def check_data_matches_teacher(index, teacher_dir):
     with open(config_file, encoding="utf-8") as f:
         config = json.load(f)
     # Ids past the config's vocab_size would crash the embedding lookup mid-run.
-    check_vocab_matches_config(vocab_file, SimpleNamespace(vocab_size=config.get("vocab_size")),
-                               config_file)
+    check_vocab_matches_config(vocab_file, config.get("vocab_size"), config_file)
     positions = config.get("max_position_embeddings")
     if positions is not None and index.seq_length > positions:
         raise UserError(f"the records have max_seq_length {index.seq_length} but the model "

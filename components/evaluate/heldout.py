@@ -77,7 +77,8 @@ def evaluate(args):
     model, config, prefix = load_model(args.init_checkpoint, bert_config_file)
     vocab_file = os.path.join(os.path.dirname(prefix), "vocab.txt")
     if os.path.isfile(vocab_file):
-        check_vocab_matches_config(vocab_file, config, bert_config_file or "bert_config.json")
+        check_vocab_matches_config(vocab_file, config.vocab_size,
+                                   bert_config_file or "bert_config.json")
     else:
         vocab_file = None
     records.check_data_matches_model(input_dir, manifest, config, vocab_file, seq_length)

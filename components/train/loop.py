@@ -86,7 +86,7 @@ def resolve_model_inputs(init_checkpoint, bert_config_file, vocab_file):
                 raise UserError("no vocab.txt beside the config", where=bert_config_file,
                                 fix="pass --vocab_file")
     config = BertConfig.from_json_file(bert_config_file)
-    check_vocab_matches_config(vocab_file, config, bert_config_file)
+    check_vocab_matches_config(vocab_file, config.vocab_size, bert_config_file)
     return ModelFiles(prefix, config, bert_config_file, vocab_file)
 
 
