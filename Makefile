@@ -68,9 +68,10 @@ bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps textbrewer==0.2.1.post1
 	$(PY) bench/distill.py
 
+# With the GPU machine's own Python (PYTHON=…, its CUDA torch): .venv holds the CPU wheel.
 bench-gpu: ## on a GPU machine: the distill stage bf16 with/without torch.compile; DATA= VOCAB=
-	$(PY) bench/distill_gpu.py --input_dir $(DATA) --vocab_file $(VOCAB)
-	$(PY) bench/distill.py --parts speed --device cuda --teacher_size base
+	$(PYTHON) bench/distill_gpu.py --input_dir $(DATA) --vocab_file $(VOCAB)
+	$(PYTHON) bench/distill.py --parts speed --device cuda --teacher_size base
 
 lint: $(STAMP) ## ruff over the Python code, hadolint over the Dockerfiles
 	$(VENV)/bin/ruff check components tests bench pipeline.py scripts
