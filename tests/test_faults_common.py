@@ -65,12 +65,29 @@ def test_library_errors_carrying_a_disk_full_message_become_user_errors(tmp_path
 
 
 def test_writable_location_is_checked_up_front(tmp_path):
-    check_writable_location(tmp_path / "new" / "eval.json", "--output_file")
+    check_writable_location(tmp_path / "new" / "eval.json", "--output_file", expect="file")
     (tmp_path / "a_file").write_text("x")
-    with pytest.raises(UserError, match=r"a_file is not a directory \(.*eval.json\); pass "
-                                        r"another --output_file"):
-        check_writable_location(tmp_path / "a_file" / "eval.json", "--output_file")
+    with pytest.raises(UserError, match=r"a_file should be a directory to create the file in, "
+                                        r"found a file \(.*eval.json\); pass another "
+                                        r"--output_file"):
+        check_writable_location(tmp_path / "a_file" / "eval.json", "--output_file",
+                                expect="file")
     assert not (tmp_path / "new").exists()
+
+
+def test_an_existing_output_of_the_expected_kind_passes_and_another_kind_is_named(tmp_path):
+    """A rerun finds its own last output: the same kind is fine (it is replaced or resumed);
+    the message names what was expected and what was found."""
+    (tmp_path / "eval.json").write_text("{}")
+    (tmp_path / "out").mkdir()
+    check_writable_location(tmp_path / "eval.json", "--output_file", expect="file")
+    check_writable_location(tmp_path / "out", "--output_dir", expect="directory")
+    with pytest.raises(UserError, match=r"--output_file should be a file, found a directory "
+                                        r"\(.*out\); pass another --output_file"):
+        check_writable_location(tmp_path / "out", "--output_file", expect="file")
+    with pytest.raises(UserError, match=r"--output_dir should be a directory, found a file "
+                                        r"\(.*eval.json\); pass another --output_dir"):
+        check_writable_location(tmp_path / "eval.json", "--output_dir", expect="directory")
 
 
 def test_an_unforeseen_permission_or_disk_error_ends_in_one_line(tmp_path, capsys):

@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 
+from components.common.disk import describe_path
 from components.common.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -99,8 +100,8 @@ def atomic_output_dir(path, overwrite=True):
     _check_writable_parent(path)
     _remove_leftovers(path)
     if os.path.exists(path) and not os.path.isdir(path):
-        raise UserError("the output path exists and is not a directory", where=path,
-                        fix="remove it or choose another --output_dir")
+        raise UserError(f"the output should be a directory, found {describe_path(path)}",
+                        where=path, fix="remove it or choose another --output_dir")
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
         raise UserError("the output directory already exists", where=path,
                         fix="remove it or choose another --output_dir")

@@ -6,13 +6,15 @@ also turns the OS's "disk full" family of write failures into a `UserError` nami
 inside `atomic_output_dir` the half-written temporary directory is removed on the way out.
 TensorFlow and safetensors report such failures in their own exception types, with the OS's
 message inside ("... File too large [Op:SaveV2]", "I/O error: No space left on device (os error
-28)"), so those are recognised by that message.
+28)"), so those are recognised by that message. `check_writable_location` refuses, before the
+work, an output path that cannot become the file or directory it should be.
 """
 
 import contextlib
 import errno
 import os
 import shutil
+import stat
 
 from components.common.errors import UserError
 
@@ -35,14 +37,36 @@ def _size(num_bytes):
     return f"{num_bytes / (1 << 20):.1f} MiB"
 
 
-def check_writable_location(path, flag):
-    """Raise a UserError, before any work, when `path` could not be created (as a file or dir)."""
-    location = _existing_ancestor(path)
-    if not os.path.isdir(location):
-        raise UserError(f"cannot write there: {location} is not a directory", where=path,
-                        fix=f"pass another {flag}")
-    if not os.access(location, os.W_OK):
-        raise UserError(f"cannot write there: {location} is not writable", where=path,
+def describe_path(path):
+    """What `path` is, as a message says it: "a file", "a directory", "a FIFO", ..."""
+    mode = os.stat(path).st_mode
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a file"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "a device"
+
+
+def check_writable_location(path, flag, expect="directory"):
+    """Raise a UserError, before any work, when `path` could not be written as `expect`
+    ("file" or "directory"). An existing one of that kind is fine: the stage replaces it (or,
+    the trainer and distiller, resumes in it)."""
+    path = os.path.abspath(path)
+    if os.path.exists(path):
+        found = describe_path(path)
+        if found != f"a {expect}":
+            raise UserError(f"cannot write there: {flag} should be a {expect}, found {found}",
+                            where=path, fix=f"pass another {flag}")
+        # A file is replaced by a rename in its directory; a directory is written inside.
+        target = path if expect == "directory" else os.path.dirname(path)
+    else:
+        target = _existing_ancestor(path)
+        if not os.path.isdir(target):
+            raise UserError(f"cannot write there: {target} should be a directory to create the "
+                            f"{expect} in, found {describe_path(target)}", where=path,
+                            fix=f"pass another {flag}")
+    if not os.access(target, os.W_OK):
+        raise UserError(f"cannot write there: {target} is not writable", where=path,
                         fix=f"pass another {flag}")
 
 

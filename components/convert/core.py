@@ -21,7 +21,7 @@ from components.common.artifacts import (
     write_json_atomic,
     write_manifest,
 )
-from components.common.disk import write_errors_as_user_errors
+from components.common.disk import check_writable_location, write_errors_as_user_errors
 from components.common.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def convert(args):
 
     started = time.time()
     output_dir = _output_dir_for(output_dir, args.pytorch_dump_path)
+    if args.pytorch_dump_path:
+        check_writable_location(args.pytorch_dump_path, "--pytorch_dump_path", expect="file")
     prefix, config_file, _ = resolve_model_files(args.tf_checkpoint_path, args.bert_config_file,
                                                  need_vocab=False)
     vocab_file = _vocab_file(vocab_file, prefix, config_file)

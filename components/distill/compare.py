@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from components.common.artifacts import write_json_atomic
+from components.common.disk import check_writable_location
 from components.common.errors import UserError
 from components.common.logs import progress
 from components.distill import records
@@ -27,19 +28,6 @@ from components.distill.student import count_parameters, load_teacher
 log = logging.getLogger(__name__)
 
 SPEED_SEED = 0
-
-
-def _check_output_file(path):
-    """Refuse an output file that cannot be written before the (long) evaluation."""
-    parent = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create the output file's directory: {err.strerror}",
-                        where=parent, fix="pass an --output_file you can write") from err
-    if not os.access(parent, os.W_OK) or os.path.isdir(path):
-        raise UserError("cannot write the output file there", where=path,
-                        fix="pass an --output_file you can write")
 
 
 def _as_tensors(arrays, device):
@@ -116,7 +104,7 @@ def compare_models(args):
     """Compare `args.student_dir` with `args.teacher_dir` (`CompareArguments`) on the held-out
     split of `args.input_dir`; return the metrics (and write them to `args.output_file`)."""
     if args.output_file:
-        _check_output_file(args.output_file)
+        check_writable_location(args.output_file, "--output_file", expect="file")
     index = records.open_split(args.input_dir, "heldout")
     models = {}
     for name, directory in (("teacher", args.teacher_dir), ("student", args.student_dir)):

@@ -92,7 +92,7 @@ def load_inputs(args):
     check_writable_location(args.output_dir, "--output_dir")
     check_writable_location(state_dir, "--checkpoint_dir")
     if args.pytorch_dump_path:
-        check_writable_location(args.pytorch_dump_path, "--pytorch_dump_path")
+        check_writable_location(args.pytorch_dump_path, "--pytorch_dump_path", expect="file")
     return Inputs(teacher, config, layer_map, index, state_dir)
 
 

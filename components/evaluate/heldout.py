@@ -71,7 +71,7 @@ def evaluate(args):
     """
     input_dir, bert_config_file = args.input_dir, args.bert_config_file
     if args.output_file:
-        check_writable_location(args.output_file, "--output_file")
+        check_writable_location(args.output_file, "--output_file", expect="file")
     files, manifest = records.list_input_files(input_dir, "heldout")
     seq_length, predictions = records.check_lengths(input_dir, files, manifest)
     model, config, prefix = load_model(args.init_checkpoint, bert_config_file)
