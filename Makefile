@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast bench bench-gpu lint clean compile submit rerun images run-containers
+.PHONY: help install run test test-fast test-images bench bench-gpu lint clean compile submit rerun images run-containers
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,11 +50,25 @@ run-containers: build/sample.db | $(STAMP) ## make run with each step in its own
 	$(PY) scripts/run_containers.py $(if $(TORCH_WHEELS),--torch_wheels $(TORCH_WHEELS)) \
 		$(if $(CA_BUNDLE),--ca_bundle $(CA_BUNDLE)) $(ARGS)
 
-test: lint ## run the whole test suite (lint first)
-	$(PY) -m pytest -q
+# The tiers (markers in pyproject.toml): test-fast is part of test; test and test-images together
+# run every test.
+# Workers: one per core (pytest-xdist); a file's tests stay on one worker, so its module fixtures
+# are built once. TEST_WORKERS=0 runs them all in one process (for a debugger, pdb).
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q --durations=20
 
-test-fast: $(STAMP) ## the quick inner-loop tests (no slow end-to-end runs)
-	$(PY) -m pytest -q -m "not slow" -x
+test: lint ## the whole suite but the image builds (lint first); CI runs it, then test-images
+	$(PYTEST) -m "not images" -n $(TEST_WORKERS) --dist loadfile
+
+test-fast: $(STAMP) ## the inner loop: unit and contract tests, in-process (no slow, no images)
+	$(PYTEST) -m "not slow and not images" -n $(TEST_WORKERS) --dist loadfile -x
+
+# No test marked images is an error (CI must build the images), said in words: pytest's exit
+# code 5 alone does not say why.
+test-images: $(STAMP) ## build the four images with podman and run the steps in them (~15 min)
+	$(PYTEST) -m images || { code=$$?; [ $$code -ne 5 ] || \
+		echo "error: no test is marked images; tests/test_images.py builds the images" >&2; \
+		exit $$code; }
 
 bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	$(PY) bench/pretraining_data.py

@@ -1,6 +1,6 @@
 """A real teacher and real pretraining data for the distiller's tests.
 
-`teacher_and_data(tmp_path_factory)` builds, once per test session, a tiny Google-format BERT
+`teacher_and_data(tmp_path_factory)` builds, once per test run, a tiny Google-format BERT
 (4 layers, hidden 64, 4 heads, the sample vocab of 1797 tokens) with non-trivial random weights,
 converts it with the convert stage to a transformers `BertForMaskedLM` directory, and makes
 pretraining data of the sample corpus with the pretraining_data stage (max_seq_length 64, 10 %
@@ -15,6 +15,8 @@ import json
 import pathlib
 import shutil
 from typing import NamedTuple
+
+from tests.helpers_session import built_once
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -76,15 +78,18 @@ def sample_pretraining_data(output_dir, vocab_file=SAMPLE_DIR / "vocab.txt"):
     return output_dir
 
 
+def _build_teacher_and_data(root):
+    google = google_teacher(root / "google_teacher")
+    transformers_teacher(google, root / "teacher")
+    sample_pretraining_data(root / "data")
+
+
 def teacher_and_data(tmp_path_factory):
-    """(teacher_dir, data_dir) as strings, built once per session; treat them as read-only
-    (copy with `copy_dir` to change one)."""
+    """(teacher_dir, data_dir) as strings, built once per test run (for all the xdist workers);
+    treat them as read-only (copy with `copy_dir` to change one)."""
     if "inputs" not in _built:
-        root = tmp_path_factory.mktemp("distill_inputs")
-        google = google_teacher(root / "google_teacher")
-        teacher = transformers_teacher(google, root / "teacher")
-        data = sample_pretraining_data(root / "data")
-        _built["inputs"] = DistillInputs(str(teacher), str(data))
+        root = built_once(tmp_path_factory, "distill_inputs", _build_teacher_and_data)
+        _built["inputs"] = DistillInputs(str(root / "teacher"), str(root / "data"))
     return _built["inputs"]
 
 

@@ -8,6 +8,8 @@ import subprocess
 
 from bs4 import BeautifulSoup
 
+from tests.helpers_session import machine_lock
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--enable-logging=stderr", "--v=0", "--window-size=1200,2400"]
@@ -15,14 +17,18 @@ CONSOLE = re.compile(r":CONSOLE[:(]")
 
 
 def chromium():
-    """The chromium binary; installs Debian's package when it is missing."""
+    """The chromium binary; installs Debian's package when it is missing (one process at a time:
+    the test workers would otherwise race for apt's lock)."""
     path = shutil.which("chromium")
     if path:
         return path
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env,
-                   capture_output=True)
+    with machine_lock("apt-get"):
+        if not shutil.which("chromium"):
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run(["apt-get", "update", "-qq"], check=True, env=env,
+                           capture_output=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env,
+                           capture_output=True)
     return shutil.which("chromium")
 
 

@@ -1,8 +1,9 @@
 """The four stage images really build and the pipeline's steps really run inside them.
 
-Slow: builds every image from scratch in a private podman store (about fifteen minutes on 2 cores;
-tests/helpers_images.py), then runs the steps through kfp.local's DockerRunner. Needs root
-(apt-get, debootstrap) and the package registries (Debian, PyPI); no container registry.
+Marked `images` (run by make test-images, not make test): builds every image from scratch in a
+private podman store (about fifteen minutes on 2 cores; tests/helpers_images.py), then runs the
+steps through kfp.local's DockerRunner. Needs root (apt-get, debootstrap) and the package
+registries (Debian, PyPI); no container registry.
 """
 
 import json
@@ -22,7 +23,7 @@ from tests.helpers_images import (
     torch_wheel_dir,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.images, pytest.mark.timeout(2400)]
 
 DATAPREP_ARGUMENTS = {"num_shards": 2, "dupe_factor": 2, "heldout_fraction": 0.1,
                       "max_seq_length": 64, "max_predictions_per_seq": 10}
