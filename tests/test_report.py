@@ -1,28 +1,15 @@
-"""The report library: the TF-free Example reader, the data report's numbers, and that the page
-renders in a real browser with nothing fetched and no console output."""
+"""The report library: the data report's numbers, and that the page renders in a real browser
+with nothing fetched and no console output (its TF-free record reader: test_records.py)."""
 
 import pytest
 from helpers_report import external_references, make_corpus_and_data, render
 
 from components.report.data import token_fractions, write_data_report
-from components.report.records import parse_example
 
 
 @pytest.fixture(scope="module")
 def sample_data(tmp_path_factory, sample_dir):
     return make_corpus_and_data(tmp_path_factory.mktemp("report"), sample_dir)
-
-
-def test_parse_example_reads_what_tensorflow_wrote():
-    tf = pytest.importorskip("tensorflow")
-    feature = tf.train.Feature
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "input_ids": feature(int64_list=tf.train.Int64List(value=[101, 0, 2**40, -3])),
-        "masked_lm_weights": feature(float_list=tf.train.FloatList(value=[1.0, 0.5, 0.0])),
-    })).SerializeToString()
-    assert parse_example(example) == {"input_ids": [101, 0, 2**40, -3],
-                                      "masked_lm_weights": [1.0, 0.5, 0.0]}
-    assert parse_example(example, {"input_ids"}) == {"input_ids": [101, 0, 2**40, -3]}
 
 
 def test_token_fractions_follow_the_manifest(sample_data):

@@ -4,13 +4,11 @@ import glob
 import os
 
 import numpy as np
-import tensorflow as tf
 
 from components.bert.config import BertConfig
-from components.common.artifacts import read_manifest
 from components.common.errors import UserError
-
-FEATURES = ("input_ids", "input_mask", "segment_ids")
+from components.records import layout, reader
+from components.records.schema import SEQUENCE_FEATURES
 
 
 def _record_files(parity_data):
@@ -23,10 +21,9 @@ def _record_files(parity_data):
     files = []
     for path in map(str, paths):
         if os.path.isdir(path):
-            read_manifest(path, kind="pretraining_data")
-            files += sorted(glob.glob(os.path.join(glob.escape(path), "heldout-*.tfrecord")))
-            files += sorted(glob.glob(os.path.join(glob.escape(path), "train-*.tfrecord")))
-            files += sorted(glob.glob(os.path.join(glob.escape(path), "*.tfrecord")))
+            layout.read_data_manifest(path)
+            files += layout.split_files(path, "heldout") + layout.split_files(path, "train")
+            files += sorted(glob.glob(os.path.join(glob.escape(path), layout.ANY_PATTERN)))
         else:
             files += sorted(glob.glob(path))
     files = list(dict.fromkeys(files))
@@ -37,25 +34,14 @@ def _record_files(parity_data):
 
 
 def instances_from_records(parity_data, config: BertConfig, num_examples):
-    """The first `num_examples` instances: dict of int64 arrays [B, T] for FEATURES."""
-    rows = {name: [] for name in FEATURES}
+    """The first `num_examples` instances: dict of int64 arrays [B, T] for SEQUENCE_FEATURES."""
     files = _record_files(parity_data)
-    try:
-        for raw in tf.data.TFRecordDataset(files).take(num_examples):
-            example = tf.train.Example.FromString(raw.numpy())
-            for name in FEATURES:
-                rows[name].append(list(example.features.feature[name].int64_list.value))
-    except tf.errors.OpError as err:
-        raise UserError(f"cannot read TFRecords: {str(err).splitlines()[0]}",
-                        where=", ".join(files[:3]),
-                        fix="pass a pretraining-data directory") from err
-    lengths = {len(r) for values in rows.values() for r in values}
-    if not rows["input_ids"] or len(lengths) != 1 or 0 in lengths:
+    batch = next(reader.iter_batches(files, num_examples, SEQUENCE_FEATURES), None)
+    if batch is None or batch["input_ids"].shape[1] == 0:
         raise UserError("TFRecords are not BERT pretraining instances (input_ids, input_mask, "
                         "segment_ids of one length)", where=files[0],
                         fix="pass the output directory of the pretraining_data stage")
-    batch = {name: np.asarray(values, dtype=np.int64) for name, values in rows.items()}
-    seq_length = lengths.pop()
+    seq_length = batch["input_ids"].shape[1]
     if seq_length > config.max_position_embeddings:
         raise UserError(f"instances have {seq_length} tokens but the model takes at most "
                         f"max_position_embeddings {config.max_position_embeddings}",

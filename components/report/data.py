@@ -5,6 +5,7 @@ import logging
 import os
 
 from components.common.artifacts import read_manifest, write_text_atomic
+from components.records import layout
 from components.report import html, plots
 from components.report.labels import (
     DROP_REASONS,
@@ -194,7 +195,7 @@ def _data_section(data):
 
 def build_data_report(corpus_dir, pretraining_data_dir):
     corpus = read_manifest(corpus_dir, kind="corpus")
-    data = read_manifest(pretraining_data_dir, kind="pretraining_data")
+    data = layout.read_data_manifest(pretraining_data_dir)
     sections = [("Corpus (extract)", _corpus_section(corpus_dir, corpus)),
                 ("Pretraining data", _data_section(data))]
     return html.page("edu-mlm data report", f"corpus {artifact_name(corpus_dir)}, pretraining "

@@ -10,12 +10,13 @@ masked again as `[MASK]`; the sentence around it (up to the nearest 。！？；
 import logging
 import unicodedata
 
+from components.records import layout, reader
 from components.report import html
-from components.report.records import iter_examples, split_files
 
 log = logging.getLogger(__name__)
 
 SENTENCE_END = set("。！？；!?;")
+BATCH = 64  # held-out records parsed at a time
 WINDOW = 24  # tokens kept on each side of the mask, at most
 
 
@@ -51,15 +52,24 @@ def _sentence_around(tokens, position):
     return start, end
 
 
+def _heldout_records(pretraining_data_dir, wanted):
+    """The held-out records one at a time, as {feature name: list of numbers}."""
+    layout.read_data_manifest(pretraining_data_dir)
+    files = layout.split_files(pretraining_data_dir, "heldout")
+    for batch in reader.iter_batches(files, BATCH, wanted):
+        for row in range(len(batch[wanted[0]])):
+            yield {name: batch[name][row].tolist() for name in wanted}
+
+
 def heldout_examples(pretraining_data_dir, vocab, count):
     """Up to `count` (text before, answer, text after) from the held-out records, one per
     instance, masking a CJK character the data prep had chosen."""
     examples = []
-    wanted = {"input_ids", "masked_lm_positions", "masked_lm_ids", "masked_lm_weights"}
-    for example in iter_examples(split_files(pretraining_data_dir, "heldout"), wanted):
+    wanted = ("input_ids", "masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
+    for example in _heldout_records(pretraining_data_dir, wanted):
         if len(examples) >= count:
             break
-        ids = list(example["input_ids"])
+        ids = example["input_ids"]
         for pos, label, weight in zip(example["masked_lm_positions"], example["masked_lm_ids"],
                                       example["masked_lm_weights"], strict=True):
             if weight > 0:

@@ -5,7 +5,8 @@ import logging
 import os
 
 from components.bert.vocab import load_vocab
-from components.common.artifacts import read_manifest, write_text_atomic
+from components.common.artifacts import write_text_atomic
+from components.records import layout
 from components.report import distilled, fill_mask, html
 from components.report.labels import (
     artifact_name,
@@ -128,7 +129,7 @@ def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, tr
     in a "Distilled student" section; `distill_metrics`: its comparison with the teacher
     (`compare_models`' result; None reads the directory's metrics.json). No section without a
     `student_dir`."""
-    read_manifest(pretraining_data_dir, kind="pretraining_data")
+    layout.read_data_manifest(pretraining_data_dir)
     if student_dir is not None:  # refused now, before the fill-mask predictions
         student = distilled.read_student(student_dir, distill_metrics)
         if student is not None:
