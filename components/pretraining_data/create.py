@@ -20,6 +20,7 @@ from components.common.disk import check_free_space, write_errors_as_user_errors
 from components.common.errors import UserError
 from components.common.logs import progress
 from components.pretraining_data import corpus, stats, worker
+from components.records import layout
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class _HeldoutWriter:
 
 def name_shards(directory, paths, prefix):
     """Rename files to `<prefix>-NNNNN-of-NNNNN.tfrecord`; returns the new base names."""
-    names = [f"{prefix}-{i:05d}-of-{len(paths):05d}.tfrecord" for i in range(len(paths))]
+    names = [layout.shard_file_name(prefix, i, len(paths)) for i in range(len(paths))]
     for path, name in zip(paths, names, strict=True):
         os.replace(path, os.path.join(directory, name))
     return names
@@ -153,7 +154,7 @@ def create_pretraining_data(args):
                             "control characters?)", where=f"--input_file {', '.join(files)}",
                             fix="check the corpus text and its encoding")
         manifest = {
-            "kind": "pretraining_data",
+            "kind": layout.KIND,
             "train_files": name_shards(tmp, train_paths, "train"),
             "heldout_files": name_shards(tmp, heldout.paths, "heldout"),
             "input_files": files,

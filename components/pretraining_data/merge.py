@@ -9,11 +9,12 @@ in part order, so the merged train files are exactly those a single run would ha
 import os
 import shutil
 
-from components.common.artifacts import atomic_output_dir, read_manifest, write_manifest
+from components.common.artifacts import atomic_output_dir, write_manifest
 from components.common.errors import UserError, exit_on_user_error
 from components.common.logs import setup_logging
 from components.pretraining_data import stats
 from components.pretraining_data.arguments import MergeArguments
+from components.records import layout
 
 MUST_AGREE = ("vocab_sha256", "vocab_size", "max_seq_length", "max_predictions_per_seq",
               "masked_lm_prob", "short_seq_prob", "dupe_factor", "random_seed",
@@ -33,7 +34,7 @@ def merge_pretraining_data(input_dirs, output_dir):
     if not input_dirs:
         raise UserError("no partial outputs to merge", where="--input_dir",
                         fix="pass the output directories of the fan-out steps")
-    parts = [(d, read_manifest(d, kind="pretraining_data")) for d in input_dirs]
+    parts = [(d, layout.read_data_manifest(d)) for d in input_dirs]
     parts.sort(key=lambda part: part[1]["part"]["shard_index"])
     first_dir, first = parts[0]
     for directory, manifest in parts[1:]:
@@ -56,15 +57,15 @@ def merge_pretraining_data(input_dirs, output_dir):
                         fix="pass a corpus with at least one non-empty line")
     with atomic_output_dir(output_dir) as tmp:
         names = {}
-        for split in ("train", "heldout"):
+        for split in layout.SPLITS:
             sources = [os.path.join(d, name) for d, m in parts for name in m[f"{split}_files"]]
-            names[split] = [f"{split}-{i:05d}-of-{len(sources):05d}.tfrecord"
+            names[split] = [layout.shard_file_name(split, i, len(sources))
                             for i in range(len(sources))]
             for source, name in zip(sources, names[split], strict=True):
                 _link_or_copy(source, os.path.join(tmp, name))
         manifest = {key: value for key, value in first.items() if key in MUST_AGREE}
         manifest.update({
-            "kind": "pretraining_data",
+            "kind": layout.KIND,
             "train_files": names["train"],
             "heldout_files": names["heldout"],
             "input_files": [f for _, m in parts for f in m["input_files"]],

@@ -12,8 +12,6 @@ which the tests check. Records are framed as TFRecord does (see
 import numpy as np
 
 from components.common.tfrecord_framing import (
-    FOOTER_BYTES,
-    HEADER_BYTES,
     masked_crc32c,
     record_header,
     varint,
@@ -172,21 +170,3 @@ def pretraining_features(masked, segment_ids, input_mask):
         "masked_lm_weights": masked.masked_lm_weights,
         "next_sentence_labels": np.zeros((rows, 1), dtype=np.int32),
     }
-
-
-def read_records(path):
-    """The serialized records of a TFRecord file (CRCs checked); for merging and tests."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    records = []
-    position = 0
-    while position < len(blob):
-        length = int.from_bytes(blob[position:position + 8], "little")
-        start = position + HEADER_BYTES
-        data = blob[start:start + length]
-        stored = int.from_bytes(blob[start + length:start + length + FOOTER_BYTES], "little")
-        if masked_crc32c(data) != stored:
-            raise ValueError(f"corrupt record at byte {position} of {path}")
-        records.append(data)
-        position = start + length + FOOTER_BYTES
-    return records
