@@ -6,6 +6,8 @@ serialization, tested in test_pretraining_data_units) and read back here with
 `tf.io.parse_single_example` as the reference."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -49,6 +51,16 @@ def _data_dir(directory, rows=(5, 3), heldout_rows=(4,), seed=0, manifest=None):
         {"kind": layout.KIND, "max_seq_length": SEQ, "max_predictions_per_seq": PREDS,
          **(manifest or {})}))
     return str(directory)
+
+
+def test_the_readers_import_neither_tensorflow_nor_torch():
+    """The distiller's image has no TensorFlow, the dataprep image (the report) neither."""
+    code = ("import sys, components.records.reader, components.distill.records, "
+            "components.report.fill_mask, components.convert.parity;"
+            "print([m for m in ('tensorflow', 'torch') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_writer_writes_the_schema():
