@@ -80,6 +80,17 @@ def process_group(process, init_method="env://"):
         dist.destroy_process_group()
 
 
+def host_group(process):
+    """The process group for collectives of CPU tensors (the step's counts and stop vote, the
+    train records' index): the default group when it is gloo, else a gloo group beside NCCL's,
+    so that they wait for no GPU; None for one process. Every process must call it."""
+    if process.world == 1:
+        return None
+    if dist.get_backend() == "gloo":
+        return dist.group.WORLD
+    return dist.new_group(backend="gloo")
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

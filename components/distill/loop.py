@@ -8,6 +8,7 @@ student, evaluate it against the teacher and write `manifest.json` last (`finish
 """
 
 import dataclasses
+import functools
 import logging
 import os
 from typing import NamedTuple
@@ -39,6 +40,7 @@ from components.distill.state import STATE_DIR, TrainingState
 from components.distill.steps import (
     DistillStep,
     active_parts,
+    compile_step,
     make_train_step,
     param_groups,
     run_steps,
@@ -67,9 +69,38 @@ def loss_weights(args):
                        hidden=args.hidden_weight, attention=args.attention_weight)
 
 
-def load_inputs(args):
+def read_train_records(args):
+    """The train split's index, checked against the teacher's vocab and positions (and the
+    held-out split's presence when evaluating)."""
+    index = open_split(args.input_dir, "train")
+    check_data_matches_teacher(index, args.teacher_dir)
+    if args.do_eval:
+        open_split(args.input_dir, "heldout")  # refused now, not after hours of training
+    return index
+
+
+def shared_train_records(args, process, group):
+    """`read_train_records` on rank 0 only, its index sent to the other processes over
+    `group`: indexing the corpus reads every byte of it (CRCs), once, not once per process.
+    A `UserError` of rank 0 is raised on every process."""
+    found = [None]
+    if process.rank == 0:
+        try:
+            found = [read_train_records(args)]
+        except UserError as err:
+            found = [(err.what, err.where, err.fix)]
+    torch.distributed.broadcast_object_list(found, src=0, group=group)
+    if isinstance(found[0], tuple):
+        raise UserError(*found[0])
+    return found[0]
+
+
+def load_inputs(args, index=None, process=None, group=None):
     """The teacher, the student's config and layer map and the train records, every one
-    checked (a `UserError` each) before anything is written."""
+    checked (a `UserError` each) before anything is written.
+
+    `index`: the train records as another process read and checked them (`spawn`'s parent);
+    else, with torchrun's `process` and a host `group`, rank 0 reads them for all."""
     attention = args.attention_weight > 0  # sdpa returns no attention probabilities
     teacher = load_teacher(args.teacher_dir, attn_implementation="eager" if attention else "sdpa")
     config = student_config(teacher.config, StudentShape(
@@ -79,15 +110,14 @@ def load_inputs(args):
         config.hidden_dropout_prob = config.attention_probs_dropout_prob = args.student_dropout
     layer_map = teacher_layer_map(teacher.config.num_hidden_layers, config.num_hidden_layers,
                                   args.teacher_layers)
-    index = open_split(args.input_dir, "train")
-    check_data_matches_teacher(index, args.teacher_dir)
+    if index is None:
+        index = (shared_train_records(args, process, group) if group is not None
+                 else read_train_records(args))
     if index.seq_length > teacher.config.max_position_embeddings:
         raise UserError(f"the records are {index.seq_length} tokens long but the teacher "
                         f"takes at most {teacher.config.max_position_embeddings}",
                         where=args.input_dir, fix="prepare the data with a shorter "
                         "--max_seq_length")
-    if args.do_eval:
-        open_split(args.input_dir, "heldout")  # refused now, not after hours of training
     state_dir = args.checkpoint_dir or os.path.join(args.output_dir, STATE_DIR)
     check_writable_location(args.output_dir, "--output_dir")
     check_writable_location(state_dir, "--checkpoint_dir")
@@ -112,8 +142,8 @@ def distill(args):
     world = launch.processes_to_start(args.num_processes)
     if world == 1:
         return run_process(args, launch.single_process(), inputs)
-    del inputs  # the started processes load their own
-    return launch.spawn(run_process, args, world)
+    # The started processes load the models themselves and take the records as read here.
+    return launch.spawn(functools.partial(run_process, index=inputs.index), args, world)
 
 
 def resolve_precision(precision, device):
@@ -123,10 +153,12 @@ def resolve_precision(precision, device):
     return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
-def run_process(args, process, inputs=None):
+def run_process(args, process, inputs=None, index=None):
     """Train in this process (rank `process.rank` of `process.world`); rank 0 saves, logs and
-    writes the output. Returns the summary (rank 0) or {}."""
-    inputs = inputs or load_inputs(args)
+    writes the output. Returns the summary (rank 0) or {}. `inputs`: loaded by the caller
+    (one process); `index`: the train records read by the process that started this one."""
+    host_group = launch.host_group(process)
+    inputs = inputs or load_inputs(args, index, process, host_group)
     chief, device, world = process.rank == 0, process.device, process.world
     precision = resolve_precision(args.precision, device)
     compiled = device.type == "cuda" if args.torch_compile is None else args.torch_compile
@@ -151,6 +183,10 @@ def run_process(args, process, inputs=None):
     projection = HiddenProjection(inputs.config.hidden_size, inputs.teacher.config.hidden_size,
                                   len(pairs))
     teacher, student, projection = (m.to(device) for m in (inputs.teacher, student, projection))
+    if precision == "bf16":
+        # It runs without gradients: cast once, not again under autocast at every forward pass
+        # (the loss upcasts its logits and hidden states to float32).
+        teacher = teacher.to(torch.bfloat16)
     state = TrainingState(inputs.state_dir, args.keep_checkpoint_max)
     restored = state.restore_newest()
     if restored:
@@ -177,12 +213,14 @@ def run_process(args, process, inputs=None):
                               attention=weights.attention > 0)
 
     if compiled:
-        step_module, teacher_forward = torch.compile(step_module), torch.compile(teacher_forward)
+        step_module, teacher_forward = compile_step(step_module, teacher_forward, teacher,
+                                                    student, weights, device)
     student.train()
     train_step = make_train_step(
         step_module, ddp, teacher_forward, optimizer,
         list(student.parameters()) + list(projection.parameters()), args, process,
-        torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"))
+        torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"),
+        host_group)
 
     def save(step):
         state.save(step, {"step": step, "student": student.state_dict(),

@@ -5,6 +5,11 @@ micro-batch, the teacher's forward pass without gradients, the student's forward
 loss (`DistillStep`, which DDP wraps), backward; clip the global gradient norm; AdamW. Every
 process runs the same control flow, so the collectives (the step's masked-position count and
 stop vote, the log interval's sums) meet.
+
+On a GPU nothing in a step waits for the device: the counts that weight the micro-batches come
+from the batches on the host (where the feed made them), the processes agree on them and on the
+stop vote over a host (gloo) group, and the batches are copied from pinned memory without
+blocking. The loop reads device values only at log intervals and saves.
 """
 
 import contextlib
@@ -90,10 +95,11 @@ class DistillStep(nn.Module):
 
 
 def make_train_step(step_module, ddp, teacher_forward, optimizer, trained, args, process,
-                    autocast):
+                    autocast, host_group=None):
     """train_step(step, micro_batches, stop_requested) -> (sums to log, a device tensor
     [loss, parts..., agreeing, correct, positions, grad norm]; whether to stop after it, as
-    agreed by every process)."""
+    agreed by every process). `host_group`: the processes' group for CPU tensors
+    (`launch.host_group`), None for one process."""
     device, world = process.device, process.world
 
     def train_step(step, micro_batches, stop_requested):
@@ -101,16 +107,10 @@ def make_train_step(step_module, ddp, teacher_forward, optimizer, trained, args,
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.learning_rate, args.num_train_steps,
                                         args.num_warmup_steps)
-        # Real masked positions and tokens of each micro-batch; the step's over every
-        # process, and whether any process was asked to stop.
-        counts = torch.tensor([[int((b["masked_lm_weights"] > 0).sum()),
-                                int(b["input_mask"].sum())] for b in micro_batches],
-                              dtype=torch.float32)
-        flags = torch.cat([counts.sum(0), torch.tensor([float(stop_requested)])]).to(device)
-        if world > 1:
-            torch.distributed.all_reduce(flags)
-        # DDP averages the processes' gradients: x world makes it their sum.
-        shares = counts.to(device) / flags[:2].clamp(min=1) * world
+        shares, stopping = micro_batch_shares(micro_batches, stop_requested, world, host_group)
+        if device.type == "cuda":
+            shares = shares.pin_memory()
+        shares = shares.to(device, non_blocking=True)
         sums = None
         for j, batch in enumerate(micro_batches):
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
@@ -125,9 +125,51 @@ def make_train_step(step_module, ddp, teacher_forward, optimizer, trained, args,
         grad_norm = nn.utils.clip_grad_norm_(trained, args.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        return torch.cat([sums, grad_norm.detach().float().view(1)]), bool(flags[2] > 0)
+        return torch.cat([sums, grad_norm.detach().float().view(1)]), stopping
 
     return train_step
+
+
+def micro_batch_shares(micro_batches, stop_requested, world, host_group=None):
+    """(shares, stopping): each micro-batch's share of the step's real masked positions and
+    real tokens over every process, x `world` ([micro-batches, 2] float32 on the host: DDP
+    averages the processes' gradients, x world makes it their sum), and whether any process
+    was asked to stop. Counted from the host's batches; with several processes, one all-reduce
+    of three numbers over `host_group`, which waits for no device."""
+    counts = torch.tensor([[int((b["masked_lm_weights"] > 0).sum()),
+                            int(b["input_mask"].sum())] for b in micro_batches],
+                          dtype=torch.float32)
+    votes = torch.cat([counts.sum(0), torch.tensor([float(stop_requested)])])
+    if world > 1:
+        torch.distributed.all_reduce(votes, group=host_group)
+    return counts / votes[:2].clamp(min=1) * world, bool(votes[2] > 0)
+
+
+def install_output_hooks(models, device, hidden, attention):
+    """One eager forward pass of each model with the outputs the steps ask for, before
+    torch.compile: transformers registers its output-capturing hooks (output_hidden_states,
+    output_attentions) on a model's first such call, and registering them inside a compiled
+    function breaks its graph (the student's step and the teacher's forward pass into 5 graphs
+    instead of 2). In eval mode, so no dropout draws from the random state."""
+    if not (hidden or attention):
+        return
+    tokens = torch.zeros((1, 2), dtype=torch.long, device=device)
+    batch = {"input_ids": tokens, "input_mask": torch.ones_like(tokens),
+             "segment_ids": tokens, "masked_lm_positions": tokens[:, :1]}
+    with torch.no_grad():
+        for model in models:
+            training = model.training
+            model.eval()
+            forward_masked(model, batch, hidden=hidden, attention=attention)
+            model.train(training)
+
+
+def compile_step(step_module, teacher_forward, teacher, student, weights, device):
+    """`step_module` and `teacher_forward` under torch.compile, each one graph: the models'
+    output hooks installed first (`install_output_hooks`)."""
+    install_output_hooks((teacher, student), device, hidden=weights.hidden > 0,
+                         attention=weights.attention > 0)
+    return torch.compile(step_module), torch.compile(teacher_forward)
 
 
 def _synchronize(device):
