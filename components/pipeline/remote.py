@@ -1,5 +1,6 @@
 """Compile the pipeline to `pipeline.yaml` and start runs on a Kubeflow Pipelines endpoint."""
 
+import contextlib
 import json
 import logging
 import os
@@ -24,11 +25,19 @@ CREDENTIALS_FIX = (f"pass a token (--token-file FILE, ${TOKEN_ENV}, or ${TOKEN_P
 
 
 def compile_pipeline(pipeline_func, output):
+    """Write the package to `output` (its directory created) through a temporary sibling and a
+    rename, so a rerun replaces it whole."""
     from kfp import compiler
 
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     tmp = f"{output}.tmp-{os.getpid()}.yaml"  # the compiler insists on the suffix
-    compiler.Compiler().compile(pipeline_func, tmp)
-    os.replace(tmp, output)
+    try:
+        compiler.Compiler().compile(pipeline_func, tmp)
+        os.replace(tmp, output)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
 
 
 def find_token(token_file=None):
