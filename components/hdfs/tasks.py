@@ -4,14 +4,16 @@ from components.hdfs.arguments import HdfsExportArguments, HdfsImportArguments
 
 
 def run_export_task(artifact, hdfs_dir, name, **parameters):
-    """Upload `artifact` to `hdfs_dir`/`name`."""
+    """Upload `artifact` to `hdfs_dir`/`name`; an existing one is refused (a run never
+    replaces an earlier export: it may be the only copy of that model)."""
     import posixpath
 
     from components.hdfs.transfer import export_to_hdfs
 
     export_to_hdfs(HdfsExportArguments(
         input_dir=artifact.path, hdfs_path=posixpath.join(hdfs_dir, name),
-        **HdfsExportArguments.unset_to_none(parameters)))
+        **HdfsExportArguments.unset_to_none(parameters)),
+        replace_fix="pass another export_hdfs_dir (a run never replaces an earlier export)")
 
 
 def run_import_task(artifact, **parameters):

@@ -38,6 +38,8 @@ from components.hdfs.client import hdfs_errors, make_client
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
+# What to do about an existing target: the CLI's advice (the pipeline's task has no such flag).
+REPLACE_FIX = "pass --overwrite True to replace it, or choose another path"
 
 
 class _ProgressReader:
@@ -77,9 +79,10 @@ def _local_files(directory):
     return files
 
 
-def export_to_hdfs(args):
+def export_to_hdfs(args, replace_fix=REPLACE_FIX):
     """Upload the artifact directory `args.input_dir` to `args.hdfs_path` atomically
-    (`HdfsExportArguments`); returns a summary."""
+    (`HdfsExportArguments`); returns a summary. An existing target is refused, saying
+    `replace_fix`, unless `args.overwrite`."""
     input_dir, overwrite = args.input_dir, args.overwrite
     manifest = read_manifest(input_dir)
     hdfs_path = _check_hdfs_path(args.hdfs_path)
@@ -91,8 +94,7 @@ def export_to_hdfs(args):
     started = time.monotonic()
     with hdfs_errors("export to HDFS", hdfs_path):
         if client.status(hdfs_path, strict=False) and not overwrite:
-            raise UserError("the HDFS target already exists", where=hdfs_path,
-                            fix="pass --overwrite True to replace it, or choose another path")
+            raise UserError("the HDFS target already exists", where=hdfs_path, fix=replace_fix)
         log.info("uploading %d files (%.1f MB) of a %s artifact to %s", len(files), total / 1e6,
                  manifest.get("kind"), tmp)
         client.makedirs(tmp)
@@ -105,7 +107,7 @@ def export_to_hdfs(args):
                     finally:
                         reader.close()
             _check_sizes(client, tmp, input_dir, files)
-            _put_in_place(client, tmp, hdfs_path, overwrite)
+            _put_in_place(client, tmp, hdfs_path, overwrite, replace_fix)
         except BaseException:
             _remove_quietly(client, tmp)
             raise
@@ -128,7 +130,7 @@ def _check_sizes(client, tmp, input_dir, files):
                             fix="retry the export; check the datanodes' health")
 
 
-def _put_in_place(client, tmp, hdfs_path, overwrite):
+def _put_in_place(client, tmp, hdfs_path, overwrite, replace_fix):
     """RENAME tmp → target; an existing target (overwrite) is renamed aside first, then deleted."""
     existing = client.status(hdfs_path, strict=False)
     if existing is None:
@@ -136,7 +138,7 @@ def _put_in_place(client, tmp, hdfs_path, overwrite):
         return
     if not overwrite:
         raise UserError("the HDFS target appeared during the upload", where=hdfs_path,
-                        fix="pass --overwrite True to replace it, or choose another path")
+                        fix=replace_fix)
     parent, name = posixpath.split(hdfs_path)
     old = posixpath.join(parent, f".{name}.old-{uuid.uuid4().hex[:8]}")
     client.rename(hdfs_path, old)
