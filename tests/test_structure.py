@@ -87,6 +87,7 @@ DECLARATIONS = {
     ("components.report", "model"): ("components.report.arguments", "ModelReportArguments"),
     ("components.distill", None): ("components.distill.arguments", "DistillArguments"),
     ("components.distill.evaluate", None): ("components.distill.arguments", "CompareArguments"),
+    ("components.downstream", None): ("components.downstream.arguments", "DownstreamArguments"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Fine-tune BERT models on a labelled education task and compare them (`run.run_downstream`)."""

@@ -1,0 +1,211 @@
+"""The labelled rows: read from JSONL, CSV or TSV, checked, split into training and evaluation.
+
+A file's format is its extension: `.jsonl` (one JSON object a line; blank lines skipped), `.csv`
+(a header row, then rows with Python's csv quoting) or `.tsv` (a header row, then one row a line
+split at tabs, no quoting: Hive's and GLUE's exports). UTF-8, with or without a byte-order mark.
+
+A row whose text, second text or label is empty is refused, not dropped: in a labelled set it is
+an export or join gone wrong, and dropping it silently would change the task between runs. The
+error names the file and the first lines. Without an evaluation file, a row goes to evaluation when
+a hash of its text (and second text) falls under `eval_fraction`: the same rows every run, and
+repeated texts all on one side, so no evaluation text is also a training text.
+"""
+
+import collections
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import os
+
+from components.common.errors import UserError
+
+FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+SHOWN = 5  # lines or labels named in an error
+
+
+@dataclasses.dataclass
+class Examples:
+    """Labelled examples and where each came from."""
+    texts: list[str]
+    pairs: list[str] | None  # the second texts of a sentence-pair task
+    labels: list[str]
+    lines: list[int]  # the line of each example in `source`
+    source: str
+
+    def __len__(self):
+        return len(self.labels)
+
+    def take(self, indices):
+        indices = list(indices)
+
+        def pick(values):
+            return [values[i] for i in indices]
+
+        return Examples(pick(self.texts), self.pairs and pick(self.pairs), pick(self.labels),
+                        pick(self.lines), self.source)
+
+    def head(self, count):
+        return self if count is None else self.take(range(min(count, len(self))))
+
+
+def _decode(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise UserError("the file does not exist", where=path,
+                        fix="check the path of the labelled file") from None
+    except IsADirectoryError:
+        raise UserError("expected a file, found a directory", where=path,
+                        fix=f"pass one labelled file ({', '.join(FORMATS)})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise UserError("the file is not UTF-8", where=f"{path}, line {line}",
+                        fix="save it as UTF-8") from None
+
+
+def _jsonl_rows(path, text):
+    """[(line, {column: value})] and the columns in order of first appearance."""
+    rows, columns = [], {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as err:
+            raise UserError(f"not a JSON object: {err}", where=f"{path}, line {number}",
+                            fix="write one JSON object per line (JSONL)") from None
+        if not isinstance(row, dict):
+            raise UserError(f"not a JSON object but {type(row).__name__}",
+                            where=f"{path}, line {number}",
+                            fix="write one JSON object per line (JSONL)")
+        columns.update(dict.fromkeys(row))
+        rows.append((number, row))
+    return rows, list(columns)
+
+
+def _delimited_rows(path, text, kind):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="," if kind == "csv" else "\t",
+                        quoting=csv.QUOTE_MINIMAL if kind == "csv" else csv.QUOTE_NONE)
+    try:
+        records = [(reader.line_num, record) for record in reader if record]
+    except csv.Error as err:
+        other = "TSV" if kind == "csv" else "CSV"
+        raise UserError(f"malformed {kind.upper()}: {err}",
+                        where=f"{path}, line {reader.line_num}",
+                        fix=f"check the file's quoting, or save it as {other}") from None
+    if not records:
+        return [], []
+    header = records[0][1]
+    rows = []
+    for number, record in records[1:]:
+        if len(record) != len(header):
+            raise UserError(f"{len(record)} fields where the header has {len(header)}",
+                            where=f"{path}, line {number}",
+                            fix="give every row the header's columns"
+                            + (" (a tab inside a text splits it)" if kind == "tsv" else ""))
+        rows.append((number, dict(zip(header, record, strict=True))))
+    return rows, header
+
+
+def _as_text(value):
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _lines(numbers):
+    shown = ", ".join(map(str, numbers[:SHOWN]))
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}{' …' if len(numbers) > SHOWN else ''}"
+
+
+def read_examples(path, text_column, text_pair_column, label_column):
+    """The labelled examples of one file (see the module's docstring for formats and rules)."""
+    kind = FORMATS.get(os.path.splitext(path)[1].lower())
+    if kind is None:
+        raise UserError("unknown file format", where=path,
+                        fix="name the file .jsonl, .csv or .tsv after its format")
+    text = _decode(path)
+    rows, columns = (_jsonl_rows(path, text) if kind == "jsonl"
+                     else _delimited_rows(path, text, kind))
+    if not rows:
+        raise UserError("the file has no rows", where=path, fix="pass a file of labelled rows")
+    wanted = [("--text_column", text_column), ("--label_column", label_column)]
+    if text_pair_column:
+        wanted.insert(1, ("--text_pair_column", text_pair_column))
+    for flag, column in wanted:
+        if column not in columns:
+            raise UserError(f"no column {column!r}; the columns are "
+                            f"{', '.join(map(repr, columns))}", where=path,
+                            fix=f"pass {flag} with one of them")
+    values = {column: [_as_text(row.get(column)).strip() for _, row in rows]
+              for _, column in wanted}
+    lines = [number for number, _ in rows]
+    for _, column in wanted:
+        empty = [line for line, value in zip(lines, values[column], strict=True) if not value]
+        if empty:
+            raise UserError(f"{len(empty)} row{'s' if len(empty) > 1 else ''} with an empty "
+                            f"{column!r}", where=f"{path}, {_lines(empty)}",
+                            fix="fill or remove those rows")
+    return Examples(values[text_column], values[text_pair_column] if text_pair_column else None,
+                    values[label_column], lines, os.path.abspath(path))
+
+
+def in_eval_split(text, pair, fraction):
+    """Whether a row with this text (and second text) is held out: a hash of them, in [0, 1),
+    below `fraction`."""
+    key = text if pair is None else f"{text}\x1f{pair}"
+    return int(hashlib.sha256(key.encode()).hexdigest()[:15], 16) / 16 ** 15 < fraction
+
+
+def split_by_hash(examples, fraction):
+    """(training, evaluation) examples of one file, by `in_eval_split`."""
+    pairs = examples.pairs or [None] * len(examples)
+    held = [in_eval_split(t, p, fraction) for t, p in zip(examples.texts, pairs, strict=True)]
+    train = examples.take([i for i, h in enumerate(held) if not h])
+    evaluation = examples.take([i for i, h in enumerate(held) if h])
+    for name, part in (("evaluation", evaluation), ("training", train)):
+        if not len(part):
+            raise UserError(f"--eval_fraction {fraction} leaves no {name} rows of "
+                            f"{len(examples)}", where=examples.source,
+                            fix="pass another --eval_fraction, or an --eval_file")
+    return train, evaluation
+
+
+def check_labels(train, evaluation, eval_from_train):
+    """Refuse a training set of one class, and evaluation labels that training never saw."""
+    counts = collections.Counter(train.labels)
+    if len(counts) < 2:
+        raise UserError(f"the training rows have one class only ({train.labels[0]!r})",
+                        where=train.source, fix="a classifier needs two labels or more: check "
+                        "--label_column and the file")
+    unseen = collections.Counter(label for label in evaluation.labels if label not in counts)
+    if unseen:
+        named = ", ".join(f"{label!r} ({count} row{'s' if count > 1 else ''})"
+                          for label, count in unseen.most_common(SHOWN))
+        more = f" and {len(unseen) - SHOWN} more" if len(unseen) > SHOWN else ""
+        fix = ("pass an --eval_file, or add rows of those labels" if eval_from_train else
+               "add training rows of those labels, or remove them from the evaluation file")
+        raise UserError(f"{len(unseen)} evaluation label{'s' if len(unseen) > 1 else ''} that "
+                        f"no training row has: {named}{more}",
+                        where=evaluation.source + (" (its held-out part)" if eval_from_train
+                                                   else ""), fix=fix)
+
+
+def load_task(args):
+    """(training, evaluation) examples of `args` (`DownstreamArguments`), checked and cut to
+    --max_train_examples / --max_eval_examples."""
+    columns = (args.text_column, args.text_pair_column, args.label_column)
+    train = read_examples(args.train_file, *columns)
+    if args.eval_file:
+        evaluation = read_examples(args.eval_file, *columns)
+    else:
+        train, evaluation = split_by_hash(train, args.eval_fraction)
+    train, evaluation = train.head(args.max_train_examples), evaluation.head(
+        args.max_eval_examples)
+    check_labels(train, evaluation, eval_from_train=not args.eval_file)
+    return train, evaluation
