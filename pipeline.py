@@ -366,7 +366,8 @@ def build_parser():
 
     p = sub.add_parser("compile", help="write the pipeline package (YAML) for a KFP cluster",
                        formatter_class=HelpFormatter)
-    p.add_argument("--output", default="pipeline.yaml", help="where to write the package")
+    p.add_argument("--output", default="pipeline.yaml",
+                   help="where to write the package; a rerun replaces it")
     _add_image_flags(p)
     _add_cluster_flags(p, submits=False)
     p.set_defaults(func=cmd_compile)
@@ -383,7 +384,8 @@ def build_parser():
                        "(default: the shipped sample)",
                        formatter_class=HelpFormatter)
     _add_run_flags(p, local_only=True)
-    p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="where runs and the cache live")
+    p.add_argument("--pipeline-root", default=LOCAL_ROOT,
+                   help="where runs and the cache live; each run adds its own run directory")
     p.add_argument("--verbose", action="store_true",
                    help="show the whole kfp.local log (it is always in the run's run.log)")
     p.set_defaults(func=cmd_run_local)
@@ -403,7 +405,8 @@ def build_parser():
     p.add_argument("--host", default=None,
                    help="submit the one-step pipeline to this KFP endpoint instead of running "
                    "it here")
-    p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="local runs: where runs live")
+    p.add_argument("--pipeline-root", default=LOCAL_ROOT,
+                   help="local runs: where runs live; each run adds its own run directory")
     p.add_argument("--verbose", action="store_true",
                    help="local runs: show the whole kfp.local log (always in run.log)")
     _add_run_flags(p)
@@ -422,7 +425,8 @@ def build_parser():
     p.add_argument("--hdfs-auth", default=HdfsConnection.hdfs_auth, choices=AUTH_MODES,
                    help="HDFS authentication")
     p.add_argument("--host", default=None, help="run it on this KFP endpoint instead of here")
-    p.add_argument("--pipeline-root", default=LOCAL_ROOT, help="local runs: where runs live")
+    p.add_argument("--pipeline-root", default=LOCAL_ROOT,
+                   help="local runs: where runs live; each run adds its own run directory")
     p.add_argument("--verbose", action="store_true", help="local runs: show the whole log")
     p.add_argument("--no-cache", action="store_true", help="copy again even if cached")
     p.add_argument("--experiment", default="edu-mlm", help="KFP experiment name")
@@ -434,7 +438,8 @@ def build_parser():
     p = sub.add_parser("tfjob", help="write a Kubeflow Training Operator TFJob that trains on "
                        "several nodes (flags after `--` go to python -m components.train)",
                        formatter_class=HelpFormatter)
-    p.add_argument("--output", default="tfjob.yaml", help="where to write the manifest")
+    p.add_argument("--output", default="tfjob.yaml",
+                   help="where to write the manifest; a rerun replaces it")
     p.add_argument("--name", default="edu-mlm-train", help="the TFJob's name")
     p.add_argument("--namespace", default=None, help="Kubernetes namespace (default: kubectl's)")
     p.add_argument("--workers", type=int, default=2, help="worker pods (worker 0 is the chief)")

@@ -17,9 +17,11 @@ class ConvertArguments(Arguments):
     vocab_file: str | None = arg(None, "vocab.txt of the model; default: the one beside the "
                                  "checkpoint, else beside --bert_config_file")
     output_dir: str | None = arg(None, "transformers directory to write (save_pretrained + "
-                                 "parity.json); default: the directory of --pytorch_dump_path")
+                                 "parity.json); a rerun replaces it whole; default: the "
+                                 "directory of --pytorch_dump_path")
     pytorch_dump_path: str | None = arg(None, "also write the legacy pytorch_model.bin "
-                                        "(BertForPreTraining state dict) to this file")
+                                        "(BertForPreTraining state dict) to this file; a rerun "
+                                        "replaces it")
     parity_data: str | None = arg(None, "pretraining-data directory (or TFRecord files) whose "
                                   "first instances feed the parity check; default: seeded random "
                                   "ids")

@@ -31,14 +31,17 @@ class DistillArguments(Arguments):
     output_dir: str = arg(REQUIRED, "the student: a save_pretrained directory (config.json, "
                           "model.safetensors, tokenizer files) with distill_log.jsonl, "
                           "tensorboard/, metrics.json; by default it also holds the training "
-                          "state", group="inputs")
+                          "state, so a rerun resumes", group="inputs")
     checkpoint_dir: str | None = arg(
         None, "where the resumable state (student, projections, AdamW moments, step) lives; a "
         "rerun with the same --checkpoint_dir resumes, even into a fresh --output_dir (a "
-        "retried pod: put it on a persistent volume); default: OUTPUT_DIR/distill_state",
+        "retried pod: put it on a persistent volume); a state made with other settings is "
+        "refused (it holds the steps done): pass a fresh --checkpoint_dir; default: "
+        "OUTPUT_DIR/distill_state",
         group="inputs")
     pytorch_dump_path: str | None = arg(None, "also write the legacy pytorch_model.bin (the "
-                                        "student's BertForMaskedLM state dict) to this file",
+                                        "student's BertForMaskedLM state dict) to this file; a "
+                                        "rerun replaces it",
                                         group="inputs")
 
     student_num_hidden_layers: int = arg(
@@ -149,7 +152,8 @@ class CompareArguments(Arguments):
                            "or any other BertForMaskedLM directory with the same vocab)")
     input_dir: str = arg(REQUIRED, "pretraining-data directory: both models are scored on its "
                          "heldout-*.tfrecord")
-    output_file: str | None = arg(None, "write the metrics to this JSON file (atomically)")
+    output_file: str | None = arg(None, "write the metrics to this JSON file; a rerun "
+                                  "replaces it, atomically")
     eval_batch_size: int = same_as(DistillArguments, "eval_batch_size")
     max_eval_examples: int | None = same_as(DistillArguments, "max_eval_examples")
     speed_batch_size: int = arg(32, "sequences per batch of the throughput measurement", low=1)

@@ -20,4 +20,5 @@ class EvaluateArguments(Arguments):
                                "smaller)", low=1)
     max_eval_steps: int | None = arg(None, "evaluate at most this many batches (default: all)",
                                      low=1)
-    output_file: str | None = arg(None, "write the metrics here as JSON (they are also printed)")
+    output_file: str | None = arg(None, "write the metrics here as JSON (they are also "
+                                  "printed); a rerun replaces it, atomically")

@@ -46,7 +46,7 @@ class ExtractArguments(Arguments):
     dedup: bool = arg(True, "drop exact duplicates of an earlier cleaned passage",
                       group=CLEANING)
     output_dir: str = arg(REQUIRED, "corpus directory to create (part-NNNNN.txt shards + "
-                          "manifest.json)", group=OUTPUT)
+                          "manifest.json); a rerun replaces it whole", group=OUTPUT)
     rows_per_shard: int = arg(100_000, "passages per shard file (when --num_shards is 0)", low=1,
                               group=OUTPUT)
     num_shards: int = arg(0, "deal passages round-robin into this many shards (0: use "

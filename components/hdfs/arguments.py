@@ -26,7 +26,8 @@ class HdfsConnection(Arguments):
 class HdfsImportArguments(HdfsConnection):
     hdfs_path: str = arg(REQUIRED, "absolute HDFS path of a text file, a directory of text "
                          "files, a corpus artifact or a model directory")
-    output_dir: str = arg(REQUIRED, "local artifact directory to create")
+    output_dir: str = arg(REQUIRED, "local artifact directory to create; a rerun replaces "
+                          "it whole")
     kind: str = arg("corpus", "corpus: text cleaned like the extract stage (or a corpus "
                     "artifact copied); model: a model directory copied as is", choices=KINDS)
     # A corpus is cleaned and cut into shards exactly as extract does it.
@@ -46,5 +47,7 @@ class HdfsImportArguments(HdfsConnection):
 @dataclass(kw_only=True)
 class HdfsExportArguments(HdfsConnection):
     input_dir: str = arg(REQUIRED, "the artifact directory to upload (must hold manifest.json)")
-    hdfs_path: str = arg(REQUIRED, "absolute HDFS directory to create")
+    hdfs_path: str = arg(REQUIRED, "absolute HDFS directory to create; an existing one is "
+                         "refused unless --overwrite True: it may be the only copy of a model "
+                         "that other jobs read")
     overwrite: bool = arg(False, "replace an existing HDFS directory (whole, never half)")

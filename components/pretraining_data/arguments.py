@@ -25,9 +25,9 @@ class PretrainingDataArguments(Arguments):
                                 "lists work too)", nargs="+")
     vocab_file: str = arg(REQUIRED, "the BERT model's vocab.txt")
     output_dir: str | None = arg(None, "directory for train-*/heldout-* TFRecords and "
-                                 "manifest.json")
+                                 "manifest.json; a rerun replaces it whole")
     output_file: str | None = arg(None, "the users' spelling: its directory becomes the output "
-                                  "directory")
+                                  "directory; a rerun replaces it whole")
     do_lower_case: bool = arg(True, "lower-case and strip accents")
     max_seq_length: int = arg(128, "tokens per instance, [CLS]/[SEP] included", low=3)
     max_predictions_per_seq: int = arg(20, "most masked positions per instance", low=1)
@@ -75,4 +75,5 @@ class PretrainingDataArguments(Arguments):
 class MergeArguments(Arguments):
     input_dir: list[str] = arg(REQUIRED, "the partial output directories, one per fan-out step",
                                nargs="+")
-    output_dir: str = arg(REQUIRED, "the merged dataset directory")
+    output_dir: str = arg(REQUIRED, "the merged dataset directory; a rerun replaces it "
+                          "whole")

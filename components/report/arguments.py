@@ -13,7 +13,7 @@ class DataReportArguments(Arguments):
     corpus_dir: str = arg(REQUIRED, "corpus directory (extract's output)")
     pretraining_data_dir: str = arg(REQUIRED, "pretraining-data directory (train/held-out "
                                     "TFRecords + manifest)")
-    output_file: str = arg(REQUIRED, "HTML file to write")
+    output_file: str = arg(REQUIRED, "HTML file to write; a rerun replaces it")
 
 
 @dataclass
@@ -28,8 +28,9 @@ class ModelReportArguments(Arguments):
                             "parity.json)")
     base_eval: str = arg(REQUIRED, "held-out metrics JSON of the base")
     trained_eval: str = arg(REQUIRED, "held-out metrics JSON of the trained model")
-    output_file: str = arg(REQUIRED, "HTML file to write")
-    markdown_file: str = arg(REQUIRED, "Markdown summary to write")
+    output_file: str = arg(REQUIRED, "HTML file to write; a rerun replaces it")
+    markdown_file: str = arg(REQUIRED, "Markdown summary to write; a rerun "
+                                "replaces it")
     fill_mask_examples: int = arg(8, "held-out sentences shown with top-5 predictions", low=0)
     student_dir: str | None = arg(None, "the distill stage's output (a student distilled from "
                                   "--hf_model_dir, with its metrics.json): adds a 'Distilled "

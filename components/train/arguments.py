@@ -22,12 +22,13 @@ class TrainArguments(Arguments):
                          "manifest.json), or a directory of TFRecords in Google's schema")
     output_dir: str = arg(REQUIRED, "trained model directory (Google format: config, vocab, "
                           "weights) with the training log; by default it also holds the "
-                          "training state")
+                          "training state, so a rerun resumes")
     checkpoint_dir: str | None = arg(
         None, "where the resumable training state (weights, AdamW slots, step, input "
         "position) lives; a rerun with the same --checkpoint_dir resumes, even into a fresh "
-        "--output_dir (a retried pod: put it on a persistent volume); default: "
-        "OUTPUT_DIR/train_state")
+        "--output_dir (a retried pod: put it on a persistent volume); a state made with other "
+        "settings is refused (it holds the steps done): pass a fresh --checkpoint_dir; "
+        "default: OUTPUT_DIR/train_state")
     bert_config_file: str | None = arg(None, "bert_config.json; default: the one beside "
                                        "--init_checkpoint")
     init_checkpoint: str = arg("", "checkpoint prefix (.../bert_model.ckpt) or model directory "
