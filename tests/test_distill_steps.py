@@ -1,6 +1,7 @@
 """The distiller's step as a GPU runs it, checked on the CPU: the micro-batches' shares counted on
 the host, the compiled student step and teacher forward pass each one graph, the train records
-read once for every process (spawned or torchrun's)."""
+read once for every process (spawned or torchrun's), and a student that cannot copy the
+teacher's layers refused."""
 
 import os
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 import torch
 import transformers
 
+from components.common.errors import UserError
 from components.distill import loop
 from components.distill.arguments import DistillArguments
 from components.distill.launch import Process
@@ -109,6 +111,21 @@ def test_compiled_student_step_and_teacher_forward_are_one_graph_each():
     # pass, compiled once: no break, no recompilation over the steps.
     assert counters["stats"]["unique_graphs"] == 2
     assert counters["frames"]["total"] == counters["frames"]["ok"] == 2
+
+
+def test_a_student_with_other_heads_than_the_teacher_layers_it_copies_is_refused():
+    teacher, _, _ = tiny_models(heads=4)
+    with pytest.raises(UserError) as refused:
+        student_config(teacher.config, StudentShape(1, num_attention_heads=2))
+    err = refused.value
+    assert err.where == "--student_num_attention_heads"
+    assert "2 attention heads" in err.what and "trained with 4" in err.what
+    assert "pass 4" in err.fix and "\n" not in err.one_line()
+    # The same heads, or a random student of another size, are fine.
+    assert student_config(teacher.config, StudentShape(1, num_attention_heads=4))
+    random_student = student_config(teacher.config, StudentShape(1, hidden_size=16,
+                                                                 num_attention_heads=2))
+    assert random_student.num_attention_heads == 2
 
 
 @pytest.mark.slow

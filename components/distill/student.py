@@ -90,6 +90,18 @@ def student_config(teacher_config, shape):
     config.update({"num_hidden_layers": layers, "hidden_size": hidden,
                    "num_attention_heads": heads, "intermediate_size": intermediate,
                    "architectures": ["BertForMaskedLM"]})
+    if copies_teacher_layers(teacher_config, config) and \
+            heads != teacher_config.num_attention_heads:
+        # The copied Q/K/V matrices would be split into other heads than they were trained
+        # as: attention scores of unrelated dimensions, not a student of the teacher.
+        raise UserError(f"the student would copy the teacher's layers (same hidden size "
+                        f"{hidden} and feed-forward size {intermediate}) with {heads} attention "
+                        f"heads, but they were trained with "
+                        f"{teacher_config.num_attention_heads}",
+                        where="--student_num_attention_heads",
+                        fix=f"pass {teacher_config.num_attention_heads} (or leave it out), or "
+                        "another --student_hidden_size or --student_intermediate_size for a "
+                        "random student")
     return config
 
 
@@ -117,7 +129,7 @@ def teacher_layer_map(teacher_layers, student_layers, chosen=None):
 
 def copies_teacher_layers(teacher_config, config):
     """Whether the student starts from the teacher's weights (same hidden and feed-forward
-    sizes, so every copied matrix fits)."""
+    sizes, so every copied matrix fits; `student_config` refuses other head counts then)."""
     return (config.hidden_size, config.intermediate_size) == \
         (teacher_config.hidden_size, teacher_config.intermediate_size)
 
