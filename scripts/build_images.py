@@ -2,6 +2,9 @@
 
 Each image is `REGISTRY/edu-mlm-<image>:TAG`, named by `components.images` (the same function the
 KFP components take their `base_image` from, so what is built is what `pipeline.yaml` names).
+TAG defaults to the code's (`components.images.default_tag`: the git commit), so a build of other
+code never takes the tag of an earlier one. With --push, the registry's digest of each image is
+written to --digests (`build/image-digests.json`), which `pipeline.py compile --digests` pins.
 The build context is the repository root; `.dockerignore` sends only the package, its metadata
 and constraints.txt. Works with docker (when a daemon answers) or podman.
 
@@ -22,13 +25,15 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from components.common.artifacts import write_text_atomic  # noqa: E402
 from components.common.errors import UserError, exit_on_user_error  # noqa: E402
-from components.images import DEFAULT_REGISTRY, DEFAULT_TAG, STAGE_IMAGE, image  # noqa: E402
+from components.images import DEFAULT_REGISTRY, STAGE_IMAGE, default_tag, image  # noqa: E402
 
 IMAGES = ("dataprep", "trainer", "converter", "distiller")
 WHEEL_DIR = REPO_ROOT / "images" / "converter" / "wheels"
@@ -36,6 +41,7 @@ CPU_BASE = "python:3.11-slim"
 GPU_BASE = "tensorflow/tensorflow:2.21.0-gpu"
 # The distiller's torch without --cpu is PyPI's CUDA build (its Dockerfile's default).
 CPU_TORCH_PIP_ARGS = "--index-url https://download.pytorch.org/whl/cpu"
+DIGESTS_FILE = REPO_ROOT / "build" / "image-digests.json"
 
 
 def image_names(registry=None, tag=None):
@@ -130,14 +136,38 @@ def build_one(engine, name, reference, extra_args, ca_bundle):
     return time.monotonic() - started
 
 
+def push(engine, reference):
+    """Push `reference`; return it pinned by the digest the registry stored it under
+    (`REPO:TAG@sha256:…`)."""
+    if engine == "podman":
+        with tempfile.TemporaryDirectory() as tmp:
+            digest_file = pathlib.Path(tmp) / "digest"
+            subprocess.run([engine, "push", "--digestfile", str(digest_file), reference],
+                           check=True)
+            return f"{reference}@{digest_file.read_text().strip()}"
+    subprocess.run([engine, "push", reference], check=True)
+    result = subprocess.run([engine, "image", "inspect", "--format", "{{json .RepoDigests}}",
+                             reference], capture_output=True, text=True, check=True)
+    repository = reference.rsplit(":", 1)[0]
+    for pinned in json.loads(result.stdout) or ():
+        if pinned.startswith(repository + "@"):
+            return f"{reference}@{pinned.split('@', 1)[1]}"
+    raise UserError(f"{engine} reports no digest for the pushed image", where=reference,
+                    fix="push it again")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--registry", default=os.environ.get("EDU_MLM_REGISTRY", DEFAULT_REGISTRY),
                         help="image registry/namespace, e.g. registry.example.com/ml")
-    parser.add_argument("--tag", default=os.environ.get("EDU_MLM_TAG", DEFAULT_TAG),
-                        help="image tag")
+    parser.add_argument("--tag", default=os.environ.get("EDU_MLM_TAG") or default_tag(),
+                        help="image tag ($EDU_MLM_TAG, else the code's: the git commit, with a "
+                             "hash of the uncommitted changes when there are any)")
     parser.add_argument("--push", action="store_true", help="push each image after building it")
+    parser.add_argument("--digests", type=pathlib.Path, default=DIGESTS_FILE,
+                        help="with --push: where to write each pushed image's reference by digest "
+                             "(JSON; pipeline.py compile --digests FILE pins them)")
     parser.add_argument("--engine", choices=["docker", "podman"], default=None,
                         help="container engine (default: docker when its daemon answers, "
                              "else podman)")
@@ -171,20 +201,23 @@ def main(argv=None):
     bases = {GPU_BASE if name == "trainer" and not args.cpu else CPU_BASE for name in args.only}
     for base in sorted(bases):
         ensure_base_image(engine, base)
-    figures = {}
+    figures, pinned = {}, {}
     for name in args.only:
         seconds = build_one(engine, name, names[name],
                             build_arguments(name, args.cpu, torch_pip_args), args.ca_bundle)
         figures[name] = {"image": names[name], "build_seconds": round(seconds, 1),
                          "bytes": image_size(engine, names[name])}
         if args.push:
-            subprocess.run([engine, "push", names[name]], check=True)
+            pinned[name] = push(engine, names[name])
     print(f"{'image':<48} {'build s':>8} {'size MB':>8}")
     for figure in figures.values():
         print(f"{figure['image']:<48} {figure['build_seconds']:>8.1f} "
               f"{figure['bytes'] / 1e6:>8.0f}")
     if args.report:
         args.report.write_text(json.dumps(figures, indent=2) + "\n")
+    if pinned:
+        write_text_atomic(str(args.digests), json.dumps(pinned, indent=2) + "\n")
+        print(f"wrote {args.digests}: compile with --digests {args.digests} to pin them")
 
 
 if __name__ == "__main__":
