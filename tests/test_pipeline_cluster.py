@@ -246,3 +246,123 @@ def test_submit_refused_for_credentials_says_how_to_pass_them(repo_root, tmp_pat
 
 def test_readme_shows_the_backend_table(repo_root):
     assert backends.markdown_table() in (repo_root / "README.md").read_text(encoding="utf-8")
+
+
+THIRTY_DAYS = 30 * 86400
+
+
+@pytest.mark.parametrize("build", ["full", "compat"])
+def test_retries_outlast_the_longest_training(build, request):
+    """Argo measures `backoff.maxDuration` from the first attempt's start and fails the node
+    with "Max duration limit exceeded" past it (argo-workflows workflow/controller/operator.go
+    processNodeRetries, v3.4.17, v3.5.14, v4.0.5); the KFP compiler copies the task's
+    `backoffMaxDuration` seconds into it (kubeflow/pipelines backend/src/v2/compiler/
+    argocompiler/container.go: getTaskRetryStrategy at 2.4.1, getTaskRetryParametersWithValues
+    at 2.17.0). Without it the SDK writes 3600s (kfp dsl/structures.py RetryPolicy.to_proto)."""
+    spec, _ = request.getfixturevalue(build)
+    retried = {name: task["retryPolicy"] for name, (task, _) in all_tasks(spec).items()
+               if "retryPolicy" in task}
+    assert set(retried) == set(GPU_TASKS)
+    for name, policy in retried.items():
+        assert policy["backoffMaxDuration"] == f"{THIRTY_DAYS}s", name
+        assert policy["maxRetryCount"] == 2 and policy["backoffDuration"] == "60s", name
+
+
+def test_retry_max_duration_is_a_compile_option(repo_root, tmp_path):
+    spec, _ = compile_yaml(repo_root, tmp_path, "--retry-max-duration", "72h",
+                           "--backend-version", backends.COMPAT_FLOOR)
+    assert {all_tasks(spec)[t][0]["retryPolicy"]["backoffMaxDuration"] for t in GPU_TASKS} == \
+        {f"{72 * 3600}s"}
+
+
+def driver_pod_spec(container, k8s_executor):
+    """What the KFP 2.4.1 driver puts into the pod of a task (backend/src/v2/driver/driver.go
+    at 2.4.1): requests and limits from `resource{Cpu,Memory}{Request,Limit}`, the old float
+    fields only when those are empty (getPodResource); `nodeSelector.labels`, `tolerations`
+    (key, operator, value, effect) and `imagePullSecret[].secretName` (initPodSpecPatch/
+    extendPodSpecPatch). The other fields the SDK writes are unknown to it and ignored."""
+    resources = container.get("resources", {})
+    pod = {"requests": {}, "limits": {}}
+    for kind in ("Cpu", "Memory"):
+        for side in ("Request", "Limit"):
+            value = resources.get(f"resource{kind}{side}")
+            if value:
+                pod[f"{side.lower()}s"][kind.lower()] = value
+    pod["nodeSelector"] = k8s_executor.get("nodeSelector", {}).get("labels", {})
+    pod["tolerations"] = [{k: t[k] for k in ("key", "operator", "value", "effect") if k in t}
+                          for t in k8s_executor.get("tolerations", ())]
+    pod["imagePullSecrets"] = [s["secretName"] for s in k8s_executor.get("imagePullSecret", ())]
+    return pod
+
+
+PLACEMENT_FLAGS = ("--gpu-toleration", "nvidia.com/gpu:NoSchedule",
+                   "--gpu-toleration", "dedicated=ml:NoExecute",
+                   "--gpu-node-selector", "nvidia.com/gpu.product=NVIDIA-L4",
+                   "--gpu-node-selector", "pool=gpu",
+                   "--train-resources", "cpu=4,memory=28Gi",
+                   "--distill-resources", "cpu=6,memory=24Gi,cpu_limit=12",
+                   "--evaluate-resources", "memory=12Gi",
+                   "--image-pull-secret", "regcred", "--image-pull-secret", "mirror")
+
+
+@pytest.mark.parametrize("backend", [backends.FULL, backends.COMPAT_FLOOR])
+def test_gpu_pods_tolerate_the_gpu_nodes_and_take_the_sizes_given(backend, repo_root, tmp_path):
+    """Tolerations and node labels on the four GPU tasks only; their requests and limits as
+    given; every pod with limits (a namespace ResourceQuota on limits.* admits it) and the
+    pull Secrets."""
+    spec, k8s = compile_yaml(repo_root, tmp_path, *PLACEMENT_FLAGS, "--backend-version", backend)
+    executors = spec["deploymentSpec"]["executors"]
+    expected = {"train": ({"cpu": "4", "memory": "28Gi"}, {"cpu": "4", "memory": "28Gi"}),
+                "distill": ({"cpu": "6", "memory": "24Gi"}, {"cpu": "12", "memory": "24Gi"}),
+                "evaluate-base-model": ({"cpu": "8", "memory": "12Gi"},) * 2,
+                "evaluate-trained-model": ({"cpu": "8", "memory": "12Gi"},) * 2}
+    tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                   {"key": "dedicated", "operator": "Equal", "value": "ml",
+                    "effect": "NoExecute"}]
+    checked = 0
+    for name, (task, _) in all_tasks(spec).items():
+        component = spec["components"][task["componentRef"]["name"]]
+        executor = component.get("executorLabel")
+        if "container" not in executors.get(executor, {}):
+            continue  # a sub-DAG (fan-out, export condition) or the importer: no pod of ours
+        pod = driver_pod_spec(executors[executor]["container"], k8s.get(executor, {}))
+        assert pod["imagePullSecrets"] == ["regcred", "mirror"], name
+        assert set(pod["limits"]) == {"cpu", "memory"} == set(pod["requests"]), name
+        if name in GPU_TASKS:
+            assert (pod["requests"], pod["limits"]) == expected[name], name
+            assert pod["tolerations"] == tolerations, name
+            assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L4",
+                                           "pool": "gpu"}, name
+        else:
+            assert pod["tolerations"] == [] and pod["nodeSelector"] == {}, name
+            assert pod["limits"] == pod["requests"], name
+        checked += 1
+    assert checked >= 13
+
+
+def test_gpu_tasks_keep_their_default_sizes_with_limits(full):
+    spec, k8s = full
+    executors = spec["deploymentSpec"]["executors"]
+    train = driver_pod_spec(executors[executor_of(spec, "train")]["container"], {})
+    assert train["requests"] == train["limits"] == {"cpu": "8", "memory": "64G"}
+    assert not any("tolerations" in e or "nodeSelector" in e or "imagePullSecret" in e
+                   for e in k8s.values())
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (("--gpu-toleration", "nvidia.com/gpu"), "KEY[=VALUE]:EFFECT"),
+    (("--gpu-toleration", "a=b:Never"), "EFFECT is one of"),
+    (("--gpu-node-selector", "pool"), "KEY=VALUE"),
+    (("--train-resources", "cpu=4,gpu=2"), "keys: cpu, memory"),
+    (("--distill-resources", "memory=lots"), "not a Kubernetes quantity"),
+    (("--evaluate-resources", "memory=32Gi,memory_limit=16Gi"), "below the request"),
+    (("--retry-max-duration", "forever"), "not a duration"),
+])
+def test_bad_cluster_flags_are_one_line(flags, needle):
+    import pipeline
+
+    args = pipeline.build_parser().parse_args(["compile", *flags])
+    from components.common.errors import UserError
+
+    with pytest.raises(UserError, match=re.escape(needle)):
+        pipeline.settings_from(args)

@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 
 from components.common.artifacts import MANIFEST, copy_file_atomic, write_json_atomic
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 TENSORBOARD_DIR = "tensorboard"
+# The claim mounted as the state's volume, set on the pipeline's train and distill tasks.
+CLAIM_ENV = "EDU_MLM_CHECKPOINT_PVC"
+VOLUME_SETUP = ("python pipeline.py checkpoint-volume --job-only --checkpoint-pvc {claim} "
+                "| kubectl -n NAMESPACE apply -f -")
 
 
 def prepare_output_dir(output_dir, state_dir):
@@ -39,6 +44,31 @@ def prepare_output_dir(output_dir, state_dir):
                             fix=f"choose a {flag} you can write to") from err
     with contextlib.suppress(FileNotFoundError):
         os.remove(os.path.join(output_dir, MANIFEST))
+
+
+def check_state_dir_writable(state_dir):
+    """Refuse, in one line and before any work, a state directory this process cannot create
+    or write in, saying how to fix it: a fresh PersistentVolume's root is root:root 0755, the
+    images run as uid 10001, and the KFP drivers of 2.4/2.5 set no fsGroup that would hand the
+    volume to it, so a one-time Job does (`python pipeline.py checkpoint-volume`)."""
+    location = os.path.abspath(state_dir)
+    while not os.path.exists(location):
+        location = os.path.dirname(location)
+    try:
+        handle, probe = tempfile.mkstemp(dir=location, prefix=".edu-mlm-write-test-")
+        os.close(handle)
+        os.remove(probe)
+    except OSError as err:
+        owner = os.stat(location)
+        claim = os.environ.get(CLAIM_ENV)
+        setup = VOLUME_SETUP.format(claim=claim or "CLAIM")
+        fix = (f"make the volume writable once: {setup}" if claim else
+               f"pass a --checkpoint_dir you can write to; on Kubernetes make its volume "
+               f"writable once: {setup}")
+        raise UserError(f"cannot write the resumable state: {location} (owner uid "
+                        f"{owner.st_uid}, mode {owner.st_mode & 0o7777:04o}) is not writable by "
+                        f"uid {os.getuid()}: {err.strerror}", where=f"--checkpoint_dir "
+                        f"{state_dir}", fix=fix + " (README: On a cluster)") from err
 
 
 def checkpoint_dir_for(checkpoint_root, output_uri):
@@ -149,6 +179,8 @@ class RunInterrupted(Exception):
 def run_resumable(run, args, stage_log):
     """`run(args)` for a stage's command line, logging on `stage_log` how far it got; a run
     stopped by SIGTERM (`RunInterrupted`) exits with EXIT_INTERRUPTED."""
+    if args.checkpoint_dir:
+        check_state_dir_writable(args.checkpoint_dir)
     try:
         summary = run(args)
     except RunInterrupted as stopped:

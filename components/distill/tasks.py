@@ -16,10 +16,14 @@ def run_distill_task(teacher, pretraining_data, student, metrics, num_gpus=0,
 
     from components.common import lineage
     from components.common.artifacts import atomic_output_dir, write_manifest
+    from components.common.errors import exit_on_user_error
     from components.common.kfp_outputs import log_metrics
-    from components.common.run_state import checkpoint_dir_for
-    from components.distill.loop import distill
+    from components.common.run_state import check_state_dir_writable, checkpoint_dir_for
 
+    checkpoint_dir = checkpoint_dir_for(checkpoint_root, student.uri) \
+        if checkpoint_root and arguments["num_train_steps"] else None
+    if checkpoint_dir:  # one line, not a traceback; before torch loads
+        exit_on_user_error(check_state_dir_writable)(checkpoint_dir)
     with open(os.path.join(teacher.path, "manifest.json"), encoding="utf-8") as f:
         teacher_model = json.load(f).get(lineage.MODEL)
     made_from = {lineage.DATA: lineage.data_fingerprint(pretraining_data.path)}
@@ -32,9 +36,10 @@ def run_distill_task(teacher, pretraining_data, student, metrics, num_gpus=0,
                                  "reason": "distill_num_train_steps is 0"})
         log_metrics(metrics, {}, made_from)
         return
+    from components.distill.loop import distill
+
     summary = distill(DistillArguments(
         teacher_dir=teacher.path, input_dir=pretraining_data.path, output_dir=student.path,
-        num_processes=num_gpus or None,
-        checkpoint_dir=checkpoint_dir_for(checkpoint_root, student.uri) if checkpoint_root
-        else None, **DistillArguments.unset_to_none(arguments)))
+        num_processes=num_gpus or None, checkpoint_dir=checkpoint_dir,
+        **DistillArguments.unset_to_none(arguments)))
     log_metrics(metrics, summary, made_from)

@@ -19,9 +19,9 @@ from typing import NamedTuple
 from kfp import dsl, kubernetes
 from kfp.dsl import HTML, Dataset, Markdown, Metrics, Model
 
-from components import images
 from components.bert.arguments import BertInitArguments
 from components.bert.component import init_random_model
+from components.common.run_state import CLAIM_ENV
 from components.convert.component import convert_component
 from components.distill.arguments import PIPELINE_FIELDS as DISTILL_FIELDS
 from components.distill.component import distill
@@ -31,8 +31,8 @@ from components.extract.arguments import TASK_PARAMETERS as EXTRACT_PARAMETERS
 from components.extract.component import extract
 from components.hdfs.arguments import HdfsConnection
 from components.hdfs.component import hdfs_export_component, hdfs_import
-from components.pipeline import backends, parameters
-from components.pipeline.code import code_version
+from components.pipeline import backends, parameters, placement
+from components.pipeline.placement import place, use_secret
 from components.pretraining_data.arguments import PIPELINE_FIELDS as DATA_FIELDS
 from components.pretraining_data.component import (
     merge_pretraining_data,
@@ -51,7 +51,7 @@ SECRET_KEYS_TO_ENV = parameters.SECRET_KEYS_TO_ENV
 HDFS_SECRET_KEYS_TO_ENV = parameters.HDFS_SECRET_KEYS_TO_ENV
 DEFAULT_CHECKPOINT_PVC = parameters.DEFAULT_CHECKPOINT_PVC
 CHECKPOINT_MOUNT = "/mnt/edu-mlm-checkpoints"
-SHM_SIZE = "8Gi"  # NCCL's buffers between GPUs without NVLink; the default 64 MB is too small
+SHM_SIZE = placement.SHM_SIZE
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,12 @@ class Settings:
     where the training state lives (one sub-directory per run) so that a retried pod resumes;
     "" = no volume, checkpoint_root is then a local directory ("" = inside the model).
     backend_version: the oldest KFP backend to run on (see `backends`).
-    secret_name: "" = no Secret at all (sources that need no credentials)."""
+    secret_name: "" = no Secret at all (sources that need no credentials).
+    retry_max_seconds: how long after a retried task's first start Argo still retries it.
+    gpu_tolerations (add_toleration's arguments as (name, value) pairs) and gpu_node_selector
+    ((label, value) pairs): on the GPU pods only. resources: (stage, placement.Resources) pairs
+    overriding placement.GPU_TASK_RESOURCES. image_references: (image, reference by digest)
+    pairs that replace registry and tag; image_pull_secrets: Secret names, on every pod."""
     registry: str | None = None
     tag: str | None = None
     secret_name: str = DEFAULT_SECRET
@@ -76,6 +81,15 @@ class Settings:
     checkpoint_pvc: str = DEFAULT_CHECKPOINT_PVC
     checkpoint_root: str = CHECKPOINT_MOUNT
     backend_version: str = backends.FULL
+    retry_max_seconds: int = placement.retry_seconds(placement.DEFAULT_RETRY_MAX_DURATION)
+    gpu_tolerations: tuple = ()
+    gpu_node_selector: tuple = ()
+    resources: tuple = ()
+    image_references: tuple = ()
+    image_pull_secrets: tuple = ()
+
+    def resources_of(self, stage):
+        return dict(self.resources).get(stage, placement.GPU_TASK_RESOURCES[stage])
 
     @property
     def compat(self):
@@ -121,28 +135,6 @@ ARTIFACTS = {
 }
 
 
-def _place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
-    """Pin the task's image (per stage), its CPU/memory and GPU requests (with an in-memory
-    /dev/shm beside GPUs) and its retries (for tasks a preempted node may kill)."""
-    task.set_container_image(images.image(stage, settings.registry, settings.tag))
-    task.set_cpu_request(cpu).set_memory_request(memory)
-    if settings.code_versions:
-        task.set_env_variable("EDU_MLM_CODE_VERSION", code_version(stage))
-    if gpus:
-        task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(gpus)
-        kubernetes.empty_dir_mount(task, volume_name="dshm", mount_path="/dev/shm",
-                                   medium="Memory", size_limit=SHM_SIZE)
-    if retried and settings.retries:
-        task.set_retry(settings.retries, backoff_duration="60s", backoff_factor=2.0)
-    return task
-
-
-def _use_secret(task, keys_to_env, settings):
-    if settings.secret_name:
-        kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
-                                     secret_key_to_env=keys_to_env, optional=not settings.compat)
-
-
 def _values(params, names):
     return {name: params[name] for name in names}
 
@@ -151,29 +143,29 @@ def _values(params, names):
 # channels of what earlier stages made, `params` the run parameters; it returns what it makes.
 
 def add_extract(artifacts, params, settings):
-    task = _place(extract(**_values(params, [p.name for p in EXTRACT_PARAMETERS])), "extract",
-                  settings, cpu="2", memory="4G")
-    _use_secret(task, SECRET_KEYS_TO_ENV, settings)
+    task = place(extract(**_values(params, [p.name for p in EXTRACT_PARAMETERS])), "extract",
+                 settings, cpu="2", memory="4G")
+    use_secret(task, SECRET_KEYS_TO_ENV, settings)
     return {"corpus": task.outputs["corpus"], "extract_metrics": task.outputs["metrics"]}
 
 
 def add_pretraining_data(artifacts, params, settings):
     masking = _values(params, DATA_FIELDS)
     if settings.compat:
-        whole = _place(pretraining_data_whole(
+        whole = place(pretraining_data_whole(
             corpus=artifacts["corpus"], base_model=artifacts["base_model"],
             num_shards=params["num_shards"], **masking), "pretraining_data", settings)
         return {"pretraining_data": whole.outputs["pretraining_data"],
                 "data_metrics": whole.outputs["metrics"]}
-    split = _place(split_corpus(corpus=artifacts["corpus"], num_shards=params["num_shards"]),
-                   "pretraining_data", settings, cpu="1", memory="1G")
+    split = place(split_corpus(corpus=artifacts["corpus"], num_shards=params["num_shards"]),
+                  "pretraining_data", settings, cpu="1", memory="1G")
     # Only the loop item crosses into the loop: kfp.local 2.17 resolves other task outputs used
     # inside a ParallelFor to the loop item.
     with dsl.ParallelFor(split.output) as part:
-        shard_task = _place(pretraining_data_shard(
+        shard_task = place(pretraining_data_shard(
             corpus=artifacts["corpus"], base_model=artifacts["base_model"], part=part,
             **masking), "pretraining_data", settings)
-    merged = _place(merge_pretraining_data(
+    merged = place(merge_pretraining_data(
         shards=dsl.Collected(shard_task.outputs["pretraining_data"])),
         "pretraining_data", settings, cpu="1", memory="2G")
     return {"pretraining_data": merged.outputs["pretraining_data"],
@@ -181,31 +173,38 @@ def add_pretraining_data(artifacts, params, settings):
 
 
 def add_data_report(artifacts, params, settings):
-    task = _place(data_report(corpus=artifacts["corpus"],
-                              pretraining_data=artifacts["pretraining_data"]),
-                  "data_report", settings, cpu="1", memory="2G")
+    task = place(data_report(corpus=artifacts["corpus"],
+                             pretraining_data=artifacts["pretraining_data"]),
+                 "data_report", settings, cpu="1", memory="2G")
     return {"data_report": task.outputs["html"]}
 
 
-def add_train(artifacts, params, settings):
-    task = _place(train(
-        pretraining_data=artifacts["pretraining_data"], base_model=artifacts["base_model"],
-        **_values(params, TRAIN_FIELDS), num_gpus=settings.num_gpus,
-        checkpoint_root=settings.checkpoint_root),
-        "train", settings, cpu="8", memory="64G", gpus=settings.num_gpus, retried=True)
+def _mount_checkpoint_volume(task, settings):
+    """The claim holding the resumable state; its name in the environment, so that a task that
+    cannot write there names the one-time fix (`run_state.check_state_dir_writable`)."""
     if settings.checkpoint_pvc:
         kubernetes.mount_pvc(task, pvc_name=settings.checkpoint_pvc,
                              mount_path=settings.checkpoint_root)
+        task.set_env_variable(CLAIM_ENV, settings.checkpoint_pvc)
+
+
+def add_train(artifacts, params, settings):
+    task = place(train(
+        pretraining_data=artifacts["pretraining_data"], base_model=artifacts["base_model"],
+        **_values(params, TRAIN_FIELDS), num_gpus=settings.num_gpus,
+        checkpoint_root=settings.checkpoint_root),
+        "train", settings, gpus=settings.num_gpus, retried=True)
+    _mount_checkpoint_volume(task, settings)
     return {"model": task.outputs["model"], "train_metrics": task.outputs["metrics"]}
 
 
 def add_evaluate(artifacts, params, settings):
     outputs = {}
     for which, model in (("base", artifacts["base_model"]), ("trained", artifacts["model"])):
-        task = _place(evaluate_component(EVALUATE_TASKS[which])(
+        task = place(evaluate_component(EVALUATE_TASKS[which])(
             pretraining_data=artifacts["pretraining_data"], model=model,
             **_values(params, EVALUATE_FIELDS)),
-            "evaluate", settings, cpu="8", memory="32G", gpus=min(settings.num_gpus, 1),
+            "evaluate", settings, gpus=min(settings.num_gpus, 1),
             retried=True)
         outputs[f"{which}_eval"] = task.outputs["metrics"]
     return outputs
@@ -215,7 +214,7 @@ def add_convert(artifacts, params, settings):
     outputs = {}
     for which, model, prefix in (("base", artifacts["base_model"], "base_"),
                                  ("trained", artifacts["model"], "")):
-        task = _place(convert_component(CONVERT_TASKS[which])(
+        task = place(convert_component(CONVERT_TASKS[which])(
             model=model, pretraining_data=artifacts["pretraining_data"]), "convert", settings,
             cpu="4", memory="16G")
         outputs[f"{prefix}hf_model"] = task.outputs["hf_model"]
@@ -227,19 +226,17 @@ def add_distill(artifacts, params, settings):
     """The trained model, converted, distilled into a small student (a GPU pod like the
     trainer's, retried, its state on the same volume); with distill_num_train_steps 0 the task
     only records that it was skipped."""
-    task = _place(distill(
+    task = place(distill(
         teacher=artifacts["hf_model"], pretraining_data=artifacts["pretraining_data"],
         **{name: params[parameters.DISTILL_PREFIX + name] for name in DISTILL_FIELDS},
         num_gpus=settings.num_gpus, checkpoint_root=settings.checkpoint_root),
-        "distill", settings, cpu="8", memory="32G", gpus=settings.num_gpus, retried=True)
-    if settings.checkpoint_pvc:
-        kubernetes.mount_pvc(task, pvc_name=settings.checkpoint_pvc,
-                             mount_path=settings.checkpoint_root)
+        "distill", settings, gpus=settings.num_gpus, retried=True)
+    _mount_checkpoint_volume(task, settings)
     return {"student": task.outputs["student"], "distill_metrics": task.outputs["metrics"]}
 
 
 def add_report(artifacts, params, settings):
-    task = _place(report(
+    task = place(report(
         pretraining_data=artifacts["pretraining_data"], data_metrics=artifacts["data_metrics"],
         model=artifacts["model"], train_metrics=artifacts["train_metrics"],
         base_eval=artifacts["base_eval"], trained_eval=artifacts["trained_eval"],
@@ -255,11 +252,11 @@ def add_export(artifacts, params, settings):
     """Copy the trained models to HDFS when `export_hdfs_dir` is set."""
     with dsl.If(params["export_hdfs_dir"] != "", name="export-to-hdfs"):
         for artifact, (name, task_id) in HDFS_EXPORTS.items():
-            task = _place(hdfs_export_component(task_id)(
+            task = place(hdfs_export_component(task_id)(
                 artifact=artifacts[artifact], hdfs_dir=params["export_hdfs_dir"], name=name,
                 namenode_url=params["hdfs_url"], hdfs_auth=params["hdfs_auth"]), "hdfs",
                 settings, cpu="1", memory="2G")
-            _use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
+            use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
     return {}
 
 
@@ -376,9 +373,9 @@ def build_demo_base_model_pipeline(settings=Settings()):
                               reimport=False)
         vocab = dsl.importer(artifact_uri=vocab_uri, artifact_class=dsl.Artifact,
                              reimport=False)
-        task = _place(init_random_model(bert_config=config.output, vocab=vocab.output,
-                                        random_seed=random_seed), "bert", settings,
-                      cpu="1", memory="4G")
+        task = place(init_random_model(bert_config=config.output, vocab=vocab.output,
+                                       random_seed=random_seed), "bert", settings,
+                     cpu="1", memory="4G")
         return task.outputs["model"]
 
     return demo_base_model
@@ -392,9 +389,9 @@ def build_hdfs_import_pipeline(settings=Settings()):
                   description="Copy an HDFS path into the artifact store")
     def hdfs_import_pipeline(hdfs_path: str, kind: str = "model", hdfs_url: str = "",
                              hdfs_auth: str = HdfsConnection.hdfs_auth) -> dsl.Artifact:
-        task = _place(hdfs_import(hdfs_path=hdfs_path, kind=kind, namenode_url=hdfs_url,
-                                  hdfs_auth=hdfs_auth), "hdfs", settings, cpu="1", memory="2G")
-        _use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
+        task = place(hdfs_import(hdfs_path=hdfs_path, kind=kind, namenode_url=hdfs_url,
+                                 hdfs_auth=hdfs_auth), "hdfs", settings, cpu="1", memory="2G")
+        use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
         return task.outputs["artifact"]
 
     return hdfs_import_pipeline

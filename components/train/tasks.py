@@ -10,8 +10,13 @@ def run_train_task(pretraining_data, base_model, model, metrics, num_gpus, check
 
     from components.common import lineage
     from components.common.artifacts import read_manifest
+    from components.common.errors import exit_on_user_error
     from components.common.kfp_outputs import log_metrics
-    from components.common.run_state import checkpoint_dir_for
+    from components.common.run_state import check_state_dir_writable, checkpoint_dir_for
+
+    checkpoint_dir = checkpoint_dir_for(checkpoint_root, model.uri) if checkpoint_root else None
+    if checkpoint_dir:  # one line, not a traceback; before TensorFlow loads
+        exit_on_user_error(check_state_dir_writable)(checkpoint_dir)
     from components.train.loop import train
 
     data = read_manifest(pretraining_data.path, kind="pretraining_data")
@@ -20,8 +25,7 @@ def run_train_task(pretraining_data, base_model, model, metrics, num_gpus, check
         bert_config_file=os.path.join(base_model.path, "bert_config.json"),
         init_checkpoint=base_model.path, max_seq_length=data["max_seq_length"],
         max_predictions_per_seq=data["max_predictions_per_seq"], num_gpus=num_gpus or None,
-        checkpoint_dir=checkpoint_dir_for(checkpoint_root, model.uri) if checkpoint_root
-        else None, **parameters))
+        checkpoint_dir=checkpoint_dir, **parameters))
     made_from = {lineage.MODEL: lineage.model_fingerprint(model.path),
                  lineage.DATA: lineage.data_fingerprint(pretraining_data.path)}
     model.metadata.update(made_from)
