@@ -60,8 +60,11 @@ class WebHdfsServer:
         self.datanode_url = f"http://127.0.0.1:{self.datanode.server_address[1]}"
 
     def start(self):
+        # A short poll: shutdown() waits up to one interval per server (0.5 s by default), in
+        # the teardown of every test that starts one.
         for server in (self.namenode, self.datanode):
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                             daemon=True).start()
         return self
 
     def stop(self):
