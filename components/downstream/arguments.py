@@ -32,7 +32,8 @@ class DownstreamArguments(Arguments):
     train_file: str = arg(REQUIRED, f"the labelled training rows: {FILE_FORMATS}",
                           group="inputs")
     output_dir: str = arg(REQUIRED, "where metrics.json, predictions.jsonl and manifest.json "
-                          "go (replaced whole, only when the run is complete)", group="inputs")
+                          "go; a rerun replaces it whole, once the run is complete",
+                          group="inputs")
     eval_file: str | None = arg(
         None, "the labelled evaluation rows, in the same format; default: --eval_fraction of "
         "--train_file, chosen by a hash of the text (the same rows every run, duplicates on one "
