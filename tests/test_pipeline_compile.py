@@ -1,6 +1,7 @@
 """The compiled pipeline (pipeline.yaml) and the CLI's fast failure paths: no cluster needed."""
 
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -201,3 +202,90 @@ def test_rerun_from_latest_takes_the_newest_run_that_succeeded(tmp_path):
     (older / "run.json").unlink()
     with pytest.raises(UserError, match="no earlier run that succeeded"):
         pipeline._latest_run(str(tmp_path))
+
+
+IMAGES = ("dataprep", "trainer", "converter", "distiller")
+
+
+def _digest_file(path, images):
+    references = {name: f"registry.test/ml/edu-mlm-{name}:t9@sha256:{'abcd'[i] * 64}"
+                  for i, name in enumerate(images)}
+    path.write_text(json.dumps(references))
+    return references
+
+
+def test_images_are_pinned_by_digest(repo_root, tmp_path):
+    """--digests FILE (what `make images PUSH=1` writes): every task's image is the pushed
+    reference with its digest, so KFP's cache key (the image string) changes with the image's
+    content; a file without one of the images is refused in one line."""
+    references = _digest_file(tmp_path / "digests.json", IMAGES)
+    out = tmp_path / "pipeline.yaml"
+    subprocess.run([sys.executable, "pipeline.py", "compile", "--output", str(out),
+                    "--digests", str(tmp_path / "digests.json")],
+                   cwd=repo_root, check=True, capture_output=True)
+    spec, _ = yaml.safe_load_all(out.read_text(encoding="utf-8"))
+    executors = spec["deploymentSpec"]["executors"]
+    for task, image in {**EXPECTED_IMAGE, "distill": "distiller"}.items():
+        assert executors[_executor_of(spec, task)]["container"]["image"] == references[image]
+    _digest_file(tmp_path / "three.json", IMAGES[:3])
+    result, _ = _run_cli(repo_root, "compile", "--output", str(tmp_path / "x.yaml"),
+                         "--digests", str(tmp_path / "three.json"))
+    _assert_one_line_error(result)
+    assert "no image reference by digest for distiller" in result.stderr
+    assert not (tmp_path / "x.yaml").exists()
+
+
+TAG_SCRIPT = "from components.images import default_tag; print(default_tag())"
+
+
+def test_default_tag_changes_with_the_code(repo_root, tmp_path):
+    """The default tag, read in a git checkout of the build inputs: the commit while they are
+    committed, `<commit>-dirty-<hash>` with changes (another hash for other changes), the
+    commit again once they are committed; files outside the images do not count."""
+    import shutil
+
+    for name in ("components", "images"):
+        shutil.copytree(repo_root / name, tmp_path / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "wheels"))
+    for name in ("constraints.txt", "pyproject.toml"):
+        shutil.copy(repo_root / name, tmp_path / name)
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              cwd=tmp_path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def tag():
+        return subprocess.run([sys.executable, "-c", TAG_SCRIPT], cwd=tmp_path, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "one")
+    first = git("rev-parse", "--short=12", "HEAD")
+    assert tag() == first
+    (tmp_path / "notes.md").write_text("not in an image")
+    assert tag() == first
+    loop = tmp_path / "components" / "train" / "loop.py"
+    loop.write_text(loop.read_text() + "\n# changed\n")
+    changed = tag()
+    assert changed.startswith(f"{first}-dirty-")
+    loop.write_text(loop.read_text() + "# changed again\n")
+    assert tag().startswith(f"{first}-dirty-") and tag() != changed
+    git("commit", "-qam", "two")
+    assert tag() == git("rev-parse", "--short=12", "HEAD") != first
+    shutil.rmtree(tmp_path / ".git")
+    assert tag().startswith("src-")
+
+
+def test_compile_names_the_images_by_the_default_tag(repo_root, tmp_path):
+    """Without --tag, pipeline.yaml names the tag `make images` builds from the same checkout."""
+    from components.images import default_tag
+
+    out = tmp_path / "pipeline.yaml"
+    subprocess.run([sys.executable, "pipeline.py", "compile", "--output", str(out)],
+                   cwd=repo_root, check=True, capture_output=True)
+    spec, _ = yaml.safe_load_all(out.read_text(encoding="utf-8"))
+    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()
+              if "container" in e}
+    assert images == {f"ghcr.io/edu-mlm/edu-mlm-{name}:{default_tag()}" for name in IMAGES}
