@@ -1,10 +1,13 @@
-"""The trainer's CLI: the users' own command runs as written; bad input is one clear line."""
+"""The trainer's CLI: the users' own command runs as written (a subprocess); bad input is one
+clear line (the CLI's `__main__` run in this process, as the fault suite runs the TensorFlow stages;
+its `test_tf_stage_cli_subprocess` checks a refusal of a real subprocess)."""
 
 import json
 import subprocess
 import sys
 
 import pytest
+from helpers_faults import assert_one_line_user_error, run_stage_in_process
 from helpers_train import SAMPLE_DIR, write_pretraining_data
 
 from components.bert.arguments import BertInitArguments
@@ -63,59 +66,56 @@ def test_users_command_runs_as_written(data_dir, base_model, tmp_path, repo_root
         p.name for p in out.iterdir()}
 
 
-def assert_one_line_error(result, *needles):
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ")
-    for needle in needles:
-        assert needle in last, last
+@pytest.fixture
+def refused(capfd, monkeypatch):
+    """Run the trainer's CLI on `args` in this process; assert exit code 2 and one `error:` line,
+    the last one printed, naming each of `needles`, without a traceback."""
+    def run(args, *needles):
+        code, stderr = run_stage_in_process("train", [str(arg) for arg in args], capfd,
+                                            monkeypatch)
+        return assert_one_line_user_error(code, stderr, needles)
+    return run
 
 
-def test_vocab_size_not_config_vocab_size(data_dir, base_model, tmp_path, repo_root):
+def test_vocab_size_not_config_vocab_size(data_dir, base_model, tmp_path, refused):
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", encoding="utf-8")
     out = tmp_path / "out"
-    result = run_cli(users_command(data_dir, base_model, out, 2) + [f"--vocab_file={vocab}"],
-                     repo_root)
-    assert_one_line_error(result, "vocab has 5 entries", "vocab_size 1797", str(vocab))
+    refused(users_command(data_dir, base_model, out, 2) + [f"--vocab_file={vocab}"],
+            "vocab has 5 entries", "vocab_size 1797", str(vocab))
     assert not out.exists()
 
 
-def test_checkpoint_of_another_config(data_dir, base_model, tmp_path, repo_root):
+def test_checkpoint_of_another_config(data_dir, base_model, tmp_path, refused):
     config = json.loads((SAMPLE_DIR / "bert_config.json").read_text())
     config.update(hidden_size=32, intermediate_size=64)
     other = tmp_path / "other_config.json"
     other.write_text(json.dumps(config))
     out = tmp_path / "out"
-    result = run_cli(users_command(data_dir, base_model, out, 2)
-                     + [f"--bert_config_file={other}"], repo_root)
-    assert_one_line_error(result, "does not match the BERT config", "mis-shaped",
-                          "[1797, 64] vs [1797, 32]")
+    refused(users_command(data_dir, base_model, out, 2) + [f"--bert_config_file={other}"],
+            "does not match the BERT config", "mis-shaped", "[1797, 64] vs [1797, 32]")
     assert not out.exists()
 
 
 @pytest.mark.parametrize("missing", ["input_dir", "init_checkpoint"])
-def test_missing_input(missing, data_dir, base_model, tmp_path, repo_root):
+def test_missing_input(missing, data_dir, base_model, tmp_path, refused):
     args = users_command(data_dir, base_model, tmp_path / "out", 2)
     gone = tmp_path / "no_such_thing"
     args = [f"--{missing}={gone}" if a.startswith(f"--{missing}=") else a for a in args]
-    result = run_cli(args, repo_root)
-    assert_one_line_error(result, str(gone))
+    refused(args, str(gone))
 
 
-def test_tfrecords_with_another_max_seq_length(base_model, tmp_path, repo_root):
+def test_tfrecords_with_another_max_seq_length(base_model, tmp_path, refused):
     short = tmp_path / "short"
     write_pretraining_data(short, max_seq_length=64, max_predictions_per_seq=20)
-    result = run_cli(users_command(short, base_model, tmp_path / "out", 2), repo_root)
-    assert_one_line_error(result, "--max_seq_length=128",
-                          "TFRecords were made with max_seq_length=64")
+    refused(users_command(short, base_model, tmp_path / "out", 2), "--max_seq_length=128",
+            "TFRecords were made with max_seq_length=64")
 
 
-def test_asked_for_gpus_on_a_machine_without_any(data_dir, base_model, tmp_path, repo_root):
+def test_asked_for_gpus_on_a_machine_without_any(data_dir, base_model, tmp_path, refused):
     """A pipeline task passes the GPU count its pod asked for: without them it must not train
     on the CPU for months (this machine has no GPU; CI neither)."""
     out = tmp_path / "out"
-    result = run_cli(users_command(data_dir, base_model, out, 2) + ["--num_gpus=1"], repo_root)
-    assert_one_line_error(result, "--num_gpus=1", "sees 0 GPU(s)")
+    refused(users_command(data_dir, base_model, out, 2) + ["--num_gpus=1"], "--num_gpus=1",
+            "sees 0 GPU(s)")
     assert not out.exists()
