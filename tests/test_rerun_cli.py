@@ -23,6 +23,7 @@ import dataclasses
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import pathlib
 import re
@@ -167,6 +168,18 @@ CASES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def in_process(monkeypatch):
+    """No progress bars; the root logger's handlers back after the commands' setup_logging
+    (which points them at this test's captured stderr)."""
+    monkeypatch.setenv("EDU_MLM_NO_PROGRESS", "1")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="module")
 def data_inputs(tmp_path_factory):
     """The sample corpus and its pretraining data (no TensorFlow), and a WebHDFS stand-in
@@ -254,8 +267,7 @@ def _params():
 
 @pytest.mark.parametrize("name", _params())
 def test_a_second_run_with_the_same_output_does_what_its_help_says(name, request, tmp_path,
-                                                                     capsys, monkeypatch):
-    monkeypatch.setenv("EDU_MLM_NO_PROGRESS", "1")
+                                                                     capsys):
     case = CASES[name]
     for flag in case.flags:
         assert re.search(case.behaviour, flag_help(case.cli, flag)), (name, flag)
