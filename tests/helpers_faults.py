@@ -142,6 +142,30 @@ class BadInputs:
     config_h32 = property(lambda self: self._config("config_h32.json", hidden_size=32,
                                                     intermediate_size=64))
 
+    # The downstream stage's labelled files (data/sample/labelled.jsonl and broken ones).
+    labelled = SAMPLE_DIR / "labelled.jsonl"
+    labelled_one_class = property(lambda self: self._labelled(
+        "labelled_one_class.jsonl", [("复习二次函数的性质。", "数学")] * 6))
+    labelled_eval_unseen = property(lambda self: self._labelled(
+        "labelled_eval_unseen.jsonl", [("价格围绕价值上下波动。", "政治"),
+                                       ("求函数的周期。", "数学")]))
+    labelled_empty_text = property(lambda self: self._labelled(
+        "labelled_empty_text.jsonl", [("求函数的周期。", "数学"), ("光的折射。", "物理"),
+                                      ("", "数学"), ("读图。", "地理"), ("  ", "物理")]))
+    labelled_bad_json = property(lambda self: self._file(
+        "labelled_bad_json.jsonl", '{"text": "求函数的周期。", "label": "数学"}\n'
+        '{"text": "光的折射。", "label": \n'.encode()))
+    labelled_short_row = property(lambda self: self._file(
+        "labelled_short_row.tsv", "text\ttopic\tlabel\n求函数的周期。\t周期\t数学\n"
+        "光的折射。\t物理\n".encode()))
+    labelled_bad_utf8 = property(lambda self: self._file(
+        "labelled_bad_utf8.csv", "text,label\n求函数的周期。,数学\n".encode() + b"\xff\xfe,x\n"))
+
+    def _labelled(self, name, rows):
+        return self._file(name, "".join(json.dumps({"text": text, "label": label},
+                                                   ensure_ascii=False) + "\n"
+                                        for text, label in rows).encode())
+
     def _config(self, name, **changes):
         path = self.root / name
         if not path.exists():

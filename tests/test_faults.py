@@ -6,10 +6,10 @@ sibling (`out.tmp-*`, `out.old-*`) left behind.
 
 The data-prep stages (extract, pretraining_data, hdfs) and `bert.init` (which checks its inputs
 before importing TensorFlow) run as real subprocesses (`python -m components.<stage>`, about 1 s
-each). The TensorFlow stages (train, evaluate, convert) and the torch one (distill) run their
-`__main__` in this process with runpy, so TensorFlow and torch are imported once instead of once
-per case (about 10 s each here); `test_tf_stage_cli_subprocess` runs one case of each of them as
-a real subprocess too.
+each). The TensorFlow stages (train, evaluate, convert) and the torch ones (distill,
+downstream) run their `__main__` in this process with runpy, so TensorFlow and torch are
+imported once instead of once per case (about 10 s each here); `test_tf_stage_cli_subprocess`
+runs one case of each of them as a real subprocess too.
 """
 
 import dataclasses
@@ -26,7 +26,7 @@ from tests.helpers_faults import (
     run_stage_in_process,
 )
 
-IN_PROCESS_STAGES = ("train", "evaluate", "convert", "distill")
+IN_PROCESS_STAGES = ("train", "evaluate", "convert", "distill", "downstream")
 
 
 @dataclasses.dataclass
@@ -248,6 +248,38 @@ def cases():
         ("zero_temperature", [*teach, "--temperature", "0"], ["--temperature"]),
         ("unwritable_output", [*teach, "--output_dir", "{a_file}/out"], ["a_file"]),
     ]
+    tune = ["--model_dir", "{teacher}", "--train_file", "{labelled}", *out, "--seeds", "1",
+            "--num_train_epochs", "1"]
+    downstream = [
+        ("missing_text_column", [*tune, "--text_column", "question"],
+         ["labelled.jsonl", "'question'", "'text'", "--text_column"]),
+        ("missing_pair_column", [*tune, "--text_pair_column", "knowledge"],
+         ["'knowledge'", "--text_pair_column"]),
+        ("missing_label_column", [*tune, "--label_column", "subject"],
+         ["'subject'", "--label_column"]),
+        ("one_class", [*tune, "--train_file", "{labelled_one_class}"],
+         ["labelled_one_class.jsonl", "one class", "数学"]),
+        ("eval_labels_unseen_in_training", [*tune, "--eval_file", "{labelled_eval_unseen}"],
+         ["--eval_file", "labelled_eval_unseen.jsonl", "政治"]),
+        ("empty_text", [*tune, "--train_file", "{labelled_empty_text}"],
+         ["labelled_empty_text.jsonl", "2 rows", "lines 3, 5"]),
+        ("malformed_jsonl", [*tune, "--train_file", "{labelled_bad_json}"],
+         ["labelled_bad_json.jsonl", "line 2"]),
+        ("tsv_row_with_too_few_fields", [*tune, "--train_file", "{labelled_short_row}"],
+         ["labelled_short_row.tsv", "line 3"]),
+        ("not_utf8", [*tune, "--train_file", "{labelled_bad_utf8}"],
+         ["labelled_bad_utf8.csv", "line 3", "UTF-8"]),
+        ("unknown_file_format", [*tune, "--train_file", "{text}"],
+         ["--train_file", "text.txt", "'.txt'", ".jsonl"]),
+        ("missing_train_file", [*tune, "--train_file", "{missing}"],
+         ["--train_file", "missing.txt", "does not exist"]),
+        ("non_bert_model", [*tune, "--model_dir", "{teacher_gpt2}"], ["teacher_gpt2", "gpt2"]),
+        ("missing_model_dir", [*tune, "--model_dir", "{missing}"], ["missing.txt"]),
+        ("sequence_longer_than_the_model", [*tune, "--max_seq_length", "512"],
+         ["--max_seq_length", "128"]),
+        ("seeds_not_integers", [*tune, "--seeds", "1,a"], ["--seeds"]),
+        ("unwritable_output", [*tune, "--output_dir", "{a_file}/out"], ["a_file"]),
+    ]
     nowhere = ["--namenode_url", "http://127.0.0.1:9"]  # nothing listens on the discard port
     hdfs = [
         ("export_dir_without_manifest", ["export", "--input_dir", "{no_manifest}",
@@ -270,7 +302,7 @@ def cases():
             ("extract", extract, False), ("pretraining_data", pretraining, False),
             ("bert.init", bert_init, False), ("bert.init", bert_init_tf, True),
             ("train", train, True), ("evaluate", evaluate, True), ("convert", convert, True),
-            ("distill", distill, True)):
+            ("distill", distill, True), ("downstream", downstream, True)):
         table += [Case(stage, name, args, names, in_process) for name, args, names in rows]
     return table
 

@@ -32,7 +32,7 @@ class Examples:
     pairs: list[str] | None  # the second texts of a sentence-pair task
     labels: list[str]
     lines: list[int]  # the line of each example in `source`
-    source: str
+    source: str  # "--train_file PATH" or "--eval_file PATH"
 
     def __len__(self):
         return len(self.labels)
@@ -50,25 +50,21 @@ class Examples:
         return self if count is None else self.take(range(min(count, len(self))))
 
 
-def _decode(path):
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise UserError("the file does not exist", where=path,
-                        fix="check the path of the labelled file") from None
-    except IsADirectoryError:
-        raise UserError("expected a file, found a directory", where=path,
-                        fix=f"pass one labelled file ({', '.join(FORMATS)})") from None
+def _decode(path, named):
+    if os.path.isdir(path):
+        raise UserError("expected a file, found a directory", where=named,
+                        fix=f"pass one labelled file ({', '.join(FORMATS)})")
+    with open(path, "rb") as f:
+        data = f.read()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
-        raise UserError("the file is not UTF-8", where=f"{path}, line {line}",
+        raise UserError("the file is not UTF-8", where=f"{named}, line {line}",
                         fix="save it as UTF-8") from None
 
 
-def _jsonl_rows(path, text):
+def _jsonl_rows(named, text):
     """[(line, {column: value})] and the columns in order of first appearance."""
     rows, columns = [], {}
     for number, line in enumerate(text.splitlines(), 1):
@@ -77,18 +73,18 @@ def _jsonl_rows(path, text):
         try:
             row = json.loads(line)
         except ValueError as err:
-            raise UserError(f"not a JSON object: {err}", where=f"{path}, line {number}",
+            raise UserError(f"not a JSON object: {err}", where=f"{named}, line {number}",
                             fix="write one JSON object per line (JSONL)") from None
         if not isinstance(row, dict):
             raise UserError(f"not a JSON object but {type(row).__name__}",
-                            where=f"{path}, line {number}",
+                            where=f"{named}, line {number}",
                             fix="write one JSON object per line (JSONL)")
         columns.update(dict.fromkeys(row))
         rows.append((number, row))
     return rows, list(columns)
 
 
-def _delimited_rows(path, text, kind):
+def _delimited_rows(named, text, kind):
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="," if kind == "csv" else "\t",
                         quoting=csv.QUOTE_MINIMAL if kind == "csv" else csv.QUOTE_NONE)
     try:
@@ -96,7 +92,7 @@ def _delimited_rows(path, text, kind):
     except csv.Error as err:
         other = "TSV" if kind == "csv" else "CSV"
         raise UserError(f"malformed {kind.upper()}: {err}",
-                        where=f"{path}, line {reader.line_num}",
+                        where=f"{named}, line {reader.line_num}",
                         fix=f"check the file's quoting, or save it as {other}") from None
     if not records:
         return [], []
@@ -105,7 +101,7 @@ def _delimited_rows(path, text, kind):
     for number, record in records[1:]:
         if len(record) != len(header):
             raise UserError(f"{len(record)} fields where the header has {len(header)}",
-                            where=f"{path}, line {number}",
+                            where=f"{named}, line {number}",
                             fix="give every row the header's columns"
                             + (" (a tab inside a text splits it)" if kind == "tsv" else ""))
         rows.append((number, dict(zip(header, record, strict=True))))
@@ -123,24 +119,30 @@ def _lines(numbers):
     return f"line{'s' if len(numbers) > 1 else ''} {shown}{' …' if len(numbers) > SHOWN else ''}"
 
 
-def read_examples(path, text_column, text_pair_column, label_column):
-    """The labelled examples of one file (see the module's docstring for formats and rules)."""
-    kind = FORMATS.get(os.path.splitext(path)[1].lower())
+def read_examples(path, text_column, text_pair_column, label_column, flag="--train_file"):
+    """The labelled examples of one file (see the module's docstring for formats and rules);
+    errors name the file as `flag` PATH."""
+    named = f"{flag} {path}"
+    if not os.path.exists(path):
+        raise UserError("the file does not exist", where=named,
+                        fix="check the path of the labelled file")
+    extension = os.path.splitext(path)[1].lower()
+    kind = FORMATS.get(extension)
     if kind is None:
-        raise UserError("unknown file format", where=path,
+        raise UserError(f"unknown file format {extension or '(no extension)'!r}", where=named,
                         fix="name the file .jsonl, .csv or .tsv after its format")
-    text = _decode(path)
-    rows, columns = (_jsonl_rows(path, text) if kind == "jsonl"
-                     else _delimited_rows(path, text, kind))
+    text = _decode(path, named)
+    rows, columns = (_jsonl_rows(named, text) if kind == "jsonl"
+                     else _delimited_rows(named, text, kind))
     if not rows:
-        raise UserError("the file has no rows", where=path, fix="pass a file of labelled rows")
+        raise UserError("the file has no rows", where=named, fix="pass a file of labelled rows")
     wanted = [("--text_column", text_column), ("--label_column", label_column)]
     if text_pair_column:
         wanted.insert(1, ("--text_pair_column", text_pair_column))
     for flag, column in wanted:
         if column not in columns:
             raise UserError(f"no column {column!r}; the columns are "
-                            f"{', '.join(map(repr, columns))}", where=path,
+                            f"{', '.join(map(repr, columns))}", where=named,
                             fix=f"pass {flag} with one of them")
     values = {column: [_as_text(row.get(column)).strip() for _, row in rows]
               for _, column in wanted}
@@ -149,10 +151,10 @@ def read_examples(path, text_column, text_pair_column, label_column):
         empty = [line for line, value in zip(lines, values[column], strict=True) if not value]
         if empty:
             raise UserError(f"{len(empty)} row{'s' if len(empty) > 1 else ''} with an empty "
-                            f"{column!r}", where=f"{path}, {_lines(empty)}",
+                            f"{column!r}", where=f"{named}, {_lines(empty)}",
                             fix="fill or remove those rows")
     return Examples(values[text_column], values[text_pair_column] if text_pair_column else None,
-                    values[label_column], lines, os.path.abspath(path))
+                    values[label_column], lines, named)
 
 
 def in_eval_split(text, pair, fraction):
@@ -176,13 +178,18 @@ def split_by_hash(examples, fraction):
     return train, evaluation
 
 
-def check_labels(train, evaluation, eval_from_train):
-    """Refuse a training set of one class, and evaluation labels that training never saw."""
-    counts = collections.Counter(train.labels)
-    if len(counts) < 2:
+def check_classes(train):
+    """Refuse training rows of one class."""
+    if len(set(train.labels)) < 2:
         raise UserError(f"the training rows have one class only ({train.labels[0]!r})",
                         where=train.source, fix="a classifier needs two labels or more: check "
                         "--label_column and the file")
+
+
+def check_labels(train, evaluation, eval_from_train):
+    """Refuse a training set of one class, and evaluation labels that training never saw."""
+    check_classes(train)
+    counts = collections.Counter(train.labels)
     unseen = collections.Counter(label for label in evaluation.labels if label not in counts)
     if unseen:
         named = ", ".join(f"{label!r} ({count} row{'s' if count > 1 else ''})"
@@ -201,8 +208,9 @@ def load_task(args):
     --max_train_examples / --max_eval_examples."""
     columns = (args.text_column, args.text_pair_column, args.label_column)
     train = read_examples(args.train_file, *columns)
+    check_classes(train)
     if args.eval_file:
-        evaluation = read_examples(args.eval_file, *columns)
+        evaluation = read_examples(args.eval_file, *columns, flag="--eval_file")
     else:
         train, evaluation = split_by_hash(train, args.eval_fraction)
     train, evaluation = train.head(args.max_train_examples), evaluation.head(
