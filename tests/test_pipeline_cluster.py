@@ -366,3 +366,23 @@ def test_bad_cluster_flags_are_one_line(flags, needle):
 
     with pytest.raises(UserError, match=re.escape(needle)):
         pipeline.settings_from(args)
+
+
+def test_readme_creates_the_secret_with_every_key(repo_root):
+    """Before 2.15 the driver sets no `optional` on a `secretKeyRef` (driver.go at 2.4.1), so a
+    missing key leaves the pod in CreateContainerConfigError: the README's example has all."""
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    example = readme[readme.index("create secret generic"):].split("```")[0]
+    assert set(re.findall(r"--from-literal=(\w+)=", example)) == {
+        *definition.SECRET_KEYS_TO_ENV, *definition.HDFS_SECRET_KEYS_TO_ENV}
+
+
+def test_readme_names_the_state_directory_as_the_tasks_make_it(repo_root):
+    from components.common.run_state import checkpoint_dir_for
+
+    uri = "minio://mlpipeline/v2/artifacts/edu-mlm/RUN/train/UUID/model"
+    name = checkpoint_dir_for(definition.CHECKPOINT_MOUNT, uri)
+    documented = name.replace("RUN", "<run id>").replace("UUID", "<uuid>")[:-12] + "<12 hex"
+    readme = " ".join((repo_root / "README.md").read_text(encoding="utf-8").split())
+    assert documented in readme
+    assert "python pipeline.py checkpoint-volume --namespace" in readme

@@ -20,14 +20,21 @@ from components.common.errors import UserError
 COMPAT_FLOOR = "2.4.1"
 FULL = "2.15.0"
 
-# (what the pipeline uses, first backend that supports it, where it is seen, compat build)
+# (what the pipeline uses, first backend that supports it, where it is seen, compat build);
+# 2.4.1 for what was read at the oldest supported backend only (earlier ones not checked).
 FEATURES = (
     ("GPU count as a compile-time constant (`accelerator.count`)", "2.2.0",
      "driver.go initPodSpecPatch", "same"),
     ("unknown Kubernetes-config fields ignored (newer SDK fields)", "2.4.1",
      "driver main.go, util/json.go", "same"),
-    ("retry policy on top-level tasks (train, evaluate)", "2.4.1",
+    ("retry policy on top-level tasks (train, evaluate, distill)", "2.4.1",
      "argocompiler container.go", "same"),
+    ("its `backoffMaxDuration` as Argo's `backoff.maxDuration` (30 days)", "2.4.1",
+     "argocompiler container.go getTaskRetryStrategy", "same"),
+    ("CPU/memory requests and limits (`resourceCpuLimit`, ...)", "2.4.1",
+     "driver.go getPodResource", "same"),
+    ("GPU pods' tolerations and node selector; image pull Secrets", "2.4.1",
+     "driver.go initPodSpecPatch", "same"),
     ("PVC mount by constant name (training state)", "2.2.0", "driver.go pvcMount", "same"),
     ("emptyDir mounts (`/dev/shm` in memory)", "2.3.0", "driver.go emptyDirMounts", "same"),
     ("`/minio`, `/s3`, `/gcs` as emptyDirs (non-root images)", "2.3.0",
@@ -35,7 +42,7 @@ FEATURES = (
     ("`dsl.Collected` fan-in of the pretraining-data shards", "2.14.0",
      "driver resolve.go CollectInputs", "one pretraining-data task"),
     ("`optional` Secrets (`secretAsEnv.optional`)", "2.15.0", "driver k8s.go",
-     "the Secret is required"),
+     "the Secret is required, with all four keys"),
 )
 
 
