@@ -53,15 +53,17 @@ run-containers: build/sample.db | $(STAMP) ## make run with each step in its own
 # The tiers (markers in pyproject.toml): test-fast is part of test; test and test-images together
 # run every test.
 # Workers: one per core (pytest-xdist); a file's tests stay on one worker, so its module fixtures
-# are built once. TEST_WORKERS=0 runs them all in one process (for a debugger, pdb).
+# are built once; files are handed out in tests/conftest.py's order (those with slow tests first).
+# TEST_WORKERS=0 runs them all in one process (for a debugger, pdb).
 TEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q --durations=20
+XDIST  = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint ## the whole suite but the image builds (lint first); CI runs it, then test-images
-	$(PYTEST) -m "not images" -n $(TEST_WORKERS) --dist loadfile
+	$(PYTEST) -m "not images" $(XDIST)
 
 test-fast: $(STAMP) ## the inner loop: unit and contract tests, in-process (no slow, no images)
-	$(PYTEST) -m "not slow and not images" -n $(TEST_WORKERS) --dist loadfile -x
+	$(PYTEST) -m "not slow and not images" $(XDIST) -x
 
 # No test marked images is an error (CI must build the images), said in words: pytest's exit
 # code 5 alone does not say why.

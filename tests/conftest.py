@@ -1,4 +1,4 @@
-"""Fixtures shared by all test modules.
+"""Fixtures shared by all test modules, and the order of the test files.
 
 The real Chinese BERT vocab and the GAOKAO corpus live in ../shared/reference beside the checkout
 (CI has it). EDU_MLM_REFERENCE_DIR points elsewhere; where neither exists the tests that need them
@@ -45,3 +45,12 @@ def reference_corpus():
     if not path.exists():
         pytest.skip(f"reference corpus not found at {path}; set EDU_MLM_REFERENCE_DIR")
     return path
+
+
+def pytest_collection_modifyitems(items):
+    """Files with a slow test first (each file keeps its own order): `make test` hands whole
+    files to its workers in this order (pytest-xdist, --dist loadfile), so the long ones start
+    early and the quick ones fill the workers up at the end instead of one long file running
+    alone last."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
