@@ -207,3 +207,29 @@ def test_distillation_runs_in_the_distiller_image(engine, images, tmp_path, teac
     assert outputs["distill_metrics"].metadata["global_step"] == 4
     fill_mask = transformers.pipeline("fill-mask", model=student_dir, tokenizer=student_dir)
     assert len(fill_mask("今天我们学习[MASK]学。", top_k=3)) == 3
+
+
+@pytest.mark.parametrize("name, stage", [("trainer", "train"), ("distiller", "distill")])
+def test_task_on_a_fresh_volume_stops_in_one_line_naming_the_job(engine, images, tmp_path,
+                                                                 name, stage):
+    """The train and distill tasks in their images, as the images' user, with a root:root 0755
+    directory mounted where the pipeline mounts the checkpoint claim (what a fresh
+    PersistentVolume looks like): exit 2 and one line naming the one-time Job, before the task
+    reads an input (there are none here) or takes a step."""
+    from components.pipeline.definition import CHECKPOINT_MOUNT
+    from tests.test_checkpoint_volume import CLAIM, MODEL_URI, TASK_SCRIPT
+
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    volume.chmod(0o755)
+    result = engine.run("run", "--rm", "-v", f"{volume}:{CHECKPOINT_MOUNT}",
+                        "-e", f"EDU_MLM_CHECKPOINT_PVC={CLAIM}", images[name],
+                        "python3", "-c", TASK_SCRIPT, stage, CHECKPOINT_MOUNT, MODEL_URI,
+                        check=False)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert lines[0].startswith("error: cannot write the resumable state: ")
+    assert "not writable by uid 10001" in lines[0]
+    assert f"python pipeline.py checkpoint-volume --job-only --checkpoint-pvc {CLAIM}" in lines[0]
+    assert os.listdir(volume) == []
