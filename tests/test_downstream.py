@@ -15,6 +15,7 @@ import pytest
 from components.downstream import data, stats
 from components.downstream.__main__ import main
 from components.downstream.arguments import DownstreamArguments
+from components.downstream.run import MANIFEST_KIND
 from tests.conftest import SAMPLE_DIR
 
 LABELLED = SAMPLE_DIR / "labelled.jsonl"
@@ -261,8 +262,31 @@ def test_pairs_are_encoded_as_two_segments(models):
 def test_a_rerun_replaces_the_output_whole(models, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
+    # An earlier run's output (a directory without a manifest is refused, not replaced).
+    (out / "manifest.json").write_text(json.dumps({"kind": MANIFEST_KIND}))
     (out / "stale.txt").write_text("from an earlier run")
     run_cli(models, out, "--seeds", "1", "--max_train_examples", "32", "--num_train_epochs", "1")
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "metrics.json",
                                                      "predictions.jsonl"]
     shutil.rmtree(out)
+
+
+def test_a_low_resource_cut_keeps_the_first_rows_of_each_label():
+    args = DownstreamArguments(model_dir=["unused"], train_file=str(LABELLED),
+                               output_dir="unused", max_train_examples_per_class=3)
+    train, evaluation = data.load_task(args)
+    assert {label: train.labels.count(label) for label in SUBJECTS} == dict.fromkeys(SUBJECTS, 3)
+    held = [r for r in rows() if not data.in_eval_split(r["text"], None, 0.2)]
+    firsts = [next(r["text"] for r in held if r["label"] == label) for label in SUBJECTS]
+    assert set(firsts) <= set(train.texts)
+    assert len(evaluation) == 120 - len(held)  # the evaluation rows stay whole
+
+
+def test_bf16_autocast_runs_when_asked_for(models, tmp_path):
+    """The GPU's precision path (bf16 autocast), here on the CPU where it is only taken when
+    asked for; fp32 is the CPU's default."""
+    out = tmp_path / "out"
+    metrics, predictions = run_cli(models, out, "--seeds", "1", "--max_train_examples", "32",
+                                   "--num_train_epochs", "1", "--precision", "bf16")
+    assert metrics["recipe"]["precision"] == "bf16" and metrics["recipe"]["device"] == "cpu"
+    assert len(predictions) == metrics["task"]["eval_examples"]

@@ -52,6 +52,9 @@ class DownstreamArguments(Arguments):
         "flag); default: each directory's base name", action="append", group="inputs")
     max_train_examples: int | None = arg(None, "fine-tune on the first this many training "
                                          "rows; default: all", low=1, group="inputs")
+    max_train_examples_per_class: int | None = arg(
+        None, "fine-tune on the first this many training rows of each label (a low-resource "
+        "setting, e.g. 32); default: all", low=1, group="inputs")
     max_eval_examples: int | None = arg(None, "evaluate on the first this many evaluation "
                                         "rows; default: all", low=1, group="inputs")
 

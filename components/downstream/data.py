@@ -49,6 +49,18 @@ class Examples:
     def head(self, count):
         return self if count is None else self.take(range(min(count, len(self))))
 
+    def head_per_label(self, count):
+        """The first `count` examples of each label, in their order."""
+        if count is None:
+            return self
+        seen = collections.Counter()
+        keep = []
+        for i, label in enumerate(self.labels):
+            seen[label] += 1
+            if seen[label] <= count:
+                keep.append(i)
+        return self.take(keep)
+
 
 def _decode(path, named):
     if os.path.isdir(path):
@@ -205,7 +217,7 @@ def check_labels(train, evaluation, eval_from_train):
 
 def load_task(args):
     """(training, evaluation) examples of `args` (`DownstreamArguments`), checked and cut to
-    --max_train_examples / --max_eval_examples."""
+    --max_train_examples_per_class, --max_train_examples and --max_eval_examples."""
     columns = (args.text_column, args.text_pair_column, args.label_column)
     train = read_examples(args.train_file, *columns)
     check_classes(train)
@@ -213,7 +225,8 @@ def load_task(args):
         evaluation = read_examples(args.eval_file, *columns, flag="--eval_file")
     else:
         train, evaluation = split_by_hash(train, args.eval_fraction)
-    train, evaluation = train.head(args.max_train_examples), evaluation.head(
-        args.max_eval_examples)
+    train = train.head_per_label(args.max_train_examples_per_class).head(
+        args.max_train_examples)
+    evaluation = evaluation.head(args.max_eval_examples)
     check_labels(train, evaluation, eval_from_train=not args.eval_file)
     return train, evaluation

@@ -68,6 +68,7 @@ def _task(args, train, evaluation, labels):
             f"hash of the text, fraction {args.eval_fraction}",
             "text_column": args.text_column, "text_pair_column": args.text_pair_column,
             "label_column": args.label_column, "labels": labels,
+            "max_train_examples_per_class": args.max_train_examples_per_class,
             "train_examples": len(train), "eval_examples": len(evaluation),
             "train_label_counts": counts(train.labels),
             "eval_label_counts": counts(evaluation.labels)}
@@ -95,6 +96,31 @@ def compare(models, names):
     return differences
 
 
+def _fine_tune_seeds(name, model_dir, tokenizer, train, evaluation, labels, args, device,
+                     precision):
+    """({seed: accuracy, macro_f1 and the training summary}, [predicted labels per seed]) of
+    one model."""
+    label_ids = {label: i for i, label in enumerate(labels)}
+    encoded_train = finetune.encode(tokenizer, train, label_ids, args.max_seq_length)
+    encoded_eval = finetune.encode(tokenizer, evaluation, label_ids, args.max_seq_length)
+    per_seed, predicted = {}, []
+    for seed in args.seed_list():
+        desc = f"{name} seed {seed}"
+        model, summary = finetune.fine_tune(model_dir, labels, encoded_train,
+                                            tokenizer.pad_token_id, seed, args, device,
+                                            precision, desc)
+        ids = finetune.predict(model, encoded_eval, tokenizer.pad_token_id, args.eval_batch_size,
+                               device, precision)
+        guesses = [labels[i] for i in ids]
+        per_seed[str(seed)] = {"accuracy": stats.accuracy(evaluation.labels, guesses),
+                               "macro_f1": stats.macro_f1(evaluation.labels, guesses), **summary}
+        predicted.append(guesses)
+        log.info("%s: accuracy %.4f, macro-F1 %.4f (%.0f s)", desc,
+                 per_seed[str(seed)]["accuracy"], per_seed[str(seed)]["macro_f1"],
+                 summary["train_seconds"])
+    return per_seed, predicted
+
+
 def run_downstream(args):
     """Fine-tune and evaluate every `args.model_dir` (`DownstreamArguments`); write the output
     directory and return the metrics."""
@@ -103,7 +129,6 @@ def run_downstream(args):
     tokenizers = {name: finetune.check_model_dir(model_dir, args.max_seq_length)
                   for name, model_dir in zip(names, args.model_dir, strict=True)}
     labels = sorted(set(train.labels))
-    label_ids = {label: i for i, label in enumerate(labels)}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     precision = resolve_precision(args.precision, device)
     log.info("%d training and %d evaluation rows, %d labels; %d model(s) x %d seed(s) on %s (%s)",
@@ -112,26 +137,9 @@ def run_downstream(args):
     with atomic_output_dir(args.output_dir) as tmp:
         models, predicted = {}, {}
         for name, model_dir in zip(names, args.model_dir, strict=True):
-            tokenizer = tokenizers[name]
-            encoded_train = finetune.encode(tokenizer, train, label_ids, args.max_seq_length)
-            encoded_eval = finetune.encode(tokenizer, evaluation, label_ids, args.max_seq_length)
-            per_seed, predicted[name] = {}, []
-            for seed in seeds:
-                desc = f"{name} seed {seed}"
-                model, summary = finetune.fine_tune(model_dir, labels, encoded_train,
-                                                    tokenizer.pad_token_id, seed, args, device,
-                                                    precision, desc)
-                ids = finetune.predict(model, encoded_eval, tokenizer.pad_token_id,
-                                       args.eval_batch_size, device, precision)
-                guesses = [labels[i] for i in ids]
-                per_seed[str(seed)] = {"accuracy": stats.accuracy(evaluation.labels, guesses),
-                                       "macro_f1": stats.macro_f1(evaluation.labels, guesses),
-                                       **summary}
-                predicted[name].append(guesses)
-                log.info("%s: accuracy %.4f, macro-F1 %.4f (%.0f s)", desc,
-                         per_seed[str(seed)]["accuracy"], per_seed[str(seed)]["macro_f1"],
-                         summary["train_seconds"])
-                del model
+            per_seed, predicted[name] = _fine_tune_seeds(name, model_dir, tokenizers[name], train,
+                                                         evaluation, labels, args, device,
+                                                         precision)
             models[name] = {"model_dir": os.path.abspath(model_dir), **_model_metrics(per_seed),
                             "per_seed": per_seed}
         result = {
