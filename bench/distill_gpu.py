@@ -70,7 +70,9 @@ def run_stage(args, teacher_dir, output_dir, batch_size, compiled, code_dir=ROOT
              "log_every_n_steps": args.log_every, "save_checkpoints_steps": args.steps,
              "max_eval_examples": args.max_eval_examples,
              "do_eval": str(not args.skip_eval).lower()}
-    env = dict(os.environ, PYTHONPATH=code_dir)
+    # code_dir first; the rest of PYTHONPATH (e.g. wheels unpacked on a machine without pip) kept.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [code_dir] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     started = time.perf_counter()
     subprocess.run(module_command("components.distill", flags), cwd=code_dir, env=env,
                    check=True)
