@@ -283,10 +283,10 @@ def test_a_low_resource_cut_keeps_the_first_rows_of_each_label():
 
 
 def test_bf16_autocast_runs_when_asked_for(models, tmp_path):
-    """The GPU's precision path (bf16 autocast), here on the CPU where it is only taken when
-    asked for; fp32 is the CPU's default."""
+    """The GPU's precision path (bf16 autocast); on the CPU it is taken only when asked for
+    (fp32 is the CPU's default)."""
     out = tmp_path / "out"
     metrics, predictions = run_cli(models, out, "--seeds", "1", "--max_train_examples", "32",
                                    "--num_train_epochs", "1", "--precision", "bf16")
-    assert metrics["recipe"]["precision"] == "bf16" and metrics["recipe"]["device"] == "cpu"
+    assert metrics["recipe"]["precision"] == "bf16"
     assert len(predictions) == metrics["task"]["eval_examples"]
