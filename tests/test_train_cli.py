@@ -1,6 +1,6 @@
 """The trainer's CLI: the users' own command runs as written (a subprocess); bad input is one
 clear line (the CLI's `__main__` run in this process, as the fault suite runs the TensorFlow stages;
-its `test_tf_stage_cli_subprocess` checks a refusal of a real subprocess)."""
+its `test_stage_cli_subprocess` checks a refusal of a real subprocess)."""
 
 import json
 import subprocess
