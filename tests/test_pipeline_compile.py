@@ -3,6 +3,7 @@
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -279,13 +280,18 @@ def test_default_tag_changes_with_the_code(repo_root, tmp_path):
 
 
 def test_compile_names_the_images_by_the_default_tag(repo_root, tmp_path):
-    """Without --tag, pipeline.yaml names the tag `make images` builds from the same checkout."""
-    from components.images import default_tag
-
+    """Without --tag, pipeline.yaml names the tag `make images` builds from the same checkout:
+    the commit, and a hash of the changes when there are any (which one is not compared: the
+    files may change between two reads)."""
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=repo_root,
+                            check=True, capture_output=True, text=True).stdout.strip()
     out = tmp_path / "pipeline.yaml"
     subprocess.run([sys.executable, "pipeline.py", "compile", "--output", str(out)],
                    cwd=repo_root, check=True, capture_output=True)
     spec, _ = yaml.safe_load_all(out.read_text(encoding="utf-8"))
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()
               if "container" in e}
-    assert images == {f"ghcr.io/edu-mlm/edu-mlm-{name}:{default_tag()}" for name in IMAGES}
+    tags = {image.rsplit(":", 1)[1] for image in images}
+    assert len(tags) == 1 and re.fullmatch(rf"{commit}(-dirty-[0-9a-f]{{12}})?", tags.pop())
+    assert {image.rsplit(":", 1)[0] for image in images} == {
+        f"ghcr.io/edu-mlm/edu-mlm-{name}" for name in IMAGES}

@@ -14,9 +14,6 @@ import json
 import re
 from dataclasses import dataclass
 
-from kfp import kubernetes
-from kfp.dsl.structures import convert_duration_to_seconds
-
 from components import images
 from components.common.errors import UserError
 from components.pipeline.code import code_version
@@ -100,6 +97,10 @@ def parse_node_selector(text):
 
 def retry_seconds(text):
     """'30d' / '72h' / '3600s' → seconds (the SDK's own reading of a duration)."""
+    # kfp is imported where it is used: `pipeline.py`'s parser reads this module's defaults,
+    # and kfp takes a second to load.
+    from kfp.dsl.structures import convert_duration_to_seconds
+
     try:
         seconds = convert_duration_to_seconds(text)
     except (ValueError, IndexError):
@@ -142,6 +143,8 @@ def place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
     """Pin the task's image (per stage, with the pull Secrets), its CPU/memory requests and
     limits (a GPU stage's from the settings), GPUs with an in-memory /dev/shm and the GPU nodes'
     tolerations and labels, and retries (for tasks a preempted node may kill)."""
+    from kfp import kubernetes
+
     task.set_container_image(image_reference(stage, settings))
     if settings.image_pull_secrets:
         kubernetes.set_image_pull_secrets(task, list(settings.image_pull_secrets))
@@ -166,6 +169,8 @@ def place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
 
 
 def use_secret(task, keys_to_env, settings):
+    from kfp import kubernetes
+
     if settings.secret_name:
         kubernetes.use_secret_as_env(task, secret_name=settings.secret_name,
                                      secret_key_to_env=keys_to_env, optional=not settings.compat)
