@@ -27,6 +27,7 @@ import logging
 import os
 import pathlib
 import re
+import shutil
 from collections.abc import Callable
 
 import pytest
@@ -377,3 +378,34 @@ def test_every_command_has_its_rerun_case():
     for command in PIPELINE_NEW_RUN_DIR:
         assert "each run adds its own run directory" in flag_help(("pipeline.py", command),
                                                                    "--pipeline-root")
+
+
+def test_a_directory_no_run_wrote_is_refused_not_replaced(tmp_path, capsys):
+    """Replacing is for an earlier output: files of the user's own (no manifest.json) stay."""
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "mine.txt").write_text("a user's file")
+    code, errors = run(("components.extract", None), ["--input_file", SAMPLE_DIR / "corpus.txt",
+                                                      "--output_dir", out], capsys)
+    assert code == 2
+    assert errors == [f"error: the output directory holds files but no readable manifest.json, "
+                      f"so no earlier run wrote it, and replacing it would delete them ({out}); "
+                      "pass a new or empty output directory"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_an_artifact_of_another_kind_is_refused_not_replaced(data_inputs, tmp_path, capsys):
+    """An output path mistyped as another stage's artifact (here the pretraining data) keeps
+    that artifact."""
+    out = tmp_path / "pretraining_data"
+    shutil.copytree(data_inputs["data"], out)
+    before = sorted(p.name for p in out.iterdir())
+    code, errors = run(("components.extract", None), ["--input_file", SAMPLE_DIR / "corpus.txt",
+                                                      "--output_dir", out], capsys)
+    assert code == 2
+    assert errors == [f"error: the output directory holds a 'pretraining_data' artifact, not a "
+                      f"'corpus' like this run's, and replacing it would delete it ({out}); "
+                      "pass another output directory"]
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pretraining_data"]

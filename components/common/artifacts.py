@@ -87,14 +87,30 @@ def _remove_leftovers(path):
                 os.remove(leftover)
 
 
+def _earlier_output(path):
+    """The manifest of the earlier output at `path`; None when there is none (no directory, or
+    an empty one: KFP creates output directories before the step runs). A directory of files no
+    stage wrote (no readable manifest) is refused: replacing it would delete them."""
+    if not os.path.isdir(path) or not os.listdir(path):
+        return None
+    try:
+        with open(os.path.join(path, MANIFEST), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as err:
+        raise UserError(f"the output directory holds files but no readable {MANIFEST}, so no "
+                        "earlier run wrote it, and replacing it would delete them", where=path,
+                        fix="pass a new or empty output directory") from err
+
+
 @contextlib.contextmanager
-def atomic_output_dir(path, overwrite=True):
+def atomic_output_dir(path):
     """Yield a temporary directory that becomes `path` on success and vanishes on failure.
 
     An existing directory at `path` (the output of an earlier run) is replaced whole only when the
-    new one is complete, so a rerun never mixes old and new files. A directory that exists but is
-    empty (KFP creates output directories before the step runs) is simply replaced. Temporary
-    siblings that a killed earlier run of the same output left behind are removed first.
+    new one is complete, so a rerun never mixes old and new files. Replacing never deletes what
+    no earlier run of the same kind wrote: a directory of other files, or an artifact of another
+    kind, is refused. Temporary siblings that a killed earlier run of the same output left
+    behind are removed first.
     """
     path = os.path.abspath(path)
     _check_writable_parent(path)
@@ -102,15 +118,14 @@ def atomic_output_dir(path, overwrite=True):
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"the output should be a directory, found {describe_path(path)}",
                         where=path, fix="remove it or choose another --output_dir")
-    if os.path.isdir(path) and os.listdir(path) and not overwrite:
-        raise UserError("the output directory already exists", where=path,
-                        fix="remove it or choose another --output_dir")
+    earlier = _earlier_output(path)
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     os.makedirs(tmp)
     try:
         yield tmp
         if not os.path.exists(os.path.join(tmp, MANIFEST)):
             raise RuntimeError(f"stage finished without writing {MANIFEST} in {tmp}")
+        _check_same_kind(path, earlier, tmp)
         _readable_as_umask_allows(tmp)
         if os.path.isdir(path):
             old = f"{path}.old-{uuid.uuid4().hex[:8]}"
@@ -122,6 +137,17 @@ def atomic_output_dir(path, overwrite=True):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _check_same_kind(path, earlier, tmp):
+    if earlier is None:
+        return
+    with open(os.path.join(tmp, MANIFEST), encoding="utf-8") as f:
+        made = json.load(f).get("kind")
+    if earlier.get("kind") != made:
+        raise UserError(f"the output directory holds a {earlier.get('kind')!r} artifact, not a "
+                        f"{made!r} like this run's, and replacing it would delete it", where=path,
+                        fix="pass another output directory")
 
 
 def _readable_as_umask_allows(directory):
