@@ -107,6 +107,10 @@ CASES = {
         lambda i, out: ["tfjob", "--output", os.path.join(out, "tfjob.yaml"), "--",
                         "--input_dir=/mnt/data", "--output_dir=/mnt/model"],
         lambda out: [os.path.join(out, "tfjob.yaml")]),
+    "pipeline.py checkpoint-volume": Case(
+        ("pipeline.py", "checkpoint-volume"), REPLACED, ("--output",),
+        lambda i, out: ["checkpoint-volume", "--output", os.path.join(out, "volume.yaml")],
+        lambda out: [os.path.join(out, "volume.yaml")]),
     "bert.init": Case(
         ("components.bert.init", None), REPLACED, ("--output_dir",),
         lambda i, out: ["--bert_config_file", i["config"], "--vocab_file",

@@ -213,6 +213,7 @@ def add_manifest_commands(sub):
                    help="a storage class that provides the access mode (default: the cluster's)")
     p.add_argument("--job-only", action="store_true",
                    help="only the Job, for a claim that exists already")
-    p.add_argument("--output", default="-", help="where to write the manifests (- = stdout)")
+    p.add_argument("--output", default="-",
+                   help="where to write the manifests (- = stdout); a rerun replaces it")
     add_image_flags(p)
     p.set_defaults(func=cmd_checkpoint_volume)
