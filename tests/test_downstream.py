@@ -72,6 +72,7 @@ def test_jsonl_csv_and_tsv_give_the_same_examples(tmp_path):
 
     labelled = rows()[:10]
     labelled[3]["text"] = '含"引号", 和逗号的句子'  # CSV quotes it; TSV needs no quoting
+    labelled[4]["text"] = "一行\u2028之内"  # a line separator JSON may hold raw
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n\n"
                                               for r in labelled), encoding="utf-8")
     with open(tmp_path / "a.csv", "w", encoding="utf-8-sig", newline="") as f:  # with a BOM

@@ -79,7 +79,9 @@ def _decode(path, named):
 def _jsonl_rows(named, text):
     """[(line, {column: value})] and the columns in order of first appearance."""
     rows, columns = [], {}
-    for number, line in enumerate(text.splitlines(), 1):
+    # Split at "\n" only: str.splitlines would also split at U+2028 and other separators that
+    # JSON strings may hold raw.
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
