@@ -274,7 +274,12 @@ def test_checkpoint_volume_prints_a_shared_claim_and_the_job_that_hands_it_over(
 
 def test_runs_get_their_own_state_and_a_retry_finds_its_own():
     """Two runs (another run id in the output URI) never share a state directory; a retried
-    pod (the same executor input, so the same URI) finds its own again."""
+    pod finds its own again: the retry strategy is on the executor's template, which gets the
+    driver's pod-spec patch (the executor input with the output URI the driver drew) as a
+    parameter, and the driver does not run again (kubeflow/pipelines backend/src/v2/compiler/
+    argocompiler/container.go addContainerExecutorTemplate at 2.4.1; driver.go
+    provisionOutputs draws the URI's uuid). A UI Retry keeps the nodes that succeeded, the
+    driver's among them (backend/src/common/util/workflow.go GenerateRetryExecution, 2.4.1)."""
     other_run = MODEL_URI.replace("0b8e5c3a-run", "7f1d2e9b-run")
     root = "/mnt/edu-mlm-checkpoints"
     assert checkpoint_dir_for(root, MODEL_URI) == checkpoint_dir_for(root, MODEL_URI)
