@@ -3,6 +3,7 @@
 runs them)."""
 
 import ast
+import os
 import pathlib
 import re
 import subprocess
@@ -12,7 +13,7 @@ import tomllib
 import pytest
 import yaml
 
-from components.pipeline import code
+from components.pipeline import code, placement
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
@@ -175,3 +176,34 @@ def test_compiled_pipeline_names_exactly_the_images_make_images_builds(tmp_path)
     built = set(build_images.image_names(registry, tag).values())
     assert compiled == built
     assert built == {f"{registry}/edu-mlm-{name}:{tag}" for name in build_images.IMAGES}
+
+
+FAKE_ENGINE = """#!/bin/sh
+# Stands in for a container engine's push (no registry can run here): logs its arguments,
+# then answers as docker/podman do once a registry has stored the image.
+echo "$@" >> "$ENGINE_LOG"
+case "$1 $2" in
+  "push --digestfile") printf 'sha256:%064d' 7 > "$3" ;;
+  "image inspect") printf '["other.test/x@sha256:%064d","%s@sha256:%064d"]\\n' 1 "$REPOSITORY" 9 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("engine, digit", [("podman", 7), ("docker", 9)])
+def test_push_returns_the_reference_pinned_by_the_registrys_digest(engine, digit, tmp_path,
+                                                                   monkeypatch):
+    """scripts/build_images.py's push: podman's --digestfile, or docker's RepoDigests entry of
+    the image's own repository (not another one's). The engine is a stand-in script: pushing
+    needs a registry, which cannot run here."""
+    fake = tmp_path / engine
+    fake.write_text(FAKE_ENGINE)
+    fake.chmod(0o755)
+    reference = "registry.test/ml/edu-mlm-trainer:abc123"
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("ENGINE_LOG", str(tmp_path / "log"))
+    monkeypatch.setenv("REPOSITORY", reference.rsplit(":", 1)[0])
+    pinned = build_images.push(engine, reference)
+    assert pinned == f"{reference}@sha256:{digit:064d}"
+    assert placement.DIGEST_REFERENCE.match(pinned)  # what compile --digests accepts
+    first_call = (tmp_path / "log").read_text().splitlines()[0].split()
+    assert first_call[0] == "push" and first_call[-1] == reference
