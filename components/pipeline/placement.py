@@ -121,7 +121,8 @@ def read_digests(path):
         with open(path, encoding="utf-8") as f:
             references = json.load(f)
     except (OSError, ValueError) as err:
-        raise UserError(f"cannot read the image digests: {err}", where=path,
+        reason = err.strerror if isinstance(err, OSError) else f"not JSON ({err})"
+        raise UserError(f"cannot read the image digests: {reason}", where=path,
                         fix="pass the file `make images PUSH=1` wrote") from err
     needed = sorted(set(images.STAGE_IMAGE.values()))
     bad = [name for name in needed if not isinstance(references, dict)
@@ -148,8 +149,10 @@ def place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
     task.set_container_image(image_reference(stage, settings))
     if settings.image_pull_secrets:
         kubernetes.set_image_pull_secrets(task, list(settings.image_pull_secrets))
-    sizes = settings.resources_of(stage) if stage in GPU_TASK_RESOURCES else Resources(cpu,
-                                                                                       memory)
+    if stage in GPU_TASK_RESOURCES:
+        sizes = settings.resources_of(stage)
+    else:
+        sizes = Resources(cpu, memory)
     task.set_cpu_request(sizes.cpu).set_cpu_limit(sizes.cpu_limit or sizes.cpu)
     task.set_memory_request(sizes.memory).set_memory_limit(sizes.memory_limit or sizes.memory)
     if settings.code_versions:
