@@ -413,3 +413,16 @@ def test_an_artifact_of_another_kind_is_refused_not_replaced(data_inputs, tmp_pa
                       "pass another output directory"]
     assert sorted(p.name for p in out.iterdir()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pretraining_data"]
+
+
+def test_an_output_file_that_is_a_directory_is_named_before_the_work(data_inputs, tmp_path,
+                                                                       capsys):
+    out = tmp_path / "data.html"
+    out.mkdir()
+    code, errors = run(("components.report", "data"),
+                       ["data", "--corpus_dir", data_inputs["corpus"], "--pretraining_data_dir",
+                        data_inputs["data"], "--output_file", out], capsys)
+    assert code == 2
+    assert errors == [f"error: cannot write there: --output_file should be a file, found a "
+                      f"directory ({out}); pass another --output_file"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.html"]

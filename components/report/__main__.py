@@ -16,6 +16,7 @@ import os
 
 from components.common.artifacts import read_manifest
 from components.common.cli import ArgumentParser
+from components.common.disk import check_writable_location
 from components.common.errors import UserError, exit_on_user_error
 from components.common.logs import setup_logging
 from components.report.arguments import DataReportArguments, ModelReportArguments
@@ -36,6 +37,7 @@ def _json(path, flag):
 def run_data(args):
     from components.report.data import write_data_report
 
+    check_writable_location(args.output_file, "--output_file", expect="file")
     write_data_report(args.corpus_dir, args.pretraining_data_dir, args.output_file)
 
 
@@ -43,6 +45,8 @@ def run_model(args):
     from components.report.lineage import check_report_inputs
     from components.report.model import write_model_report
 
+    check_writable_location(args.output_file, "--output_file", expect="file")
+    check_writable_location(args.markdown_file, "--markdown_file", expect="file")
     inputs = {
         "train_metrics": read_manifest(args.trained_model_dir, kind="bert_model"),
         "data_metrics": read_manifest(args.pretraining_data_dir, kind="pretraining_data"),
