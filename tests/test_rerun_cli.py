@@ -10,6 +10,8 @@ path's flag in its `--help`, and this file runs each one twice and checks exactl
 - "refused": only where replacing would throw away what a user cannot remake cheaply (an HDFS
   export, perhaps the only copy of a model other jobs read): one `error:` line saying why and
   what to pass, the old output untouched; the flag it names then replaces it.
+Replacing is for an earlier output of the same command: a directory of other files, or another
+kind of artifact, is refused and kept.
 `pipeline.py run-local`, `rerun` and `hdfs-import` write a new run directory each time, never an
 earlier one (tests/test_pipeline_local.py runs `run-local` twice); `submit` and `params` write
 nothing.
@@ -59,7 +61,7 @@ class Case:
     argv: Callable                 # (inputs, out) -> the command's arguments
     outputs: Callable              # out -> the paths it writes (RESUMED: its directory, then
                                    # the files a rerun replaces)
-    inputs: str = "data_inputs"    # the session fixture it reads
+    inputs: str = "data_inputs"    # the module fixture it reads
     other_settings: tuple = ()     # RESUMED: flags that make another run of it
     replace_flag: tuple = ()       # REFUSED: what makes it replace
 
