@@ -12,6 +12,7 @@ import threading
 import pytest
 import yaml
 
+from components.common.run_state import CLAIM_ENV
 from components.pipeline import backends, definition
 from components.pipeline.remote import backend_version_for
 
@@ -127,6 +128,9 @@ def test_train_and_distill_mount_the_checkpoint_volume_and_shm(full):
             "pvcNameParameter": {"runtimeValue": {"constant": definition.DEFAULT_CHECKPOINT_PVC}}}]
         assert task_parameter_values(spec, task)["checkpoint_root"] == \
             definition.CHECKPOINT_MOUNT
+        # Named to the task, so that one that cannot write there names the claim to fix.
+        env = spec["deploymentSpec"]["executors"][executor_of(spec, task)]["container"]["env"]
+        assert {"name": CLAIM_ENV, "value": definition.DEFAULT_CHECKPOINT_PVC} in env
     for task in GPU_TASKS:
         shm = k8s[executor_of(spec, task)]["emptyDirMounts"]
         assert shm == [{"medium": "Memory", "mountPath": "/dev/shm",
