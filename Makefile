@@ -30,18 +30,18 @@ build/sample.db: scripts/make_sample_db.py data/sample/corpus.txt | $(STAMP)
 run: build/sample.db | $(STAMP) ## run the whole pipeline here (kfp.local) on the sample; ARGS="--param k=v"
 	$(PY) pipeline.py run-local $(ARGS)
 
-compile: | $(STAMP) ## write pipeline.yaml for a KFP cluster (images from REGISTRY=… TAG=…)
-	$(PY) pipeline.py compile --output pipeline.yaml $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG))
+compile: | $(STAMP) ## write pipeline.yaml for a KFP cluster (images from REGISTRY=… [TAG=…], or DIGESTS=build/image-digests.json)
+	$(PY) pipeline.py compile --output pipeline.yaml $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG)) $(if $(DIGESTS),--digests $(DIGESTS)) $(ARGS)
 
 submit: | $(STAMP) ## start a run on a cluster: make submit HOST=http://… ARGS="--param base_model_uri=…"
 	@test -n "$(HOST)" || { echo "error: HOST is not set; make submit HOST=http://<kfp-endpoint> ARGS='--param k=v ...'" >&2; exit 2; }
-	$(PY) pipeline.py submit --host $(HOST) $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG)) $(ARGS)
+	$(PY) pipeline.py submit --host $(HOST) $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG)) $(if $(DIGESTS),--digests $(DIGESTS)) $(ARGS)
 
 rerun: | $(STAMP) ## rerun a step (and the steps after it) of a local run: make rerun STEP=train [FROM=runs/local/edu-mlm-…] ARGS="--param k=v"
 	@test -n "$(STEP)" || { echo "error: STEP is not set; make rerun STEP=train [FROM=RUN_DIR] ARGS='--param k=v'" >&2; exit 2; }
 	$(PY) pipeline.py rerun $(STEP) --from $(or $(FROM),latest) $(ARGS)
 
-images: | $(STAMP) ## build the 4 images REGISTRY/edu-mlm-<image>:TAG (docker or podman); PUSH=1 pushes
+images: | $(STAMP) ## build the 4 images REGISTRY/edu-mlm-<image>:TAG (TAG: the git commit; docker or podman); PUSH=1 pushes and writes build/image-digests.json
 	$(PY) scripts/build_images.py $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG)) \
 		$(if $(filter 1,$(PUSH)),--push) $(if $(filter 1,$(CPU)),--cpu) \
 		$(if $(TORCH_WHEELS),--torch_wheels $(TORCH_WHEELS)) $(if $(CA_BUNDLE),--ca_bundle $(CA_BUNDLE))
