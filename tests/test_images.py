@@ -233,3 +233,25 @@ def test_task_on_a_fresh_volume_stops_in_one_line_naming_the_job(engine, images,
     assert "not writable by uid 10001" in lines[0]
     assert f"python pipeline.py checkpoint-volume --job-only --checkpoint-pvc {CLAIM}" in lines[0]
     assert os.listdir(volume) == []
+
+
+def test_checkpoint_volume_job_hands_the_volume_to_the_tasks(engine, images, tmp_path):
+    """The command of `pipeline.py checkpoint-volume`'s Job, run as the Job runs it (root, in
+    the dataprep image) on a root:root 0755 directory; then the trainer and the distiller
+    images, as their user, write there."""
+    from components.pipeline import volume as checkpoint_volume
+    from components.pipeline.definition import CHECKPOINT_MOUNT
+
+    job = checkpoint_volume.chown_job_manifest("edu-mlm-checkpoints", images["dataprep"])
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    volume.chmod(0o755)
+    engine.run("run", "--rm", "--user", str(pod["securityContext"]["runAsUser"]),
+               "-v", f"{volume}:{container['volumeMounts'][0]['mountPath']}",
+               container["image"], *container["command"])
+    for name in ("trainer", "distiller"):
+        engine.run("run", "--rm", "-v", f"{volume}:{CHECKPOINT_MOUNT}", images[name],
+                   "python3", "-c", f"open('{CHECKPOINT_MOUNT}/{name}', 'w').write('state')")
+        assert (volume / name).stat().st_uid == checkpoint_volume.TASK_UID
