@@ -113,6 +113,29 @@ def test_compiled_student_step_and_teacher_forward_are_one_graph_each():
     assert counters["frames"]["total"] == counters["frames"]["ok"] == 2
 
 
+@pytest.mark.parametrize("given, device, world, accumulation, compiled, expected", [
+    (None, "cuda", 1, 1, True, True),     # the measured case: one GPU process, compiled
+    (None, "cuda", 2, 1, True, False),    # DDP's collectives stay outside graphs
+    (None, "cuda", 1, 2, True, False),    # a replay would overwrite the last micro-batch's grads
+    (None, "cuda", 1, 1, False, False),   # only compiled steps replay as graphs
+    (None, "cpu", 1, 1, True, False),
+    (True, "cpu", 1, 1, True, False),     # asked for, but there is no GPU
+    (True, "cuda", 2, 1, True, True),     # asked for where the default is off
+    (False, "cuda", 1, 1, True, False),
+])
+def test_cuda_graphs_default_to_one_compiled_gpu_process(given, device, world, accumulation,
+                                                         compiled, expected):
+    args = DistillArguments(teacher_dir="t", input_dir="d", output_dir="o", cuda_graphs=given,
+                            gradient_accumulation_steps=accumulation)
+    assert loop.uses_cuda_graphs(args, torch.device(device), world, compiled) is expected
+
+
+def test_cuda_graphs_with_gradient_accumulation_are_refused():
+    with pytest.raises(UserError, match="--cuda_graphs True with --gradient_accumulation"):
+        DistillArguments(teacher_dir="t", input_dir="d", output_dir="o", cuda_graphs=True,
+                         gradient_accumulation_steps=2)
+
+
 def test_a_student_with_other_heads_than_the_teacher_layers_it_copies_is_refused():
     teacher, _, _ = tiny_models(heads=4)
     with pytest.raises(UserError) as refused:

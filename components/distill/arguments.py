@@ -116,6 +116,11 @@ class DistillArguments(Arguments):
     torch_compile: bool | None = arg(None, "compile the student and teacher with "
                                      "torch.compile (default: on with a GPU, off on CPU)",
                                      group="devices")
+    cuda_graphs: bool | None = arg(
+        None, "replay the compiled steps as CUDA graphs (torch.compile mode reduce-overhead), "
+        "so that the CPU no longer launches each kernel of a step; default: on when the steps "
+        "are compiled on one GPU process without --gradient_accumulation_steps (with several "
+        "processes, when asked for, untested on GPUs)", group="devices")
     num_processes: int | None = arg(
         None, "data-parallel processes (DDP), started by this command: one per GPU (nccl), "
         "or CPU processes (gloo) without GPUs; under torchrun its processes are used instead; "
@@ -142,6 +147,12 @@ class DistillArguments(Arguments):
                             f"does not divide --train_batch_size={self.train_batch_size}",
                             where="--gradient_accumulation_steps",
                             fix="pass a divisor of --train_batch_size")
+        if self.cuda_graphs and self.gradient_accumulation_steps > 1:
+            raise UserError("--cuda_graphs True with --gradient_accumulation_steps="
+                            f"{self.gradient_accumulation_steps}: a graph's replay overwrites "
+                            "the gradients the previous micro-batch left to be summed",
+                            where="--cuda_graphs", fix="leave --cuda_graphs out (it is off "
+                            "with accumulation) or accumulate no gradients")
 
 
 @dataclass

@@ -153,6 +153,19 @@ def resolve_precision(precision, device):
     return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
+def uses_cuda_graphs(args, device, world, compiled):
+    """--cuda_graphs resolved: only compiled steps on a GPU replay as graphs. By default one
+    process without gradient accumulation, the case measured on an H200 (bench/distill_gpu.py):
+    a graph's outputs are overwritten by its next replay, so micro-batches' gradients would
+    have to be copied out before they are summed, and DDP's collectives stay outside graphs."""
+    possible = compiled and device.type == "cuda"
+    if args.cuda_graphs is None:
+        return possible and world == 1 and args.gradient_accumulation_steps == 1
+    if args.cuda_graphs and not possible:
+        log.info("--cuda_graphs True has no effect without torch.compile on a GPU")
+    return args.cuda_graphs and possible
+
+
 def run_process(args, process, inputs=None, index=None):
     """Train in this process (rank `process.rank` of `process.world`); rank 0 saves, logs and
     writes the output. Returns the summary (rank 0) or {}. `inputs`: loaded by the caller
@@ -162,6 +175,7 @@ def run_process(args, process, inputs=None, index=None):
     chief, device, world = process.rank == 0, process.device, process.world
     precision = resolve_precision(args.precision, device)
     compiled = device.type == "cuda" if args.torch_compile is None else args.torch_compile
+    graphs = uses_cuda_graphs(args, device, world=process.world, compiled=compiled)
     global_batch = args.train_batch_size * world
     weights = loss_weights(args)
     student_settings = {k: v for k, v in inputs.config.to_diff_dict().items()
@@ -173,7 +187,8 @@ def run_process(args, process, inputs=None, index=None):
                 "loss_weights": dataclasses.asdict(weights)}
     check_run_settings(inputs.state_dir, settings)
     log.info("distilling on %d process(es) (%s), global batch %d, precision %s, torch.compile "
-             "%s", world, device, global_batch, precision, "on" if compiled else "off")
+             "%s%s", world, device, global_batch, precision, "on" if compiled else "off",
+             " with CUDA graphs" if graphs else "")
 
     student = init_student(inputs.teacher, inputs.config, inputs.layer_map, args.random_seed)
     if weights.attention > 0:
@@ -214,13 +229,13 @@ def run_process(args, process, inputs=None, index=None):
 
     if compiled:
         step_module, teacher_forward = compile_step(step_module, teacher_forward, teacher,
-                                                    student, weights, device)
+                                                    student, weights, device, graphs)
     student.train()
     train_step = make_train_step(
         step_module, ddp, teacher_forward, optimizer,
         list(student.parameters()) + list(projection.parameters()), args, process,
         torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"),
-        host_group)
+        host_group, graphs)
 
     def save(step):
         state.save(step, {"step": step, "student": student.state_dict(),
