@@ -10,7 +10,8 @@ logits are [B, P, V], not [B, T, V]. The parts, each with a weight (`LossWeights
 - hidden: the MSE of student and teacher hidden states over the layer pairs (the embeddings and
   each student layer with its teacher layer), over real tokens (input_mask) and hidden units,
   summed over the pairs, the student's projected to the teacher's size where they differ, as
-  TextBrewer's `hidden_mse` matches (MiniRBT, TinyBERT);
+  TextBrewer's `hidden_mse` matches (MiniRBT, TinyBERT). The embeddings are compared before
+  their dropout (`forward_masked`);
 - attention: KL(teacher ‖ student) of the attention distributions of the last pair's layers
   (MiniLM), per head and real query token; when the head counts differ, of the distributions
   averaged over heads. It needs eager attention (PyTorch's fused kernel returns none).
@@ -42,16 +43,56 @@ class LossWeights:
 
 class MaskedOutput(NamedTuple):
     logits: torch.Tensor                     # [B, P, V] at masked_lm_positions
-    hidden_states: tuple | None = None       # L + 1 of [B, T, H] (0: embeddings)
+    hidden_states: tuple | None = None       # L + 1 of [B, T, H] (0: embeddings before dropout)
     attentions: tuple | None = None          # L of [B, heads, T, T]
+
+
+class KeptOutput:
+    """A forward hook that keeps its module's output of one call, asked for by `expect`, until
+    `take` hands it over: no tensor outlives the call (nor a CUDA graph's replay), and other
+    calls of the model keep nothing."""
+
+    def __init__(self):
+        self.expected, self.output = False, None
+
+    def __call__(self, module, args, output):
+        if self.expected:
+            self.output = output
+
+    def expect(self):
+        self.expected = True
+
+    def take(self):
+        output, self.output, self.expected = self.output, None, False
+        return output
+
+
+def _embeddings_before_dropout(model):
+    """The hook on `model`'s embedding LayerNorm, registered on the first call (an eager one:
+    registering it inside torch.compile would break the graph, `steps.install_output_hooks`).
+
+    transformers' hidden_states[0] is the embeddings after their dropout: in train mode the
+    student's are x·mask/(1-p), the eval-mode teacher's x, and their MSE is p/(1-p)·E[x²]
+    (0.12 at BERT's p=0.1) with the same weights, least where the student's embeddings shrink
+    to (1-p)·x. Before the dropout both are x."""
+    kept = getattr(model, "embeddings_before_dropout", None)
+    if kept is None:
+        kept = model.embeddings_before_dropout = KeptOutput()
+        model.bert.embeddings.LayerNorm.register_forward_hook(kept)
+    return kept
 
 
 def forward_masked(model, batch, *, hidden=False, attention=False):
     """Run a `BertForMaskedLM` on `batch` (tensors named as `records.FEATURES`), projecting to
-    the vocabulary only at the masked positions."""
+    the vocabulary only at the masked positions. With `hidden`, hidden_states[0] is the
+    embeddings before their dropout (`_embeddings_before_dropout`)."""
+    kept = _embeddings_before_dropout(model) if hidden else None
+    if kept:
+        kept.expect()
     encoded = model.bert(input_ids=batch["input_ids"], attention_mask=batch["input_mask"],
                          token_type_ids=batch["segment_ids"], output_hidden_states=hidden,
                          output_attentions=attention)
+    embeddings = kept.take() if kept else None
     sequence = encoded.last_hidden_state                                  # [B, T, H]
     positions = batch["masked_lm_positions"]                              # [B, P]
     gathered = sequence.gather(1, positions.unsqueeze(-1).expand(-1, -1, sequence.shape[-1]))
@@ -60,7 +101,8 @@ def forward_masked(model, batch, *, hidden=False, attention=False):
     if attention and not attentions:
         raise ValueError("the model returned no attentions: load it with "
                          "attn_implementation='eager' for the attention loss")
-    return MaskedOutput(logits, encoded.hidden_states if hidden else None, attentions)
+    states = (embeddings, *encoded.hidden_states[1:]) if hidden else None
+    return MaskedOutput(logits, states, attentions)
 
 
 class MaskedLMAtPositions(nn.Module):
