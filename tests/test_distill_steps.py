@@ -77,12 +77,14 @@ def tiny_models(heads=2):
     return teacher, init_student(teacher, student_cfg, layer_map, seed=1), layer_map
 
 
-@pytest.mark.slow  # torch.compile on a CPU: about 20 s
-def test_compiled_student_step_and_teacher_forward_are_one_graph_each():
+@pytest.mark.slow  # torch.compile on a CPU: about 20 s each
+@pytest.mark.parametrize("kd_positions", ["masked", "all"])
+def test_compiled_student_step_and_teacher_forward_are_one_graph_each(kd_positions):
     from torch._dynamo.utils import counters
 
     teacher, student, layer_map = tiny_models()
-    weights = LossWeights(temperature=1.0, kd=1.0, hard=0.0, hidden=1.0, attention=0.0)
+    weights = LossWeights(temperature=1.0, kd=1.0, hard=0.0, hidden=1.0, attention=0.0,
+                          kd_positions=kd_positions)
     pairs = hidden_layer_pairs(layer_map)
     projection = HiddenProjection(32, 32, len(pairs))
     settings = DistillArguments(teacher_dir="-", input_dir="-", output_dir="-",
@@ -90,7 +92,8 @@ def test_compiled_student_step_and_teacher_forward_are_one_graph_each():
     device = torch.device("cpu")
 
     def teacher_forward(batch):
-        return forward_masked(teacher, batch, hidden=True)
+        return forward_masked(teacher, batch, hidden=True,
+                              every_position=kd_positions == "all")
 
     torch._dynamo.reset()
     counters.clear()

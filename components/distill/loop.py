@@ -28,7 +28,12 @@ from components.distill import launch, output
 from components.distill.arguments import CompareArguments
 from components.distill.compare import compare_models, flat_metrics
 from components.distill.feed import BatchFeed
-from components.distill.loss import HiddenProjection, LossWeights, forward_masked
+from components.distill.loss import (
+    HiddenProjection,
+    LossWeights,
+    forward_masked,
+    kd_at_every_token,
+)
 from components.distill.monitor import (
     LOG_FILE,
     DistillMonitor,
@@ -66,7 +71,8 @@ class Inputs(NamedTuple):
 
 def loss_weights(args):
     return LossWeights(temperature=args.temperature, kd=args.kd_weight, hard=args.hard_weight,
-                       hidden=args.hidden_weight, attention=args.attention_weight)
+                       hidden=args.hidden_weight, attention=args.attention_weight,
+                       kd_positions=args.kd_positions)
 
 
 def read_train_records(args):
@@ -178,13 +184,17 @@ def run_process(args, process, inputs=None, index=None):
     graphs = uses_cuda_graphs(args, device, world=process.world, compiled=compiled)
     global_batch = args.train_batch_size * world
     weights = loss_weights(args)
+    # kd_positions is a setting of its own: states saved before it existed (KD at the masked
+    # positions) have loss_weights without it, and resume.
+    loss_settings = dataclasses.asdict(weights)
     student_settings = {k: v for k, v in inputs.config.to_diff_dict().items()
                         if k != "transformers_version"}
     settings = {"student_config": student_settings, "teacher_layers": inputs.layer_map,
                 "global_batch_size": global_batch, "num_train_steps": args.num_train_steps,
                 "num_warmup_steps": args.num_warmup_steps, "learning_rate": args.learning_rate,
                 "weight_decay": args.weight_decay, "random_seed": args.random_seed,
-                "loss_weights": dataclasses.asdict(weights)}
+                "loss_weights": loss_settings,
+                "kd_positions": loss_settings.pop("kd_positions")}
     check_run_settings(inputs.state_dir, settings)
     log.info("distilling on %d process(es) (%s), global batch %d, precision %s, torch.compile "
              "%s%s", world, device, global_batch, precision, "on" if compiled else "off",
@@ -225,7 +235,8 @@ def run_process(args, process, inputs=None, index=None):
 
     def teacher_forward(batch):
         return forward_masked(teacher, batch, hidden=weights.hidden > 0,
-                              attention=weights.attention > 0)
+                              attention=weights.attention > 0,
+                              every_position=kd_at_every_token(weights))
 
     if compiled:
         step_module, teacher_forward = compile_step(step_module, teacher_forward, teacher,
@@ -269,8 +280,10 @@ def run_process(args, process, inputs=None, index=None):
 
 
 def make_monitor(args, inputs, teacher, student, precision, process, global_batch, first_step):
+    head_positions = inputs.index.seq_length if kd_at_every_token(loss_weights(args)) \
+        else inputs.index.max_predictions
     flops = distill_flops_per_example(teacher.config, student.config, inputs.index.seq_length,
-                                      inputs.index.max_predictions)
+                                      head_positions)
     peak = args.peak_tflops
     if peak is None and process.device.type == "cuda":
         name = torch.cuda.get_device_name(process.device)

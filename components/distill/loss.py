@@ -2,10 +2,12 @@
 
 Like the TF trainer, the vocabulary projection (the largest matrix product of an MLM step) runs
 only at the masked positions: the last hidden state is gathered there before the MLM head, so
-logits are [B, P, V], not [B, T, V]. The parts, each with a weight (`LossWeights`):
+logits are [B, P, V], not [B, T, V] -- unless KD is taken at every token. The parts, each with a
+weight (`LossWeights`):
 - kd: T² · KL(teacher_T ‖ student_T) of the distributions over the vocabulary at temperature T,
-  averaged over the real masked positions (masked_lm_weights > 0); T² keeps its gradient's scale
-  independent of T (Hinton et al.);
+  averaged over the real masked positions (masked_lm_weights > 0), or with kd_positions "all"
+  over every real token (input_mask; DistilBERT); T² keeps its gradient's scale independent of
+  T (Hinton et al.);
 - hard: the masked-LM cross-entropy of the student on the true tokens (DistilBERT's L_mlm);
 - hidden: the MSE of student and teacher hidden states over the layer pairs (the embeddings and
   each student layer with its teacher layer), over real tokens (input_mask) and hidden units,
@@ -39,12 +41,18 @@ class LossWeights:
     hard: float
     hidden: float
     attention: float
+    kd_positions: str = "masked"  # or "all": the KL over every real token
+
+
+def kd_at_every_token(weights):
+    return weights.kd > 0 and weights.kd_positions == "all"
 
 
 class MaskedOutput(NamedTuple):
     logits: torch.Tensor                     # [B, P, V] at masked_lm_positions
     hidden_states: tuple | None = None       # L + 1 of [B, T, H] (0: embeddings before dropout)
     attentions: tuple | None = None          # L of [B, heads, T, T]
+    token_logits: torch.Tensor | None = None  # [B, T, V] at every position (KD at every token)
 
 
 class KeptOutput:
@@ -82,9 +90,10 @@ def _embeddings_before_dropout(model):
     return kept
 
 
-def forward_masked(model, batch, *, hidden=False, attention=False):
+def forward_masked(model, batch, *, hidden=False, attention=False, every_position=False):
     """Run a `BertForMaskedLM` on `batch` (tensors named as `records.FEATURES`), projecting to
-    the vocabulary only at the masked positions. With `hidden`, hidden_states[0] is the
+    the vocabulary only at the masked positions, or with `every_position` at every position
+    (`token_logits`, the masked ones gathered from them). With `hidden`, hidden_states[0] is the
     embeddings before their dropout (`_embeddings_before_dropout`)."""
     kept = _embeddings_before_dropout(model) if hidden else None
     if kept:
@@ -95,14 +104,17 @@ def forward_masked(model, batch, *, hidden=False, attention=False):
     embeddings = kept.take() if kept else None
     sequence = encoded.last_hidden_state                                  # [B, T, H]
     positions = batch["masked_lm_positions"]                              # [B, P]
-    gathered = sequence.gather(1, positions.unsqueeze(-1).expand(-1, -1, sequence.shape[-1]))
-    logits = model.cls(gathered)                                          # [B, P, V]
+    token_logits = model.cls(sequence) if every_position else None       # [B, T, V]
+    source = sequence if token_logits is None else token_logits
+    logits = source.gather(1, positions.unsqueeze(-1).expand(-1, -1, source.shape[-1]))
+    if token_logits is None:
+        logits = model.cls(logits)                                        # [B, P, V]
     attentions = encoded.attentions if attention else None
     if attention and not attentions:
         raise ValueError("the model returned no attentions: load it with "
                          "attn_implementation='eager' for the attention loss")
     states = (embeddings, *encoded.hidden_states[1:]) if hidden else None
-    return MaskedOutput(logits, states, attentions)
+    return MaskedOutput(logits, states, attentions, token_logits)
 
 
 class MaskedLMAtPositions(nn.Module):
@@ -113,8 +125,9 @@ class MaskedLMAtPositions(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch, hidden=False, attention=False):
-        return forward_masked(self.model, batch, hidden=hidden, attention=attention)
+    def forward(self, batch, hidden=False, attention=False, every_position=False):
+        return forward_masked(self.model, batch, hidden=hidden, attention=attention,
+                              every_position=every_position)
 
 
 class HiddenProjection(nn.Module):
@@ -142,8 +155,8 @@ def _real_mean(values, real):
 
 
 class SoftTargetKL(torch.autograd.Function):
-    """KL(teacher_T ‖ student_T) per position, [B, P, V] logits -> [B, P], differentiable in
-    the student's logits only.
+    """KL(teacher_T ‖ student_T) per position, [B, P, V] logits -> [B, P] (or [B, T, V] ->
+    [B, T]), differentiable in the student's logits only.
 
     One function rather than autograd over log_softmax, sub, mul and sum because at [B, P, V]
     every elementwise pass over the vocabulary costs as much as a layer of a small student. The
@@ -186,7 +199,8 @@ class SoftTargetKL(torch.autograd.Function):
 
 
 def kd_loss(student_logits, teacher_logits, real, temperature):
-    """T² · KL(teacher_T ‖ student_T) averaged over real masked positions [B, P]."""
+    """T² · KL(teacher_T ‖ student_T) averaged over the positions where `real` ([B, P] or
+    [B, T]) is 1."""
     kl = SoftTargetKL.apply(student_logits, teacher_logits.detach(), temperature)  # [B, P]
     return temperature ** 2 * _real_mean(kl, real)
 
@@ -227,7 +241,10 @@ def distill_loss(student_out, teacher_out, batch, weights, pairs, projection):
     (0-d float32 tensors, unweighted) by name."""
     real = (batch["masked_lm_weights"] > 0).float()                       # [B, P]
     parts = {}
-    if weights.kd:
+    if kd_at_every_token(weights):
+        parts["kd"] = kd_loss(student_out.token_logits, teacher_out.token_logits,
+                              batch["input_mask"].float(), weights.temperature)
+    elif weights.kd:
         parts["kd"] = kd_loss(student_out.logits, teacher_out.logits, real, weights.temperature)
     if weights.hard:
         parts["hard"] = hard_loss(student_out.logits, batch["masked_lm_ids"], real)

@@ -29,11 +29,12 @@ log = logging.getLogger(__name__)
 LOG_FILE = "distill_log.jsonl"
 
 
-def distill_flops_per_example(teacher_config, student_config, seq_length, predictions_per_seq):
+def distill_flops_per_example(teacher_config, student_config, seq_length, head_positions):
     """Teacher forward (no backward) + student forward and backward (3x forward), both with the
-    head at the masked positions only (as `loss.forward_masked` gathers them)."""
-    return (bert_forward_flops(teacher_config, seq_length, predictions_per_seq)
-            + 3 * bert_forward_flops(student_config, seq_length, predictions_per_seq))
+    head at `head_positions` per example: the masked ones (as `loss.forward_masked` gathers
+    them), or every token for KD at every token."""
+    return (bert_forward_flops(teacher_config, seq_length, head_positions)
+            + 3 * bert_forward_flops(student_config, seq_length, head_positions))
 
 
 def device_peak_tflops(device_name, precision):

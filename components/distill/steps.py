@@ -20,11 +20,10 @@ import torch
 from torch import nn
 
 from components.common.logs import progress
-from components.distill.loss import distill_loss, forward_masked
+from components.distill.loss import distill_loss, forward_masked, kd_at_every_token
 from components.distill.state import DistillationInterrupted
 
 LOSS_PARTS = ("kd", "hard", "hidden", "attention")
-PER_POSITION = ("kd", "hard")  # means over masked positions; the others over tokens
 # Reported with the run's summary (the KFP Metrics) from the last log interval.
 THROUGHPUT_KEYS = ("examples_per_sec", "tokens_per_sec", "model_tflops", "mfu",
                    "input_wait_fraction")
@@ -32,6 +31,12 @@ THROUGHPUT_KEYS = ("examples_per_sec", "tokens_per_sec", "model_tflops", "mfu",
 
 def active_parts(weights):
     return [k for k in LOSS_PARTS if getattr(weights, k) > 0]
+
+
+def per_masked_position(weights):
+    """The loss parts that are means over the real masked positions; the others are means over
+    the real tokens."""
+    return ("hard",) if kd_at_every_token(weights) else ("kd", "hard")
 
 
 def step_seed(seed, step, rank):
@@ -65,9 +70,10 @@ class DistillStep(nn.Module):
     forward(batch, teacher_out, shares) -> (this micro-batch's weighted loss, stats [its loss
     parts..., masked positions agreeing with the teacher, correct, real masked positions]).
     `shares` [2]: the micro-batch's share of the step's real masked positions and of its real
-    tokens. The KD and hard losses are means over masked positions, the hidden and attention
-    losses over tokens; weighting each by its share makes the step's loss the mean over the
-    global batch, the same however the batch is split into processes and micro-batches.
+    tokens. The hard loss and KD (unless at every token) are means over masked positions, the
+    others over tokens (`per_masked_position`); weighting each by its share makes the step's
+    loss the mean over the global batch, the same however the batch is split into processes and
+    micro-batches.
     """
 
     def __init__(self, student, projection, weights, pairs):
@@ -75,13 +81,16 @@ class DistillStep(nn.Module):
         self.student, self.projection = student, projection
         self.weights, self.pairs = weights, pairs
         self.parts = active_parts(weights)
+        self.per_masked_position = per_masked_position(weights)
 
     def forward(self, batch, teacher_out, shares):
         out = forward_masked(self.student, batch, hidden=self.weights.hidden > 0,
-                             attention=self.weights.attention > 0)
+                             attention=self.weights.attention > 0,
+                             every_position=kd_at_every_token(self.weights))
         _, parts = distill_loss(out, teacher_out, batch, self.weights, self.pairs,
                                 self.projection)
-        weighted = [parts[k] * shares[0 if k in PER_POSITION else 1] for k in self.parts]
+        weighted = [parts[k] * shares[0 if k in self.per_masked_position else 1]
+                    for k in self.parts]
         total = sum(getattr(self.weights, k) * v for k, v in zip(self.parts, weighted,
                                                                  strict=True))
         with torch.no_grad():
@@ -152,8 +161,9 @@ def micro_batch_shares(micro_batches, stop_requested, world, host_group=None):
 def install_output_hooks(models, device, hidden, attention):
     """One eager forward pass of each model with the outputs the steps ask for, before
     torch.compile: transformers registers its output-capturing hooks (output_hidden_states,
-    output_attentions) on a model's first such call, and registering them inside a compiled
-    function breaks its graph (the student's step and the teacher's forward pass into 5 graphs
+    output_attentions) on a model's first such call, `loss.forward_masked` its hook keeping
+    the embeddings before dropout, and registering them inside a compiled function breaks its
+    graph (the student's step and the teacher's forward pass into 5 graphs
     instead of 2). In eval mode, so no dropout draws from the random state."""
     if not (hidden or attention):
         return
