@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-images bench bench-gpu lint clean compile submit rerun images run-containers
+.PHONY: help install run test test-fast test-images bench bench-gpu lint clean compile submit rerun images run-containers serve
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,7 +41,7 @@ rerun: | $(STAMP) ## rerun a step (and the steps after it) of a local run: make 
 	@test -n "$(STEP)" || { echo "error: STEP is not set; make rerun STEP=train [FROM=RUN_DIR] ARGS='--param k=v'" >&2; exit 2; }
 	$(PY) pipeline.py rerun $(STEP) --from $(or $(FROM),latest) $(ARGS)
 
-images: | $(STAMP) ## build the 4 images REGISTRY/edu-mlm-<image>:TAG (TAG: the git commit; docker or podman); PUSH=1 pushes and writes build/image-digests.json
+images: | $(STAMP) ## build the 4 stage images and the model server REGISTRY/edu-mlm-<image>:TAG (TAG: the git commit; docker or podman); PUSH=1 pushes and writes build/image-digests.json
 	$(PY) scripts/build_images.py $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(TAG),--tag $(TAG)) \
 		$(if $(filter 1,$(PUSH)),--push) $(if $(filter 1,$(CPU)),--cpu) \
 		$(if $(TORCH_WHEELS),--torch_wheels $(TORCH_WHEELS)) $(if $(CA_BUNDLE),--ca_bundle $(CA_BUNDLE))
@@ -49,6 +49,13 @@ images: | $(STAMP) ## build the 4 images REGISTRY/edu-mlm-<image>:TAG (TAG: the 
 run-containers: build/sample.db | $(STAMP) ## make run with each step in its own image (CPU builds; podman set up if needed)
 	$(PY) scripts/run_containers.py $(if $(TORCH_WHEELS),--torch_wheels $(TORCH_WHEELS)) \
 		$(if $(CA_BUNDLE),--ca_bundle $(CA_BUNDLE)) $(ARGS)
+
+# The newest `make run`'s exported model: runs/local/<run>/<task>/<output>/model.onnx.
+NEWEST_EXPORT = $(patsubst %/,%,$(dir $(firstword $(shell ls -t runs/local/*/*/*/model.onnx 2>/dev/null))))
+
+serve: | $(STAMP) ## serve an exported model with KServe (V1+V2) on port PORT (8080): MODEL=<export dir> (default: the newest make run's), ARGS="--int8 True"
+	@test -n "$(or $(MODEL),$(NEWEST_EXPORT))" || { echo "error: no exported model under runs/local; pass MODEL=<the export stage's output directory> or run make run first" >&2; exit 2; }
+	$(PY) -m components.serve --model_dir $(or $(MODEL),$(NEWEST_EXPORT)) --http_port $(or $(PORT),8080) $(ARGS)
 
 # The tiers (markers in pyproject.toml): test-fast is part of test; test and test-images together
 # run every test.

@@ -25,6 +25,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD_INPUTS = ("components", "images", "constraints.txt", "pyproject.toml")
 SKIPPED_DIRS = {"__pycache__", "wheels"}
 
+# The model server (components/serve): KServe runs it, not the pipeline.
+SERVER_IMAGE = "server"
+
 STAGE_IMAGE = {
     "extract": "dataprep",
     "pretraining_data": "dataprep",
@@ -80,6 +83,11 @@ def default_tag():
 
 def image(stage, registry=None, tag=None):
     """The image reference for `stage`, e.g. `ghcr.io/edu-mlm/edu-mlm-trainer:3f2c1a9b7d0e`."""
+    return image_named(STAGE_IMAGE[stage], registry, tag)
+
+
+def image_named(name, registry=None, tag=None):
+    """The reference of image `name`: a stage's, or SERVER_IMAGE (no pipeline stage runs in it)."""
     registry = (registry or os.environ.get("EDU_MLM_REGISTRY") or DEFAULT_REGISTRY).rstrip("/")
     tag = tag or os.environ.get("EDU_MLM_TAG") or default_tag()
-    return f"{registry}/edu-mlm-{STAGE_IMAGE[stage]}:{tag}"
+    return f"{registry}/edu-mlm-{name}:{tag}"

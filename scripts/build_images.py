@@ -1,4 +1,5 @@
-"""Build (and push) the four stage images: `make images REGISTRY=… TAG=… [PUSH=1]`.
+"""Build (and push) the four stage images and the model server's: `make images REGISTRY=… TAG=…
+[PUSH=1]`.
 
 Each image is `REGISTRY/edu-mlm-<image>:TAG`, named by `components.images` (the same function the
 KFP components take their `base_image` from, so what is built is what `pipeline.yaml` names).
@@ -33,9 +34,18 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from components.common.artifacts import write_text_atomic  # noqa: E402
 from components.common.errors import UserError, exit_on_user_error  # noqa: E402
-from components.images import DEFAULT_REGISTRY, STAGE_IMAGE, default_tag, image  # noqa: E402
+from components.images import (  # noqa: E402
+    DEFAULT_REGISTRY,
+    SERVER_IMAGE,
+    STAGE_IMAGE,
+    default_tag,
+    image,
+    image_named,
+)
 
 IMAGES = ("dataprep", "trainer", "converter", "distiller")
+# Built beside the stage images; KServe runs it (components/serve/manifest.py), not the pipeline.
+ALL_IMAGES = (*IMAGES, SERVER_IMAGE)
 WHEEL_DIR = REPO_ROOT / "images" / "converter" / "wheels"
 CPU_BASE = "python:3.11-slim"
 GPU_BASE = "tensorflow/tensorflow:2.21.0-gpu"
@@ -171,7 +181,7 @@ def build_parser():
     parser.add_argument("--engine", choices=["docker", "podman"], default=None,
                         help="container engine (default: docker when its daemon answers, "
                              "else podman)")
-    parser.add_argument("--only", nargs="+", choices=IMAGES, default=list(IMAGES),
+    parser.add_argument("--only", nargs="+", choices=ALL_IMAGES, default=list(ALL_IMAGES),
                         help="build only these images")
     parser.add_argument("--cpu", action="store_true",
                         help="build the trainer on python:3.11-slim with tensorflow-cpu and the "
@@ -197,7 +207,8 @@ def main(argv=None):
         raise UserError("CA bundle not found", where=str(args.ca_bundle),
                         fix="pass a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt")
     torch_pip_args = stage_torch_wheels(args.torch_wheels) if args.torch_wheels else None
-    names = image_names(args.registry, args.tag)
+    names = {**image_names(args.registry, args.tag),
+             SERVER_IMAGE: image_named(SERVER_IMAGE, args.registry, args.tag)}
     bases = {GPU_BASE if name == "trainer" and not args.cpu else CPU_BASE for name in args.only}
     for base in sorted(bases):
         ensure_base_image(engine, base)

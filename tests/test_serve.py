@@ -316,3 +316,15 @@ def test_a_model_directory_it_cannot_serve_stops_it_in_one_line(exported, tmp_pa
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2 and len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_encoder_only_export_answers_embeddings_and_refuses_fill_mask(tmp_path):
+    """The export stage's --head encoder graph has no logits: the engine says so in one line."""
+    from components.serve.engine import Engine, RequestError
+
+    export_tiny_bert(tmp_path, head="encoder")
+    engine = Engine(str(tmp_path))
+    assert not engine.has_mlm_head and engine.max_sequence_length == 64
+    assert engine.embed(["今天天气很好", "学生"], "mean").shape == (2, 32)
+    with pytest.raises(RequestError, match=r"exported without the MLM head \(--head encoder\)"):
+        engine.fill_mask(["今天[MASK]气"], 3)
