@@ -34,6 +34,11 @@ class ArgumentParser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def error(self, message):
+        """A bad flag (an unknown choice, a missing required flag) as one line in the stages'
+        style, not argparse's usage block: `error: what (which command); what to do`."""
+        self.exit(2, f"error: {message} ({self.prog}); see {self.prog} --help\n")
+
 
 def check_range(name, value, low=None, high=None, low_open=False, high_open=False):
     """Raise a UserError naming the flag when `value` lies outside [low, high] (or open ends)."""
