@@ -11,6 +11,7 @@ import sys
 import pytest
 import yaml
 
+from components.common.errors import UserError
 from components.images import image_named
 from components.pipeline import code
 from components.serve.manifest import serving_objects, serving_yaml
@@ -60,8 +61,10 @@ def test_the_server_flags_in_the_manifest_are_the_servers():
     assert (namespace.model_dir, namespace.model_name, namespace.http_port, namespace.int8,
             namespace.max_batch_size, namespace.num_threads) == (
         "/mnt/models", "{{.Name}}", 8080, False, 8, 2)
-    with pytest.raises(ValueError, match="protocol 'v3'"):
+    with pytest.raises(UserError, match=r"protocol 'v3' is not one of v1, v2 \(--protocol\)"):
         serving_objects("s3://b/export", "img", protocol="v3")
+    with pytest.raises(UserError, match=r"CPU 'two' is not a Kubernetes CPU quantity \(--cpu\)"):
+        serving_objects("s3://b/export", "img", cpu="two")
 
 
 def test_the_server_dockerfile_is_hadolint_clean_and_runs_as_the_user():
