@@ -26,7 +26,7 @@ from tests.helpers_faults import (
     run_stage_in_process,
 )
 
-IN_PROCESS_STAGES = ("train", "evaluate", "convert", "distill", "downstream")
+IN_PROCESS_STAGES = ("train", "evaluate", "convert", "distill", "downstream", "serve_export")
 
 
 @dataclasses.dataclass
@@ -280,6 +280,19 @@ def cases():
         ("seeds_not_integers", [*tune, "--seeds", "1,a"], ["--seeds"]),
         ("unwritable_output", [*tune, "--output_dir", "{a_file}/out"], ["a_file"]),
     ]
+    serve = ["--model_dir", "{teacher}", *out]
+    serve_export = [
+        ("missing_model_dir", [*serve, "--model_dir", "{missing}"], ["missing.txt"]),
+        ("not_a_model_dir", [*serve, "--model_dir", "{empty_dir}"], ["empty_dir", "config.json"]),
+        ("non_bert_model", [*serve, "--model_dir", "{teacher_gpt2}"], ["teacher_gpt2", "gpt2"]),
+        ("records_longer_than_positions", [*serve, "--input_dir", "{data256}"],
+         ["256", "data256", "max_position_embeddings"]),
+        ("data_of_another_vocab", [*serve, "--input_dir", "{data_other_vocab}"],
+         ["data_other_vocab", "vocab"]),
+        ("unknown_head", [*serve, "--head", "classifier"], ["--head", "'classifier'"]),
+        ("opset_below_the_exporters", [*serve, "--opset", "11"], ["--opset"]),
+        ("unwritable_output", [*serve, "--output_dir", "{a_file}/out"], ["a_file"]),
+    ]
     nowhere = ["--namenode_url", "http://127.0.0.1:9"]  # nothing listens on the discard port
     hdfs = [
         ("export_dir_without_manifest", ["export", "--input_dir", "{no_manifest}",
@@ -302,7 +315,8 @@ def cases():
             ("extract", extract, True), ("pretraining_data", pretraining, False),
             ("bert.init", bert_init, True), ("bert.init", bert_init_tf, True),
             ("train", train, True), ("evaluate", evaluate, True), ("convert", convert, True),
-            ("distill", distill, True), ("downstream", downstream, True)):
+            ("distill", distill, True), ("downstream", downstream, True),
+            ("serve_export", serve_export, True)):
         table += [Case(stage, name, args, names, in_process) for name, args, names in rows]
     return table
 

@@ -172,6 +172,12 @@ CASES = {
                         "--max_train_examples=32", "--num_train_epochs=1",
                         "--train_batch_size=16", "--max_seq_length=32"],
         lambda out: [out], inputs="model_inputs"),
+    "serve_export": Case(
+        ("components.serve_export", None), REPLACED, ("--output_dir",),
+        lambda i, out: ["--model_dir", i["hf_model"], *_data_argv(i), "--output_dir", out,
+                        "--quantize", "int8", "--min_int8_agreement", "0",
+                        "--max_parity_examples", "8"],
+        lambda out: [out], inputs="model_inputs"),
 }
 
 

@@ -88,6 +88,8 @@ DECLARATIONS = {
     ("components.distill", None): ("components.distill.arguments", "DistillArguments"),
     ("components.distill.evaluate", None): ("components.distill.arguments", "CompareArguments"),
     ("components.downstream", None): ("components.downstream.arguments", "DownstreamArguments"),
+    ("components.serve_export", None): ("components.serve_export.arguments",
+                                        "ServeExportArguments"),
 }
 
 
