@@ -2,10 +2,11 @@
 
 `export_tiny_bert(directory, head)`: a tiny transformers BertForMaskedLM (the sample vocab,
 2 layers, hidden 32, weights drawn wider than BERT's 0.02 so the MLM head's distribution is not
-flat) exported with torch.onnx to the export stage's layout: model.onnx (inputs input_ids,
-attention_mask, token_type_ids; outputs last_hidden_state and, for head "mlm", logits; dynamic
-batch and sequence axes), model.int8.onnx (ONNX Runtime's dynamic quantization), tokenizer.json,
-config.json and manifest.json. Returns the torch model, for the reference answers.
+flat) exported with torch.onnx's dynamo exporter to the export stage's layout: model.onnx
+(inputs input_ids, attention_mask, token_type_ids; outputs last_hidden_state and, for head
+"mlm", logits; dynamic batch and sequence axes), model.int8.onnx (ONNX Runtime's dynamic
+quantization), tokenizer.json, config.json and manifest.json. Returns the torch model, for the
+reference answers.
 """
 
 import json
@@ -32,26 +33,26 @@ def export_tiny_bert(directory, head="mlm", seed=0):
     model = BertForMaskedLM(config).eval()
     config.save_pretrained(directory)
 
-    class Exported(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
+    model.set_attn_implementation("eager")  # as the export stage exports it
 
+    class Exported(torch.nn.Module):
         def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids, output_hidden_states=True)
-            return (out.hidden_states[-1], out.logits) if head == "mlm" else \
-                out.hidden_states[-1]
+            hidden = model.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids).last_hidden_state
+            return (hidden, model.cls(hidden)) if head == "mlm" else hidden
 
     inputs = ["input_ids", "attention_mask", "token_type_ids"]
     outputs = ["last_hidden_state", "logits"] if head == "mlm" else ["last_hidden_state"]
-    ids = torch.ones(2, 8, dtype=torch.long)
-    # The TorchScript exporter: torch.onnx's dynamo exporter gave this transformers BERT a graph
-    # that differs from it by several logits on ids other than the example's (torch 2.13).
-    torch.onnx.export(Exported().eval(), (ids, ids, torch.zeros_like(ids)),
-                      str(directory / "model.onnx"), input_names=inputs, output_names=outputs,
-                      dynamo=False,
-                      dynamic_axes={name: {0: "batch", 1: "sequence"} for name in inputs + outputs})
+    # torch.onnx's dynamo exporter, as the export stage: distinct example tensors (one tensor
+    # passed twice becomes one graph input), sizes above 1 (torch.export specialises 0 and 1).
+    example = tuple(torch.full((2, 8), value, dtype=torch.long) for value in (1, 1, 0))
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence", max=MAX_POSITIONS)
+    axes = {name: {0: batch, 1: sequence} for name in inputs}
+    with torch.no_grad():
+        program = torch.onnx.export(Exported().eval(), example, input_names=inputs,
+                                    output_names=outputs, dynamic_shapes=axes, dynamo=True,
+                                    external_data=False, verbose=False)
+    program.save(str(directory / "model.onnx"), external_data=False)
     quantize_dynamic(str(directory / "model.onnx"), str(directory / "model.int8.onnx"),
                      weight_type=QuantType.QInt8)
     (directory / "manifest.json").write_text(json.dumps({"head": head}))
