@@ -289,12 +289,17 @@ def test_load_loses_no_request(server, clients, capsys):
     assert server.process.poll() is None
 
 
-def test_the_int8_graph_is_served_when_asked(exported, tmp_path):
-    server = start_server(exported[0], tmp_path / "server.log", "--int8", "True")
+def test_the_int8_graph_is_served_when_asked_by_several_worker_processes(exported, tmp_path):
+    """--workers 2: KServe pickles the model into each uvicorn worker, which loads its own
+    ONNX Runtime session (a session cannot be pickled)."""
+    server = start_server(exported[0], tmp_path / "server.log", "--int8", "True",
+                          "--workers", "2")
     try:
-        response = server.v1([TEXTS[0]], top_k=2)
-        assert response.status_code == 200, response.text
-        assert "model.int8.onnx" in server.log_tail()
+        for _ in range(8):
+            response = server.v1([TEXTS[1]], top_k=2)
+            assert response.status_code == 200, response.text
+            assert len(response.json()["predictions"][0]["masks"]) == 2
+        assert "model.int8.onnx (last_hidden_state, logits" in server.log_path.read_text()
     finally:
         stop_server(server)
 

@@ -43,6 +43,16 @@ class EduBertModel(Model):
         self.ready = True
         return self.ready
 
+    # With --workers N KServe hands the model to each uvicorn worker process by pickling it; an
+    # ONNX Runtime session cannot be pickled, so each worker loads its own.
+    def __getstate__(self):
+        return {**self.__dict__, "engine": None}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.ready:
+            self.load()
+
     def get_input_types(self):
         return [{"name": TEXT_INPUT, "datatype": "BYTES", "shape": [-1]}]
 
