@@ -90,6 +90,7 @@ bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	# pick another torch (its own needs, tensorboard and tqdm, are in .venv already).
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps textbrewer==0.2.1.post1
 	$(PY) bench/distill.py
+	$(PY) bench/serving.py
 
 # With the GPU machine's own Python (PYTHON=…, its CUDA torch): .venv holds the CPU wheel.
 bench-gpu: ## on a GPU machine: the distill stage bf16 with/without torch.compile; DATA= VOCAB=
