@@ -166,15 +166,16 @@ def check_graphs(model, head, sessions, data):
                                  else model.cls(_at_masked(outputs[HIDDEN_OUTPUT], positions)))
                 tallies[name].add(outputs, reference, masked_logits, batch)
             bar.update(len(arrays["input_ids"]))
-    share = 1 / max(positions_total, 1)
-    pytorch_accuracy = pytorch_correct * share
+    def share(count):
+        return count / max(positions_total, 1)
+
     result = {"data": {**data.describe, "masked_positions": positions_total},
-              "pytorch": {"masked_lm_accuracy": pytorch_accuracy}}
+              "pytorch": {"masked_lm_accuracy": share(pytorch_correct)}}
     for name, tally in tallies.items():
         figures = {"max_abs_diff_last_hidden_state": tally.hidden,
-                   "top1_agreement": tally.agree * share,
-                   "masked_lm_accuracy": tally.correct * share,
-                   "accuracy_drop": pytorch_accuracy - tally.correct * share}
+                   "top1_agreement": share(tally.agree),
+                   "masked_lm_accuracy": share(tally.correct),
+                   "accuracy_drop": share(pytorch_correct) - share(tally.correct)}
         if head == "mlm":
             figures["max_abs_diff_logits"] = tally.logits
         result[name] = figures
