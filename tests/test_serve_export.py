@@ -251,3 +251,12 @@ def test_synthetic_sequences_are_masked_like_pretraining_data(teacher, distill_i
     assert (batch["input_ids"][rows, positions] == 103).all()  # [MASK] in the sample vocab
     assert (batch["masked_lm_ids"][real] > 103).all()  # no special token
     assert 0.13 < real.sum() / (lengths - 2).sum() < 0.17
+
+
+def test_the_stage_imports_no_tensorflow():
+    """It runs in the distiller's image, which has none."""
+    from components.pipeline import code
+    from tests.test_images_static import tensorflow_importers
+
+    assert "components.serve_export.run" in code.module_graph()
+    assert tensorflow_importers("serve_export") == set()
