@@ -208,6 +208,18 @@ def test_a_graph_that_misses_its_goal_fails_in_one_line_and_writes_nothing(disti
     assert not out.exists() and os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
+def test_an_opset_the_exporter_cannot_write_is_one_line(distill_inputs, tmp_path, capsys):
+    """torch.onnx converts its opset-18 graph to the one asked for, and when it cannot (99: past
+    every ONNX release) it keeps 18 and logs a traceback: the stage says so in one line."""
+    with pytest.raises(SystemExit) as stop:
+        main(["--model_dir", distill_inputs.teacher_dir, "--output_dir", str(tmp_path / "out"),
+              "--opset", "99"])
+    assert_one_line_user_error(stop.value.code, capsys.readouterr().err,
+                               ["--opset", "could not write opset 99", "opset 18"])
+    assert os.listdir(tmp_path) == []
+
+
 def test_the_goals_name_the_figure_and_the_limit():
     from components.common.errors import UserError
 

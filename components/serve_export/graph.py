@@ -74,8 +74,6 @@ def _quiet_exporter():
 def export_onnx(model, path, head, opset):
     """Write `model` (a `BertForMaskedLM` in eval mode) as the serving graph of `head` to
     `path`, at ONNX opset `opset`."""
-    import onnx
-
     attention = model.config._attn_implementation
     model.set_attn_implementation("eager")
     positions = model.config.max_position_embeddings
@@ -87,17 +85,17 @@ def export_onnx(model, path, head, opset):
     sequence_axis = torch.export.Dim("sequence", max=positions)
     axes = {name: {0: batch_axis, 1: sequence_axis} for name in INPUT_NAMES}
     try:
+        # Outside inference mode: torch.export cannot trace a caller's inference tensors.
         with _quiet_exporter(), torch.inference_mode(False), torch.no_grad():
             program = torch.onnx.export(
                 ServingGraph(model, head).eval(), example,
                 input_names=list(INPUT_NAMES), output_names=list(output_names(head)),
                 dynamic_shapes=axes, opset_version=opset, dynamo=True, external_data=False,
                 verbose=False)
+            written = program.model.opset_imports.get("")
             program.save(path, external_data=False)
     finally:
         model.set_attn_implementation(attention)
-    written = {entry.domain: entry.version for entry in onnx.load(path, load_external_data=False)
-               .opset_import}.get("", None)
     if written != opset:
         raise UserError(f"torch.onnx's exporter could not write opset {opset} (its graph is "
                         f"opset {written})", where="--opset",
