@@ -6,6 +6,7 @@
     python pipeline.py rerun STEP --from RUN_DIR_OR_URIS [--param k=v ...] [--host URL]
     python pipeline.py tfjob --workers N [--gpus-per-worker G] [--volume-claim PVC] -- TRAIN_FLAGS
     python pipeline.py checkpoint-volume [--checkpoint-pvc PVC] | kubectl -n NS apply -f -
+    python pipeline.py serve-manifest --storage-uri URI [--int8] | kubectl -n NS apply -f -
     python pipeline.py params
 """
 

@@ -113,6 +113,11 @@ CASES = {
         ("pipeline.py", "checkpoint-volume"), REPLACED, ("--output",),
         lambda i, out: ["checkpoint-volume", "--output", os.path.join(out, "volume.yaml")],
         lambda out: [os.path.join(out, "volume.yaml")]),
+    "pipeline.py serve-manifest": Case(
+        ("pipeline.py", "serve-manifest"), REPLACED, ("--output",),
+        lambda i, out: ["serve-manifest", "--storage-uri", "s3://bucket/runs/r1/export",
+                        "--output", os.path.join(out, "serving.yaml")],
+        lambda out: [os.path.join(out, "serving.yaml")]),
     "bert.init": Case(
         ("components.bert.init", None), REPLACED, ("--output_dir",),
         lambda i, out: ["--bert_config_file", i["config"], "--vocab_file",

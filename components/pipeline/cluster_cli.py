@@ -1,6 +1,6 @@
 """The cluster side of `pipeline.py`: the compile-time settings read from its flags, and the
 commands that write Kubernetes manifests instead of running anything (`tfjob`,
-`checkpoint-volume`)."""
+`checkpoint-volume`, `serve-manifest`)."""
 
 import argparse
 import sys
@@ -8,6 +8,7 @@ import sys
 from components.common.cli import HelpFormatter
 from components.common.errors import UserError
 from components.pipeline import parameters
+from components.serve.manifest import add_arguments as add_serve_manifest_arguments
 
 
 def settings_from(args, backend_version=None):
@@ -112,6 +113,14 @@ def cmd_checkpoint_volume(args):
         print(f"wrote {args.output} (apply it with: kubectl apply -f {args.output})")
 
 
+def cmd_serve_manifest(args):
+    """Write (or print) the KServe objects that serve an exported model (serve/manifest.py)."""
+    from components.images import SERVER_IMAGE, image_named
+    from components.serve import manifest
+
+    manifest.write(args, args.image or image_named(SERVER_IMAGE, args.registry, args.tag))
+
+
 def add_image_flags(parser, pull_secrets=True):
     parser.add_argument("--registry", default=None,
                         help="image registry (default: $EDU_MLM_REGISTRY or ghcr.io/edu-mlm); "
@@ -178,7 +187,7 @@ def add_cluster_flags(parser, builds_training=True, submits=True):
 
 
 def add_manifest_commands(sub):
-    """The `tfjob` and `checkpoint-volume` sub-commands."""
+    """The `tfjob`, `checkpoint-volume` and `serve-manifest` sub-commands."""
     p = sub.add_parser("tfjob", help="write a Kubeflow Training Operator TFJob that trains on "
                        "several nodes (flags after `--` go to python -m components.train)",
                        formatter_class=HelpFormatter)
@@ -217,3 +226,9 @@ def add_manifest_commands(sub):
                    help="where to write the manifests (- = stdout); a rerun replaces it")
     add_image_flags(p)
     p.set_defaults(func=cmd_checkpoint_volume)
+
+    p = sub.add_parser("serve-manifest", help="write the KServe ServingRuntime and "
+                       "InferenceService that serve an exported model (the export step's "
+                       "output) with the server image", formatter_class=HelpFormatter)
+    add_serve_manifest_arguments(p)
+    p.set_defaults(func=cmd_serve_manifest)
