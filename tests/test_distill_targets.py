@@ -133,7 +133,8 @@ def test_kd_at_every_token_equals_the_plain_formula_with_its_gradient():
         masked_only = forward_masked(student, batch)
         assert masked_only.token_logits is None
         torch.testing.assert_close(student_out.logits, masked_only.logits)
-        masked = LossWeights(temperature=2.0, kd=1.0, hard=0.0, hidden=0.0, attention=0.0)
+        masked = LossWeights(temperature=2.0, kd=1.0, hard=0.0, hidden=0.0, attention=0.0,
+                              kd_positions="masked")
         _, masked_parts = distill_loss(masked_only, forward_masked(teacher, batch), batch,
                                        masked, [], None)
         at_masked = kl.detach().gather(1, batch["masked_lm_positions"])         # [B, P]

@@ -32,7 +32,8 @@ from components.distill.student import (
 from tests.helpers_distill import MAX_PREDICTIONS, MAX_SEQ_LENGTH, copy_dir, teacher_and_data
 from tests.helpers_pretraining_data import parse_dir
 
-DEFAULT_WEIGHTS = LossWeights(temperature=8.0, kd=1.0, hard=0.0, hidden=1.0, attention=0.0)
+DEFAULT_WEIGHTS = LossWeights(temperature=8.0, kd=1.0, hard=0.0, hidden=1.0, attention=0.0,
+                              kd_positions="masked")
 
 
 # Built once per test run for all the workers (about 7 s on 2 cores): these unit tests run in
@@ -104,7 +105,8 @@ def test_distill_loss_equals_numpy_computation():
     torch.manual_seed(0)
     projection = HiddenProjection(6, 10, len(pairs)).double()
     maps = [(m.weight.detach().numpy(), m.bias.detach().numpy()) for m in projection.maps]
-    lw = LossWeights(temperature=2.5, kd=1.0, hard=0.7, hidden=0.3, attention=0.2)
+    lw = LossWeights(temperature=2.5, kd=1.0, hard=0.7, hidden=0.3, attention=0.2,
+                     kd_positions="masked")
     torch_batch = {"masked_lm_weights": torch.from_numpy(weights),
                    "masked_lm_ids": torch.from_numpy(labels),
                    "input_mask": torch.from_numpy(input_mask)}
@@ -125,7 +127,8 @@ def test_distill_loss_equals_numpy_computation():
     assert float(total) == pytest.approx(want_total, abs=1e-6, rel=1e-6)
     assert want["kd"] > 0.1 and want["hidden"] > 0.1  # not trivially equal at 0
 
-    only_kd = LossWeights(temperature=1.0, kd=1.0, hard=0.0, hidden=0.0, attention=0.0)
+    only_kd = LossWeights(temperature=1.0, kd=1.0, hard=0.0, hidden=0.0, attention=0.0,
+                              kd_positions="masked")
     total, parts = distill_loss(as_output(s_logits, s_hidden, s_att),
                                 as_output(t_logits, t_hidden, t_att), torch_batch, only_kd,
                                 pairs, projection)

@@ -41,7 +41,7 @@ class LossWeights:
     hard: float
     hidden: float
     attention: float
-    kd_positions: str = "masked"  # or "all": the KL over every real token
+    kd_positions: str  # "masked", or "all": the KL over every real token
 
 
 def kd_at_every_token(weights):
