@@ -16,7 +16,7 @@ import dataclasses
 import types
 import typing
 
-from components.common.cli import ArgumentParser, check_range, str2bool
+from components.common.cli import ArgumentParser, check_range, str2bool, with_raw_epilog
 from components.common.errors import UserError
 
 REQUIRED = dataclasses.MISSING
@@ -93,6 +93,15 @@ class Arguments:
     def parser(cls, prog, description, epilog=None):
         parser = ArgumentParser(prog=prog, description=description, epilog=epilog)
         cls.add_arguments(parser)
+        return parser
+
+    @classmethod
+    def parser_from_doc(cls, prog, doc):
+        """The parser of a CLI module: its docstring's first paragraph is the description, the
+        rest the epilog, printed as written."""
+        description, *rest = doc.split("\n\n")
+        parser = cls.parser(prog, description, epilog="\n\n".join(rest))
+        parser.formatter_class = with_raw_epilog(parser.formatter_class)
         return parser
 
     @classmethod

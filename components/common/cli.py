@@ -49,3 +49,9 @@ def check_range(name, value, low=None, high=None, low_open=False, high_open=Fals
         hi = ")" if high_open else "]"
         raise UserError(f"--{name}={value} is out of range {lo}{low}, {high}{hi}",
                         where=f"--{name}", fix=f"pass a value in {lo}{low}, {high}{hi}")
+
+
+def with_raw_epilog(formatter_class):
+    """`formatter_class` that prints the description and epilog as written (a module docstring's
+    examples keep their lines)."""
+    return type("Formatter", (formatter_class, argparse.RawDescriptionHelpFormatter), {})

@@ -15,7 +15,6 @@ manifest.json. A bad input (missing column, one class, evaluation labels trainin
 text, a model that is not BERT) stops with one `error:` line and exit code 2.
 """
 
-import argparse
 import logging
 
 from components.common.errors import exit_on_user_error
@@ -26,12 +25,7 @@ log = logging.getLogger("components.downstream")
 
 
 def build_parser():
-    doc = __doc__.split("\n\n")
-    parser = DownstreamArguments.parser("python -m components.downstream", doc[0],
-                                        epilog="\n\n".join(doc[1:]))
-    parser.formatter_class = type("Formatter", (parser.formatter_class,
-                                                argparse.RawDescriptionHelpFormatter), {})
-    return parser
+    return DownstreamArguments.parser_from_doc("python -m components.downstream", __doc__)
 
 
 @exit_on_user_error

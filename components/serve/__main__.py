@@ -11,11 +11,10 @@ stops the server with one `error:` line and exit code 2; a bad request is a 400 
 to change, and the server goes on serving.
 """
 
-import argparse
 import logging
 import os
 
-from components.common.cli import ArgumentParser
+from components.common.cli import ArgumentParser, with_raw_epilog
 from components.common.errors import exit_on_user_error
 from components.serve.arguments import MODEL_NAME, ServeArguments
 
@@ -29,8 +28,7 @@ def build_parser():
     # KServe's own flags (--http_port, --grpc_port, --workers, --enable_grpc, ...) come first.
     parser = ArgumentParser(prog="python -m components.serve", description=doc[0],
                             epilog="\n\n".join(doc[1:]), parents=[model_server.parser])
-    parser.formatter_class = type("Formatter", (parser.formatter_class,
-                                                argparse.RawDescriptionHelpFormatter), {})
+    parser.formatter_class = with_raw_epilog(parser.formatter_class)
     ServeArguments.add_arguments(parser)
     parser.set_defaults(model_name=MODEL_NAME)
     return parser

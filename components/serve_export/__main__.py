@@ -13,7 +13,6 @@ agreeing with PyTorch's at least --min_int8_agreement of the time. A graph that 
 or a bad input, stops with one `error:` line and exit code 2, and nothing is written.
 """
 
-import argparse
 import logging
 
 from components.common.errors import exit_on_user_error
@@ -24,12 +23,7 @@ log = logging.getLogger("components.serve_export")
 
 
 def build_parser():
-    doc = __doc__.split("\n\n")
-    parser = ServeExportArguments.parser("python -m components.serve_export", doc[0],
-                                         epilog="\n\n".join(doc[1:]))
-    parser.formatter_class = type("Formatter", (parser.formatter_class,
-                                                argparse.RawDescriptionHelpFormatter), {})
-    return parser
+    return ServeExportArguments.parser_from_doc("python -m components.serve_export", __doc__)
 
 
 @exit_on_user_error
