@@ -193,11 +193,17 @@ def test_torchrun_ranks_all_stop_on_an_error_of_rank_0(distill_inputs, tmp_path,
     bad = tmp_path / "no_data"
     bad.mkdir()
     env = dict(os.environ, EDU_MLM_NO_PROGRESS="1", OMP_NUM_THREADS="1")
+    # Each rank's stderr in its own file: on one shared pipe the ranks' lines can interleave.
+    logs = tmp_path / "logs"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node", "2", "-m", "components.distill",
+               "--nproc_per_node", "2", "--log-dir", str(logs), "--redirects", "2",
+               "-m", "components.distill",
                *flags(distill_inputs, tmp_path / "out", 2, "--input_dir", bad)]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode != 0
-    errors = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 2 and errors[0] == errors[1], finished.stderr[-3000:]
-    assert "no_data" in errors[0]
+    rank_logs = sorted(logs.rglob("stderr.log"))
+    assert len(rank_logs) == 2, finished.stderr[-3000:]
+    errors = [[line for line in log.read_text(encoding="utf-8").splitlines()
+               if line.startswith("error:")] for log in rank_logs]
+    assert all(len(e) == 1 for e in errors) and errors[0] == errors[1], errors
+    assert "no_data" in errors[0][0]
