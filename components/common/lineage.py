@@ -13,8 +13,10 @@ import) keep it, and two different trainings into the same directory do not shar
 
 import glob
 import hashlib
+import json
 import os
 
+from components.common.artifacts import sha256_file
 from components.common.errors import UserError
 
 MODEL = "model_fingerprint"
@@ -59,3 +61,30 @@ def check_made_from(kind, expected, inputs, fix):
         if fingerprint is not None and fingerprint != expected:
             raise UserError(f"{name} was made from another {kind} ({fingerprint}) than the "
                             f"one the other inputs belong to ({expected})", where=name, fix=fix)
+
+
+# A transformers directory's weights, in the order save_pretrained prefers them.
+WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def weights_sha256(model_dir):
+    """sha256 of a transformers directory's weights file (safetensors, else
+    pytorch_model.bin); None when it has neither."""
+    for name in WEIGHTS_FILES:
+        if os.path.isfile(os.path.join(model_dir, name)):
+            return sha256_file(os.path.join(model_dir, name))
+    return None
+
+
+def model_record(model_dir):
+    """What an artifact made from the transformers model in `model_dir` records of it: its
+    path, its weights' sha256 and the lineage fingerprint its manifest carries."""
+    record = {"model_dir": os.path.abspath(model_dir),
+              "weights_sha256": weights_sha256(model_dir)}
+    manifest = os.path.join(model_dir, DATA_MANIFEST)
+    if os.path.isfile(manifest):
+        with open(manifest, encoding="utf-8") as f:
+            fingerprint = json.load(f).get(MODEL)
+        if fingerprint:
+            record[MODEL] = fingerprint
+    return record

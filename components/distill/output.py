@@ -14,6 +14,7 @@ import uuid
 import torch
 
 from components.bert.vocab import vocab_sha256
+from components.common import lineage
 from components.common.artifacts import sha256_file, write_manifest
 
 MANIFEST_KIND = "distilled_model"
@@ -54,19 +55,11 @@ def write_legacy_dump(path, student):
     return {"pytorch_dump_path": path, "pytorch_dump_sha256": sha256_file(path)}
 
 
-def teacher_fingerprint(teacher_dir):
-    """sha256 of the teacher's weights file (safetensors, else pytorch_model.bin)."""
-    for name in ("model.safetensors", "pytorch_model.bin"):
-        if os.path.isfile(os.path.join(teacher_dir, name)):
-            return sha256_file(os.path.join(teacher_dir, name))
-    return None
-
-
 def write_student_manifest(output_dir, teacher_dir, student_config, layer_map, summary):
     write_manifest(output_dir, {
         "kind": MANIFEST_KIND, "architecture": "BertForMaskedLM",
         "teacher_dir": os.path.abspath(teacher_dir),
-        "teacher_sha256": teacher_fingerprint(teacher_dir),
+        "teacher_sha256": lineage.weights_sha256(teacher_dir),
         "vocab_sha256": vocab_sha256(os.path.join(teacher_dir, "vocab.txt")),
         "student_config": student_config.to_diff_dict(), "teacher_layers": layer_map,
         **summary})

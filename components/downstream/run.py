@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 MANIFEST_KIND = "downstream_evaluation"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
-WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def resolve_precision(precision, device):
@@ -42,20 +41,6 @@ def resolve_precision(precision, device):
     if precision != "auto":
         return precision
     return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-
-
-def _model_record(model_dir):
-    record = {"model_dir": os.path.abspath(model_dir)}
-    weights = next((os.path.join(model_dir, n) for n in WEIGHTS_FILES
-                    if os.path.isfile(os.path.join(model_dir, n))), None)
-    record["weights_sha256"] = sha256_file(weights) if weights else None
-    manifest = os.path.join(model_dir, "manifest.json")
-    if os.path.isfile(manifest):
-        with open(manifest, encoding="utf-8") as f:
-            fingerprint = json.load(f).get(lineage.MODEL)
-        if fingerprint:
-            record[lineage.MODEL] = fingerprint
-    return record
 
 
 def _task(args, train, evaluation, labels):
@@ -162,7 +147,7 @@ def run_downstream(args):
                            "sha256": sha256_file(args.train_file)},
             "eval_file": {"path": os.path.abspath(args.eval_file),
                           "sha256": sha256_file(args.eval_file)} if args.eval_file else None,
-            "models": {name: _model_record(d) for name, d in zip(names, args.model_dir,
+            "models": {name: lineage.model_record(d) for name, d in zip(names, args.model_dir,
                                                                  strict=True)}})
     log.info("wrote %s", args.output_dir)
     _log_summary(result, names)

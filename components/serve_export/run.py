@@ -12,7 +12,6 @@ image reads this layout):
   model's shape and fingerprint, the parity data's fingerprint.
 """
 
-import json
 import logging
 import os
 import shutil
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 MANIFEST_KIND = "serving_export"
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.json"
-WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def load_model(model_dir, head):
@@ -57,21 +55,6 @@ def load_model(model_dir, head):
                             "weights), so its logits would be random", where=model_dir,
                             fix="pass --head encoder, or a BertForMaskedLM directory")
     return model
-
-
-def _model_record(model_dir):
-    """The model's path, weights sha256 and the lineage fingerprint its manifest carries."""
-    record = {"model_dir": os.path.abspath(model_dir)}
-    weights = next((os.path.join(model_dir, n) for n in WEIGHTS_FILES
-                    if os.path.isfile(os.path.join(model_dir, n))), None)
-    record["weights_sha256"] = sha256_file(weights) if weights else None
-    manifest = os.path.join(model_dir, "manifest.json")
-    if os.path.isfile(manifest):
-        with open(manifest, encoding="utf-8") as f:
-            fingerprint = json.load(f).get(lineage.MODEL)
-        if fingerprint:
-            record[lineage.MODEL] = fingerprint
-    return record
 
 
 def _signature(session):
@@ -134,7 +117,7 @@ def run_serve_export(args):
             "quantize": args.quantize,
             "files": {name: sha256_file(os.path.join(tmp, name)) for name in files},
             "graph": _signature(sessions["fp32"]),
-            "model": {**_model_record(args.model_dir), "vocab_size": config.vocab_size,
+            "model": {**lineage.model_record(args.model_dir), "vocab_size": config.vocab_size,
                       "hidden_size": config.hidden_size,
                       "num_hidden_layers": config.num_hidden_layers,
                       "max_position_embeddings": config.max_position_embeddings},
