@@ -117,19 +117,6 @@ def forward_masked(model, batch, *, hidden=False, attention=False, every_positio
     return MaskedOutput(logits, states, attentions, token_logits)
 
 
-class MaskedLMAtPositions(nn.Module):
-    """`forward_masked` as a module, to wrap in DistributedDataParallel or torch.compile (they
-    see only `forward`, and DDP syncs gradients only through it)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, batch, hidden=False, attention=False, every_position=False):
-        return forward_masked(self.model, batch, hidden=hidden, attention=attention,
-                              every_position=every_position)
-
-
 class HiddenProjection(nn.Module):
     """Maps each student hidden state of the layer pairs to the teacher's size: one learned
     Linear per pair (TinyBERT's W_h), or nothing when the sizes are equal."""
