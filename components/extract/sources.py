@@ -33,25 +33,44 @@ from components.extract.urls import (
 
 log = logging.getLogger(__name__)
 
-def _column_index(names, text_column, where):
-    if text_column is None:
+def _column_index(names, column, flag, where):
+    """The index of `column` (named by the option `flag`) among the query's column `names`;
+    None is the query's only column (the text's, when one column is all a query returns)."""
+    if column is None:
         if len(names) == 1:
             return 0
         raise UserError(f"the query returns {len(names)} columns ({', '.join(names)}) and no "
-                        "--text_column says which one holds the text", where=where,
-                        fix="pass --text_column NAME or select a single column")
+                        f"{flag} says which one holds the text", where=where,
+                        fix=f"pass {flag} NAME or select a single column")
     lowered = [n.lower() for n in names]
     # Hive reports columns as `table.column` unless the query aliases them.
     short = [n.rsplit(".", 1)[-1] for n in lowered]
     for candidates in (lowered, short):
-        if text_column.lower() in candidates:
-            return candidates.index(text_column.lower())
-    raise UserError(f"--text_column {text_column!r} is not among the query's columns "
+        if column.lower() in candidates:
+            return candidates.index(column.lower())
+    raise UserError(f"{flag} {column!r} is not among the query's columns "
                     f"({', '.join(names)})", where=where, fix="pass one of those names")
+
+
+def _column_names(columns):
+    """What a query must return, in words: 'text column', or 'columns that --text_column and
+    --label_column name'."""
+    if len(columns) == 1:
+        return "text column"
+    flags = list(columns)
+    return f"columns that {', '.join(flags[:-1])} and {flags[-1]} name"
 
 
 def sql_rows(source_url, query, text_column, batch_size, limit=None):
     """Stream the text column of `query` over a SQLAlchemy URL, `batch_size` rows per fetch."""
+    columns = sql_columns(source_url, query, {"--text_column": text_column}, batch_size, limit)
+    return (value for (value,) in columns)
+
+
+def sql_columns(source_url, query, columns, batch_size, limit=None, where="--query"):
+    """Stream the `columns` ({flag naming the column: its name, or None for the query's only
+    column}) of `query` over a SQLAlchemy URL as tuples in that order, `batch_size` rows per
+    fetch; `where`: the option holding the query, as errors name it."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import NoSuchModuleError
 
@@ -88,17 +107,18 @@ def sql_rows(source_url, query, text_column, batch_size, limit=None):
             result = connection.execution_options(
                 stream_results=True, yield_per=batch_size).execute(text(query))
         except Exception as err:
-            raise UserError(f"the query failed: {error_line(err, secrets)}", where="--query",
+            raise UserError(f"the query failed: {error_line(err, secrets)}", where=where,
                             fix="fix the SQL (try it in the database's own client)") from err
         if not result.returns_rows:
-            raise UserError("the query returns no rows (not a SELECT?)", where="--query",
-                            fix="pass a SELECT that returns the text column")
-        index = _column_index(list(result.keys()), text_column, "--query")
+            raise UserError("the query returns no rows (not a SELECT?)", where=where,
+                            fix=f"pass a SELECT that returns the {_column_names(columns)}")
+        names = list(result.keys())
+        indices = [_column_index(names, column, flag, where) for flag, column in columns.items()]
         read = 0
         try:
             for batch in result.partitions():
                 for row in batch:
-                    yield row[index]
+                    yield tuple(row[i] for i in indices)
                     read += 1
                     if limit is not None and read >= limit:
                         return
@@ -125,7 +145,8 @@ def dbapi_rows(connection, query, text_column, batch_size, limit=None):
         if cursor.description is None:
             raise UserError("the query returns no rows (not a SELECT?)", where="--query",
                             fix="pass a SELECT that returns the text column")
-        index = _column_index([d[0] for d in cursor.description], text_column, "--query")
+        index = _column_index([d[0] for d in cursor.description], text_column, "--text_column",
+                              "--query")
         read = 0
         while True:
             batch = cursor.fetchmany(batch_size)
