@@ -161,6 +161,20 @@ class BadInputs:
     labelled_bad_utf8 = property(lambda self: self._file(
         "labelled_bad_utf8.csv", "text,label\n求函数的周期。,数学\n".encode() + b"\xff\xfe,x\n"))
 
+    @functools.cached_property
+    def labelled_db(self):
+        """`labelled` as a SQLite table questions(id, body, subject)."""
+        path = self.root / "labelled.db"
+        rows = [json.loads(line) for line in self.labelled.read_text(encoding="utf-8").splitlines()]
+        connection = sqlite3.connect(path)
+        connection.execute("CREATE TABLE questions (id INTEGER PRIMARY KEY, body TEXT, "
+                           "subject TEXT)")
+        connection.executemany("INSERT INTO questions (body, subject) VALUES (?, ?)",
+                               [(r["text"], r["label"]) for r in rows])
+        connection.commit()
+        connection.close()
+        return path
+
     def _labelled(self, name, rows):
         return self._file(name, "".join(json.dumps({"text": text, "label": label},
                                                    ensure_ascii=False) + "\n"

@@ -15,6 +15,7 @@ import pytest
 from components.downstream import data, stats
 from components.downstream.__main__ import main
 from components.downstream.arguments import DownstreamArguments
+from components.downstream.labelled import load_task
 from components.downstream.run import MANIFEST_KIND
 from tests.conftest import SAMPLE_DIR
 
@@ -180,7 +181,7 @@ def test_a_seed_gives_the_same_result_twice_and_another_seed_another(models):
     args = DownstreamArguments(model_dir=[models["student"]], train_file=str(LABELLED),
                                output_dir="unused", num_train_epochs=1, learning_rate=2e-3,
                                train_batch_size=16, max_seq_length=48)
-    train, evaluation = data.load_task(args)
+    train, evaluation = load_task(args)
     labels = sorted(set(train.labels))
     label_ids = {label: i for i, label in enumerate(labels)}
     tokenizer = finetune.check_model_dir(models["student"], 48)
@@ -214,7 +215,7 @@ def test_fine_tuning_learns_the_training_rows(models):
     args = DownstreamArguments(model_dir=[models["student"]], train_file=str(LABELLED),
                                output_dir="unused", num_train_epochs=15, learning_rate=5e-3,
                                train_batch_size=16, max_seq_length=32, warmup_ratio=0.05)
-    train, _ = data.load_task(args)
+    train, _ = load_task(args)
     labels = sorted(set(train.labels))
     tokenizer = finetune.check_model_dir(models["student"], 32)
     encoded = finetune.encode(tokenizer, train, {label: i for i, label in enumerate(labels)}, 32)
@@ -275,7 +276,7 @@ def test_a_rerun_replaces_the_output_whole(models, tmp_path):
 def test_a_low_resource_cut_keeps_the_first_rows_of_each_label():
     args = DownstreamArguments(model_dir=["unused"], train_file=str(LABELLED),
                                output_dir="unused", max_train_examples_per_class=3)
-    train, evaluation = data.load_task(args)
+    train, evaluation = load_task(args)
     assert {label: train.labels.count(label) for label in SUBJECTS} == dict.fromkeys(SUBJECTS, 3)
     held = [r for r in rows() if not data.in_eval_split(r["text"], None, 0.2)]
     firsts = [next(r["text"] for r in held if r["label"] == label) for label in SUBJECTS]

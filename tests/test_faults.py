@@ -250,6 +250,9 @@ def cases():
     ]
     tune = ["--model_dir", "{teacher}", "--train_file", "{labelled}", *out, "--seeds", "1",
             "--num_train_epochs", "1"]
+    sql = ["--model_dir", "{teacher}", "--source_url", "sqlite:///{labelled_db}", *out,
+           "--seeds", "1", "--num_train_epochs", "1", "--text_column", "body",
+           "--label_column", "subject"]
     downstream = [
         ("missing_text_column", [*tune, "--text_column", "question"],
          ["labelled.jsonl", "'question'", "'text'", "--text_column"]),
@@ -279,6 +282,27 @@ def cases():
          ["--max_seq_length", "128"]),
         ("seeds_not_integers", [*tune, "--seeds", "1,a"], ["--seeds"]),
         ("unwritable_output", [*tune, "--output_dir", "{a_file}/out"], ["a_file"]),
+        ("no_labelled_rows", ["--model_dir", "{teacher}", *out], ["--train_file", "--query"]),
+        ("query_and_train_file", [*tune, "--source_url", "sqlite:///{labelled_db}", "--query",
+                                  "SELECT body, subject FROM questions"],
+         ["--train_file / --query"]),
+        ("query_without_source_url", ["--model_dir", "{teacher}", "--query", "SELECT 1", *out],
+         ["--query", "--source_url"]),
+        ("query_returns_no_rows", [*sql, "--query", "SELECT body, subject FROM questions "
+                                   "WHERE id < 0"], ["--query", "returned no rows"]),
+        ("query_lacks_the_label_column", [*sql, "--query", "SELECT id, body FROM questions"],
+         ["--label_column", "'subject'", "id, body"]),
+        ("query_with_null_labels", [*sql, "--query", "SELECT body, CASE WHEN id IN (3, 5) THEN "
+                                    "NULL ELSE subject END AS subject FROM questions"],
+         ["--query", "rows 3, 5", "2 rows", "'subject'"]),
+        ("query_text_not_utf8", [*sql, "--query", "SELECT CASE WHEN id = 4 THEN X'FF41' ELSE "
+                                 "body END AS body, subject FROM questions ORDER BY id"],
+         ["--query", "row 4", "'body'", "UTF-8"]),
+        ("eval_query_fails", [*sql, "--query", "SELECT body, subject FROM questions",
+                              "--eval_query", "SELEC body"], ["--eval_query", "syntax"]),
+        ("eval_query_labels_unseen", [*sql, "--query", "SELECT body, subject FROM questions",
+                                      "--eval_query", "SELECT body, '政治' AS subject FROM "
+                                      "questions LIMIT 2"], ["--eval_query", "'政治'"]),
     ]
     serve = ["--model_dir", "{teacher}", *out]
     serve_export = [

@@ -6,9 +6,10 @@ split at tabs, no quoting: Hive's and GLUE's exports). UTF-8, with or without a 
 
 A row whose text, second text or label is empty is refused, not dropped: in a labelled set it is
 an export or join gone wrong, and dropping it silently would change the task between runs. The
-error names the file and the first lines. Without an evaluation file, a row goes to evaluation when
-a hash of its text (and second text) falls under `eval_fraction`: the same rows every run, and
-repeated texts all on one side, so no evaluation text is also a training text.
+error names the file (or the query: `labelled.py`) and the first lines. Without evaluation rows, a
+row goes to evaluation when a hash of its text (and second text) falls under `eval_fraction`: the
+same rows every run, and repeated texts all on one side, so no evaluation text is also a training
+text.
 """
 
 import collections
@@ -31,8 +32,8 @@ class Examples:
     texts: list[str]
     pairs: list[str] | None  # the second texts of a sentence-pair task
     labels: list[str]
-    lines: list[int]  # the line of each example in `source`
-    source: str  # "--train_file PATH" or "--eval_file PATH"
+    lines: list[int]  # the line of each example in `source` (a query's row number)
+    source: str  # "--train_file PATH", "--eval_file PATH", "--query", "--eval_query"
 
     def __len__(self):
         return len(self.labels)
@@ -128,9 +129,9 @@ def _as_text(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _lines(numbers):
+def _lines(numbers, unit="line"):
     shown = ", ".join(map(str, numbers[:SHOWN]))
-    return f"line{'s' if len(numbers) > 1 else ''} {shown}{' …' if len(numbers) > SHOWN else ''}"
+    return f"{unit}{'s' if len(numbers) > 1 else ''} {shown}{' …' if len(numbers) > SHOWN else ''}"
 
 
 def read_examples(path, text_column, text_pair_column, label_column, flag="--train_file"):
@@ -150,6 +151,14 @@ def read_examples(path, text_column, text_pair_column, label_column, flag="--tra
                      else _delimited_rows(named, text, kind))
     if not rows:
         raise UserError("the file has no rows", where=named, fix="pass a file of labelled rows")
+    return examples_from_rows(rows, columns, text_column, text_pair_column, label_column, named)
+
+
+def examples_from_rows(rows, columns, text_column, text_pair_column, label_column, named,
+                       unit="line"):
+    """The labelled examples of `rows` ([(line or row number, {column: value})], `columns` in
+    order), refusing a missing column and empty values; errors name the source as `named` and
+    the rows as `unit`s."""
     wanted = [("--text_column", text_column), ("--label_column", label_column)]
     if text_pair_column:
         wanted.insert(1, ("--text_pair_column", text_pair_column))
@@ -165,7 +174,7 @@ def read_examples(path, text_column, text_pair_column, label_column, flag="--tra
         empty = [line for line, value in zip(lines, values[column], strict=True) if not value]
         if empty:
             raise UserError(f"{len(empty)} row{'s' if len(empty) > 1 else ''} with an empty "
-                            f"{column!r}", where=f"{named}, {_lines(empty)}",
+                            f"{column!r}", where=f"{named}, {_lines(empty, unit)}",
                             fix="fill or remove those rows")
     return Examples(values[text_column], values[text_pair_column] if text_pair_column else None,
                     values[label_column], lines, named)
@@ -188,7 +197,8 @@ def split_by_hash(examples, fraction):
         if not len(part):
             raise UserError(f"--eval_fraction {fraction} leaves no {name} rows of "
                             f"{len(examples)}", where=examples.source,
-                            fix="pass another --eval_fraction, or an --eval_file")
+                            fix="pass another --eval_fraction, or evaluation rows (--eval_file "
+                            "or --eval_query)")
     return train, evaluation
 
 
@@ -197,7 +207,7 @@ def check_classes(train):
     if len(set(train.labels)) < 2:
         raise UserError(f"the training rows have one class only ({train.labels[0]!r})",
                         where=train.source, fix="a classifier needs two labels or more: check "
-                        "--label_column and the file")
+                        "--label_column and the rows")
 
 
 def check_labels(train, evaluation, eval_from_train):
@@ -209,26 +219,25 @@ def check_labels(train, evaluation, eval_from_train):
         named = ", ".join(f"{label!r} ({count} row{'s' if count > 1 else ''})"
                           for label, count in unseen.most_common(SHOWN))
         more = f" and {len(unseen) - SHOWN} more" if len(unseen) > SHOWN else ""
-        fix = ("pass an --eval_file, or add rows of those labels" if eval_from_train else
-               "add training rows of those labels, or remove them from the evaluation file")
+        fix = ("pass evaluation rows (--eval_file or --eval_query), or add rows of those labels"
+               if eval_from_train else
+               "add training rows of those labels, or remove them from the evaluation rows")
         raise UserError(f"{len(unseen)} evaluation label{'s' if len(unseen) > 1 else ''} that "
                         f"no training row has: {named}{more}",
                         where=evaluation.source + (" (its held-out part)" if eval_from_train
                                                    else ""), fix=fix)
 
 
-def load_task(args):
-    """(training, evaluation) examples of `args` (`DownstreamArguments`), checked and cut to
-    --max_train_examples_per_class, --max_train_examples and --max_eval_examples."""
-    columns = (args.text_column, args.text_pair_column, args.label_column)
-    train = read_examples(args.train_file, *columns)
+def prepare_task(train, evaluation, args):
+    """(training, evaluation) examples, checked and cut to --max_train_examples_per_class,
+    --max_train_examples and --max_eval_examples (`FineTuneArguments`); without `evaluation`,
+    held out from `train` by `split_by_hash`."""
     check_classes(train)
-    if args.eval_file:
-        evaluation = read_examples(args.eval_file, *columns, flag="--eval_file")
-    else:
+    eval_from_train = evaluation is None
+    if eval_from_train:
         train, evaluation = split_by_hash(train, args.eval_fraction)
     train = train.head_per_label(args.max_train_examples_per_class).head(
         args.max_train_examples)
     evaluation = evaluation.head(args.max_eval_examples)
-    check_labels(train, evaluation, eval_from_train=not args.eval_file)
+    check_labels(train, evaluation, eval_from_train)
     return train, evaluation

@@ -6,10 +6,13 @@ Output (`--output_dir`, written to a temporary sibling and renamed when complete
   model the accuracy and macro-F1 of each seed with their mean and
   sample standard deviation, and each model's difference from the first with a 95 % confidence
   interval over the seeds (`stats.METHOD`);
-- `predictions.jsonl`: one line per evaluation row: its line in the source file, its label, and
-  each model's prediction per seed (in the order of `recipe.seeds`);
-- `manifest.json`, last: the inputs' paths and sha256, each model's weights sha256 (and the
-  lineage fingerprint its own manifest carries, when it has one).
+- `predictions.jsonl`: one line per evaluation row: its line in the source file (a query's: its
+  row), its label, and each model's prediction per seed (in the order of `recipe.seeds`);
+- `train_rows.jsonl`, `eval_rows.jsonl`: the rows a query returned (`labelled.py`), when the rows
+  came from one (the file names: `layout.py`);
+- `manifest.json`, last: where the labelled rows came from and their sha256
+  (`labelled.source_records`), each model's weights sha256 (and the lineage fingerprint its own
+  manifest carries, when it has one), and the models left out, with why.
 """
 
 import json
@@ -22,18 +25,15 @@ from components.common import lineage
 from components.common.artifacts import (
     atomic_file,
     atomic_output_dir,
-    sha256_file,
     write_json_atomic,
     write_manifest,
 )
 from components.downstream import finetune, stats
-from components.downstream.data import load_task
+from components.downstream.data import prepare_task
+from components.downstream.labelled import read_labelled, source_records
+from components.downstream.layout import MANIFEST_KIND, METRICS_FILE, PREDICTIONS_FILE
 
 log = logging.getLogger(__name__)
-
-MANIFEST_KIND = "downstream_evaluation"
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.jsonl"
 
 
 def resolve_precision(precision, device):
@@ -47,10 +47,13 @@ def _task(args, train, evaluation, labels):
     def counts(values):
         return {label: values.count(label) for label in labels}
 
-    return {"train_file": os.path.abspath(args.train_file),
-            "eval_file": os.path.abspath(args.eval_file) if args.eval_file else None,
-            "eval_split": "eval_file" if args.eval_file else
-            f"hash of the text, fraction {args.eval_fraction}",
+    def path(file):
+        return os.path.abspath(file) if file else None
+
+    return {"train_file": path(args.train_file), "eval_file": path(args.eval_file),
+            "query": args.query, "eval_query": args.eval_query,
+            "eval_split": "eval_file" if args.eval_file else "eval_query" if args.eval_query
+            else f"hash of the text, fraction {args.eval_fraction}",
             "text_column": args.text_column, "text_pair_column": args.text_pair_column,
             "label_column": args.label_column, "labels": labels,
             "max_train_examples_per_class": args.max_train_examples_per_class,
@@ -65,20 +68,6 @@ def _model_metrics(per_seed):
         result[f"{key}_mean"], result[f"{key}_std"] = stats.mean_std(
             [seed[key] for seed in per_seed.values()])
     return result
-
-
-def compare(models, names):
-    """{name: difference from the first model} for every other model (`stats.paired_difference`
-    of accuracy and macro-F1, seed by seed)."""
-    reference = models[names[0]]["per_seed"]
-    differences = {}
-    for name in names[1:]:
-        per_seed = models[name]["per_seed"]
-        differences[name] = {"reference": names[0], **{
-            key: stats.paired_difference([per_seed[s][key] for s in reference],
-                                         [reference[s][key] for s in reference])
-            for key in ("accuracy", "macro_f1")}}
-    return differences
 
 
 def _fine_tune_seeds(name, model_dir, tokenizer, train, evaluation, labels, args, device,
@@ -106,11 +95,13 @@ def _fine_tune_seeds(name, model_dir, tokenizer, train, evaluation, labels, args
     return per_seed, predicted
 
 
-def run_downstream(args):
+def run_downstream(args, left_out=None):
     """Fine-tune and evaluate every `args.model_dir` (`DownstreamArguments`); write the output
-    directory and return the metrics."""
+    directory and return the metrics. `left_out`: {model name: why} of models the caller did not
+    pass (a skipped student), recorded as such."""
     names, seeds = args.model_names(), args.seed_list()
-    train, evaluation = load_task(args)
+    labelled = read_labelled(args)
+    train, evaluation = prepare_task(*labelled, args)
     tokenizers = {name: finetune.check_model_dir(model_dir, args.max_seq_length)
                   for name, model_dir in zip(names, args.model_dir, strict=True)}
     labels = sorted(set(train.labels))
@@ -137,18 +128,19 @@ def run_downstream(args):
                        "num_train_steps": finetune.num_train_steps(len(train), args),
                        "device": device.type, "precision": precision},
             "majority_baseline": stats.majority_baseline(train.labels, evaluation.labels),
-            "model_names": names, "models": models, "differences": compare(models, names),
-            "difference_method": stats.METHOD}
+            "model_names": names, "models": models, "differences": stats.compare(models, names),
+            "difference_method": stats.METHOD, "left_out": dict(left_out or {})}
         write_json_atomic(os.path.join(tmp, METRICS_FILE), result)
         _write_predictions(os.path.join(tmp, PREDICTIONS_FILE), evaluation, predicted)
+        sources = source_records(tmp, labelled, args)
         write_manifest(tmp, {
-            "kind": MANIFEST_KIND, "files": [METRICS_FILE, PREDICTIONS_FILE],
-            "train_file": {"path": os.path.abspath(args.train_file),
-                           "sha256": sha256_file(args.train_file)},
-            "eval_file": {"path": os.path.abspath(args.eval_file),
-                          "sha256": sha256_file(args.eval_file)} if args.eval_file else None,
+            "kind": MANIFEST_KIND,
+            "files": [METRICS_FILE, PREDICTIONS_FILE] + [
+                record["file"] for record in sources.values() if record and "file" in record],
+            "labelled": sources,
             "models": {name: lineage.model_record(d) for name, d in zip(names, args.model_dir,
-                                                                 strict=True)}})
+                                                                 strict=True)},
+            "left_out": result["left_out"]})
     log.info("wrote %s", args.output_dir)
     _log_summary(result, names)
     return result

@@ -1,4 +1,4 @@
-"""Accuracy, macro-F1, and differences between models over seeds with a confidence interval.
+"""Accuracy, macro-F1, and the differences and shares between models over seeds, with intervals.
 
 Seeds are paired: seed s of model B is compared with seed s of model A (the same classifier-head
 initialisation stream, dropout and data order), so the interval is the t-interval of the per-seed
@@ -10,6 +10,7 @@ import collections
 import math
 
 CONFIDENCE = 0.95
+METRICS = ("accuracy", "macro_f1")
 METHOD = ("paired by seed: per seed, model minus reference; mean of those differences and its "
           "two-sided 95 % Student t confidence interval (n - 1 degrees of freedom, n seeds); "
           "none with one seed")
@@ -82,14 +83,52 @@ def t_quantile(confidence, dof):
     return (low + high) / 2
 
 
-def paired_difference(values, reference):
-    """{mean, std, ci95_low, ci95_high, per_seed} of `values` minus `reference`, seed by seed."""
-    differences = [v - r for v, r in zip(values, reference, strict=True)]
-    mean, std = mean_std(differences)
+def _over_seeds(per_seed):
+    """{mean, std, ci95_low, ci95_high, per_seed} of per-seed values: their mean and its
+    two-sided t-interval (none for one seed)."""
+    mean, std = mean_std(per_seed)
     if std is None:
         low = high = None
     else:
-        half = t_quantile(CONFIDENCE, len(differences) - 1) * std / math.sqrt(len(differences))
+        half = t_quantile(CONFIDENCE, len(per_seed) - 1) * std / math.sqrt(len(per_seed))
         low, high = mean - half, mean + half
-    return {"mean": mean, "std": std, "ci95_low": low, "ci95_high": high,
-            "per_seed": differences}
+    return {"mean": mean, "std": std, "ci95_low": low, "ci95_high": high, "per_seed": per_seed}
+
+
+def paired_difference(values, reference):
+    """{mean, std, ci95_low, ci95_high, per_seed} of `values` minus `reference`, seed by seed."""
+    return _over_seeds([v - r for v, r in zip(values, reference, strict=True)])
+
+
+def paired_ratio(values, reference):
+    """{mean, std, ci95_low, ci95_high, per_seed} of `values` divided by `reference`, seed by
+    seed (a share, e.g. the student's accuracy as a fraction of its teacher's); None when a
+    reference value is 0."""
+    if not all(reference):
+        return None
+    return _over_seeds([v / r for v, r in zip(values, reference, strict=True)])
+
+
+def _per_seed(models, name, reference, key):
+    """(`name`'s values of `key`, `reference`'s), seed by seed in the reference's order."""
+    seeds = models[reference]["per_seed"]
+    return ([models[name]["per_seed"][s][key] for s in seeds], [seeds[s][key] for s in seeds])
+
+
+def difference(models, name, reference):
+    """{metric: `paired_difference`} of model `name` minus model `reference`
+    (`run_downstream`'s models) for accuracy and macro-F1."""
+    return {key: paired_difference(*_per_seed(models, name, reference, key)) for key in METRICS}
+
+
+def compare(models, names):
+    """{name: difference from the first model, and its name as "reference"} for every other
+    model of `models` (`run_downstream`'s)."""
+    return {name: {"reference": names[0], **difference(models, name, names[0])}
+            for name in names[1:]}
+
+
+def share(models, name, reference):
+    """{metric: `paired_ratio`} of model `name` over model `reference` (`run_downstream`'s
+    models) for accuracy and macro-F1."""
+    return {key: paired_ratio(*_per_seed(models, name, reference, key)) for key in METRICS}
