@@ -76,15 +76,23 @@ def weights_sha256(model_dir):
     return None
 
 
+def recorded_fingerprint(model_dir):
+    """The fingerprint of the model it was made from that a directory's manifest records (a
+    converted model's: its Google checkpoint's), or None (no manifest, or made before they
+    were recorded)."""
+    manifest = os.path.join(model_dir, DATA_MANIFEST)
+    if not os.path.isfile(manifest):
+        return None
+    with open(manifest, encoding="utf-8") as f:
+        return json.load(f).get(MODEL) or None
+
+
 def model_record(model_dir):
     """What an artifact made from the transformers model in `model_dir` records of it: its
     path, its weights' sha256 and the lineage fingerprint its manifest carries."""
     record = {"model_dir": os.path.abspath(model_dir),
               "weights_sha256": weights_sha256(model_dir)}
-    manifest = os.path.join(model_dir, DATA_MANIFEST)
-    if os.path.isfile(manifest):
-        with open(manifest, encoding="utf-8") as f:
-            fingerprint = json.load(f).get(MODEL)
-        if fingerprint:
-            record[MODEL] = fingerprint
+    fingerprint = recorded_fingerprint(model_dir)
+    if fingerprint:
+        record[MODEL] = fingerprint
     return record

@@ -2,22 +2,10 @@
 of pretraining data (`common/lineage.py`): otherwise the report would print, side by side,
 numbers of different models and call them one run."""
 
-import json
-import os
-
 from components.common import lineage
 
 FIX = ("rerun the step you changed together with every step after it (`python pipeline.py "
        "rerun STEP --from RUN_DIR` does; --only reruns that step alone), or pass inputs of one run")
-
-
-def _hf_model_fingerprint(hf_model_dir):
-    """The source fingerprint a converted model's manifest records (None before they were)."""
-    path = os.path.join(hf_model_dir, "manifest.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f).get(lineage.MODEL)
 
 
 def check_report_inputs(pretraining_data_dir, trained_model_dir, base_hf_model_dir, hf_model_dir,
@@ -32,9 +20,9 @@ def check_report_inputs(pretraining_data_dir, trained_model_dir, base_hf_model_d
         "train_metrics": metrics["train_metrics"].get(lineage.MODEL),
         "trained_eval": metrics["trained_eval"].get(lineage.MODEL),
         "parity": metrics["parity"].get(lineage.MODEL),
-        "hf_model": _hf_model_fingerprint(hf_model_dir),
+        "hf_model": lineage.recorded_fingerprint(hf_model_dir),
         "distill_metrics": distilled.get(lineage.MODEL)}, FIX)
-    base = {"base_hf_model": _hf_model_fingerprint(base_hf_model_dir),
+    base = {"base_hf_model": lineage.recorded_fingerprint(base_hf_model_dir),
             "base_eval": metrics["base_eval"].get(lineage.MODEL),
             "base_parity": metrics["base_parity"].get(lineage.MODEL)}
     known = [fingerprint for fingerprint in base.values() if fingerprint is not None]
