@@ -35,3 +35,6 @@ class ModelReportArguments(Arguments):
     student_dir: str | None = arg(None, "the distill stage's output (a student distilled from "
                                   "--hf_model_dir, with its metrics.json): adds a 'Distilled "
                                   "student' section")
+    downstream_dir: str | None = arg(None, "the downstream step's output (the base, "
+                                     "--hf_model_dir and the student fine-tuned on a labelled "
+                                     "task): adds a 'Downstream task' section")

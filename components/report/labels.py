@@ -16,6 +16,11 @@ def percent(value):
     return f"{100 * value:.3g} %"
 
 
+def points(value):
+    """A difference of two shares, in percentage points."""
+    return f"{100 * value:+.3g} percentage points"
+
+
 def seconds(value):
     return f"{value:.3g} s" if value < 100 else f"{value:,.0f} s"
 
@@ -189,6 +194,24 @@ LABELS = {
     "student_speedup": ("student's speed-up in throughput (CPU)", times),
     "student_latency_speedup": ("student's speed-up at batch 1 (CPU)", times),
     "fill_mask_top5_student": ("fill-mask answer in the top 5, student", percent),
+    # the downstream task's headline metrics (`downstream.downstream_section`)
+    "downstream_majority_baseline_accuracy": ("downstream task: accuracy of always the most "
+                                              "frequent label", percent),
+    "downstream_base_accuracy": ("downstream task: base model's accuracy", percent),
+    "downstream_adapted_accuracy": ("downstream task: adapted model's accuracy", percent),
+    "downstream_student_accuracy": ("downstream task: student's accuracy", percent),
+    "downstream_adapted_minus_base_accuracy": ("downstream task: adapted minus base accuracy "
+                                               "(DAPT gain)", points),
+    "downstream_adapted_minus_base_accuracy_ci95_low": ("downstream task: DAPT gain, 95 % "
+                                                        "interval from", points),
+    "downstream_adapted_minus_base_accuracy_ci95_high": ("downstream task: DAPT gain, 95 % "
+                                                         "interval to", points),
+    "downstream_student_share_accuracy": ("downstream task: student's accuracy as a share of "
+                                          "the adapted model's", percent),
+    "downstream_student_share_accuracy_ci95_low": ("downstream task: student's share, 95 % "
+                                                   "interval from", percent),
+    "downstream_student_share_accuracy_ci95_high": ("downstream task: student's share, 95 % "
+                                                    "interval to", percent),
 }
 
 

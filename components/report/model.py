@@ -7,7 +7,7 @@ import os
 from components.bert.vocab import load_vocab
 from components.common.artifacts import write_text_atomic
 from components.records import layout
-from components.report import distilled, fill_mask, html
+from components.report import distilled, downstream, fill_mask, html
 from components.report.labels import (
     artifact_name,
     difference,
@@ -122,18 +122,22 @@ def _parity_section(parity, base_parity):
 def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, train_metrics,
                        base_eval, trained_eval, base_hf_model_dir, hf_model_dir, parity,
                        html_file, markdown_file, base_parity, fill_mask_examples,
-                       student_dir=None, distill_metrics=None):
+                       student_dir=None, distill_metrics=None, downstream_dir=None):
     """Write the model report (HTML) and the Markdown summary; return the headline metrics.
 
     `student_dir`: the distill stage's output (its student distilled from `hf_model_dir`), shown
     in a "Distilled student" section; `distill_metrics`: its comparison with the teacher
     (`compare_models`' result; None reads the directory's metrics.json). No section without a
-    `student_dir`."""
+    `student_dir`. `downstream_dir`: the downstream step's output (its base, adapted model and
+    student must be this report's), shown in a "Downstream task" section."""
     layout.read_data_manifest(pretraining_data_dir)
     if student_dir is not None:  # refused now, before the fill-mask predictions
         student = distilled.read_student(student_dir, distill_metrics)
         if student is not None:
             distilled.check_teacher(student, hf_model_dir)
+    if downstream_dir is not None:  # refused now too
+        tuned = downstream.read_downstream(downstream_dir)
+        roles = downstream.check_models(tuned, base_hf_model_dir, hf_model_dir, student_dir)
     train_log = read_train_log(trained_model_dir)
     vocab = load_vocab(os.path.join(trained_model_dir, "vocab.txt")).tokens
     examples = fill_mask.heldout_examples(pretraining_data_dir, vocab, fill_mask_examples)
@@ -159,6 +163,10 @@ def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, tr
                                                             trained_predictions)
         sections.append(("Distilled student", section))
         values.update(student_values)
+    if downstream_dir is not None:
+        section, downstream_values = downstream.downstream_section(tuned, roles)
+        sections.append(("Downstream task", section))
+        values.update(downstream_values)
     write_text_atomic(html_file, html.page(
         "edu-mlm model report", f"trained model {artifact_name(trained_model_dir)}, held-out "
         f"data {artifact_name(pretraining_data_dir)}", sections))

@@ -10,9 +10,11 @@ def run_data_report_task(corpus, pretraining_data, html):
 
 def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, base_eval,
                           trained_eval, base_hf_model, hf_model, parity, base_parity, student,
-                          distill_metrics, html, summary, metrics, fill_mask_examples):
+                          distill_metrics, html, summary, metrics, fill_mask_examples,
+                          downstream=None):
     """Training curves, held-out before/after, fill-mask examples, parity, the distilled
-    student; Markdown summary."""
+    student, the downstream task (`downstream`: the downstream step's output, when the pipeline
+    has one); Markdown summary."""
     from components.common.kfp_outputs import log_metrics
     from components.report.lineage import check_report_inputs
     from components.report.model import write_model_report
@@ -38,5 +40,6 @@ def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, 
         fill_mask_examples=fill_mask_examples,
         # The student's full comparison is its metrics.json (the Metrics artifact is flat).
         student_dir=student.path,
+        downstream_dir=downstream.path if downstream is not None else None,
     )
     log_metrics(metrics, values)
