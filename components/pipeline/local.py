@@ -1,20 +1,27 @@
 """Run the pipeline (or one stage of it) on this machine with `kfp.local`, then summarise it.
 
 `kfp.local.SubprocessRunner(use_venv=False)` runs every component in a subprocess of this Python
-environment; outputs land in `<pipeline_root>/<pipeline>-<timestamp>/<task>/<output>`. With
-caching on, a task whose inputs did not change is not run again: its outputs stay where the
-earlier run left them. Each run leaves `run.json` in its run directory (parameters and the URI
-and metadata of every artifact, cached ones included), which `pipeline.py rerun --from` reads.
+environment; outputs land in `<pipeline_root>/<pipeline>-<timestamp>/<task>/<output>` (a loop's
+tasks in `…/for-loop-N-iteration-I/<task>/`). With caching on, a task whose inputs did not change
+is not run again: its outputs stay where the earlier run left them. Each run leaves `run.json` in
+its run directory (parameters and the URI and metadata of every artifact, cached ones included),
+which `pipeline.py rerun --from` reads, and `run.log`, everything kfp.local printed.
+
+What a run did is read from what kfp.local keeps, not from its console: the pipeline's outputs
+from the task it returns; which tasks ran, when and how they ended from its own log records
+(`TaskEvents`); which task stopped a failed run from the task directories (`task_outcomes`). The
+one exception is the error line of the step that stopped (`step_error`).
 """
 
 import builtins
+import contextlib
 import datetime
 import json
 import logging
 import os
 import re
 import sys
-import time
+import threading
 import warnings
 
 from components.common.artifacts import write_json_atomic
@@ -22,72 +29,88 @@ from components.common.errors import UserError
 from components.pipeline import definition
 
 RUN_RECORD = "run.json"
+RUN_LOG = "run.log"
+# What the KFP executor writes last, after the step returned (kfp/dsl/executor.py:454), into the
+# task's directory (kfp/local/executor_input_utils.py:26): a task directory without it stopped.
+EXECUTOR_OUTPUT = "executor_output.json"
+# A loop iteration's directory: kfp.local runs its tasks under `<run>/<loop>-iteration-<i>/`
+# (kfp/local/orchestrator/task_spec_utils.py:266).
+ITERATION = re.compile(r".+-iteration-\d+")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TASK_START = re.compile(r"Executing task '([^']+)'")
-TASK_END = re.compile(r"Task '([^']+)' finished with status (\w+)")
+# kfp.local tells of a task's start and end only in these records on the root logger, and names
+# the task only in their text (kfp/local/task_dispatcher.py:199, 216 and 233;
+# kfp/local/importer_handler.py:103 and 175).
+TASK_RECORD = re.compile(r"Executing task '(?P<started>[^']+)'"
+                         r"|Task '(?P<ended>[^']+)' finished with status (?P<status>\w+)")
 
 
-# A step's traceback: kept out of the quiet console (it is in run.log); its last line, when the
-# step stopped on a UserError, becomes the run's one error line.
-TRACEBACK = re.compile(r"^(\s*)Traceback \(most recent call last\):")
-CHAINED = re.compile(r"^\s*(The above exception was|During handling of the above exception)")
-EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?(\w+)(?:: (.*))?$")
+class TaskEvents(logging.Filter):
+    """Notes each task's start and end from kfp.local's log records; `tasks`: task name ->
+    {"runs": n, "start": t, "end": t, "status": "SUCCESS" | "FAILURE"} (the status of its last
+    run), `failures`: the names of the tasks that failed, in order. A filter on the root
+    logger sees every record before a handler does, whichever handler kfp.local has put there
+    (it swaps them per task, from each task's thread). `console`: where a line per finished
+    step goes (None: nowhere)."""
+
+    def __init__(self, console=None):
+        super().__init__()
+        from kfp import local
+
+        self.kfp_local_dir = os.path.dirname(os.path.abspath(local.__file__)) + os.sep
+        self.console = console
+        self.tasks = {}
+        self.failures = []
+        self._lock = threading.Lock()
+
+    def filter(self, record):
+        if record.pathname.startswith(self.kfp_local_dir):
+            told = TASK_RECORD.fullmatch(ANSI.sub("", record.getMessage()))
+            if told:
+                self._note(told, record)
+        return True  # only looks: every record goes on
+
+    def _note(self, told, record):
+        with self._lock:
+            if told["started"]:
+                entry = self.tasks.setdefault(told["started"], {"runs": 0,
+                                                                "start": record.created})
+                entry["runs"] += 1
+                return
+            entry = self.tasks.setdefault(told["ended"], {"runs": 1, "start": record.created})
+            entry["end"], entry["status"] = record.created, told["status"]
+            if told["status"] == "FAILURE":
+                self.failures.append(told["ended"])
+            if self.console and record.module != "importer_handler":  # an import is no step
+                self.console.write(f"  {told['ended']:28} {told['status'].lower():8} "
+                                   f"{entry['end'] - entry['start']:6.1f} s\n")
+                self.console.flush()
 
 
-class TaskClock:
-    """Tees stdout to a log file (without colour codes) and notes when kfp.local starts and
-    finishes each task (it reports both only as log lines); the console gets every line, or
-    (quiet) one line per finished step. `user_errors` collects the messages of the UserErrors
-    that stopped steps."""
+class RunLog:
+    """Stands in for sys.stdout during a run: kfp.local writes its notes (a handler on
+    sys.stdout, kfp/local/logging_utils.py:67) and every step's output (print,
+    kfp/local/subprocess_task_handler.py:131) only there. Each line goes to the log file
+    without colour codes, and to the console too when `verbose`."""
 
-    def __init__(self, stream, log_path, quiet=True):
-        self.stream = stream
+    def __init__(self, console, log_path, verbose=False):
+        self.console = console
         self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
-        self.quiet = quiet
+        self.verbose = verbose
         self.pending = ""
-        self.tasks = {}  # task name -> {"runs": n, "start": t, "end": t, "status": s}
-        self.user_errors = []
-        self._traceback_indent = None
+        self._lock = threading.Lock()  # a loop's tasks print from threads of their own
 
     def write(self, text):
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        now = time.monotonic()
-        for line in lines:
-            plain = ANSI.sub("", line)
-            self.log.write(plain + "\n")
-            self._note_traceback(plain)
-            if not self.quiet:
-                self.stream.write(line + "\n")
-            if started := TASK_START.search(plain):
-                entry = self.tasks.setdefault(started[1], {"runs": 0, "start": now})
-                entry["runs"] += 1
-            elif ended := TASK_END.search(plain):
-                entry = self.tasks.setdefault(ended[1], {"runs": 1, "start": now})
-                entry["end"], entry["status"] = now, ended[2]
-                if self.quiet and not ended[1].startswith("importer"):
-                    self.stream.write(f"  {ended[1]:28} {ended[2].lower():8} "
-                                      f"{now - entry['start']:6.1f} s\n")
-                    self.stream.flush()
+        with self._lock:
+            self.pending += text
+            *lines, self.pending = self.pending.split("\n")
+            for line in lines:
+                self.log.write(ANSI.sub("", line) + "\n")
+                if self.verbose:
+                    self.console.write(line + "\n")
         return len(text)
 
-    def _note_traceback(self, plain):
-        """Follow the tracebacks in the log and record the UserError that ends one (the step's
-        one line for the console)."""
-        if started := TRACEBACK.match(plain):
-            self._traceback_indent = len(started[1])
-            return
-        if self._traceback_indent is None or CHAINED.match(plain) or not plain.strip():
-            return
-        indent = len(plain) - len(plain.lstrip())
-        if indent == self._traceback_indent:  # the exception, at the traceback's own indent
-            self._traceback_indent = None
-            error = EXCEPTION.match(plain)
-            if error and error[1] == "UserError" and error[2]:
-                self.user_errors.append(error[2])
-
     def flush(self):
-        self.stream.flush()
+        self.console.flush()
         self.log.flush()
 
     def close(self):
@@ -117,63 +140,150 @@ def _init_local(pipeline_root, enable_caching):
                enable_caching=enable_caching, raise_on_error=True)
 
 
+@contextlib.contextmanager
+def _observed(run_log, events, verbose):
+    """While kfp.local runs: its output into `run_log`, its task records into `events`, and
+    (unless `verbose`) the root logger's notes off the console."""
+    root = logging.getLogger()
+    original_stdout, original_print = sys.stdout, builtins.print
+    # kfp.local's own notes (workspace clean-up, skipped conditions) log on the root logger.
+    notes, quieted = QuietNotes(), [] if verbose else root.handlers[:]
+    for handler in quieted:
+        handler.addFilter(notes)
+    root.addFilter(events)
+    # kfp.local raises the root logger to INFO around each task and puts back the level it found
+    # (kfp/local/logging_utils.py:53-79); a loop's tasks do that from two threads, and one that
+    # puts back WARNING while the other runs would lose that one's end record.
+    original_level = root.level
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
+    sys.stdout = run_log
+    try:
+        yield
+    finally:
+        # kfp.local indents print() around each task by patching builtins.print
+        # (kfp/local/logging_utils.py:96-100); two tasks of a loop racing can leave it patched.
+        sys.stdout, builtins.print = original_stdout, original_print
+        root.setLevel(original_level)
+        root.removeFilter(events)
+        for handler in quieted:
+            handler.removeFilter(notes)
+        run_log.close()
+
+
 def execute(pipeline_func, arguments, pipeline_root, enable_caching=True, verbose=False):
-    """Run `pipeline_func` locally; return (outputs {name: artifact}, task clock, run directory).
-    The whole log goes to the run directory's run.log; the console shows all of it if
-    `verbose`, else one line per finished step."""
+    """Run `pipeline_func` locally; return (outputs {name: artifact}, task events (`.tasks`),
+    run directory). The whole log goes to the run directory's run.log; the console shows all
+    of it if `verbose`, else one line per finished step."""
     pipeline_root = os.path.abspath(pipeline_root)
     os.makedirs(pipeline_root, exist_ok=True)
     _init_local(pipeline_root, enable_caching)
     name = pipeline_func.name
     before = set(os.listdir(pipeline_root))
     log_path = os.path.join(pipeline_root, f".{name}-{os.getpid()}.log")
-    clock = TaskClock(sys.stdout, log_path, quiet=not verbose)
-    sys.stdout, original_print = clock, builtins.print
-    # kfp.local's own notes (workspace clean-up, skipped conditions) log on the root logger.
-    notes = QuietNotes()
-    if not verbose:
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(notes)
+    events = TaskEvents(console=None if verbose else sys.stdout)
     try:
-        outputs = pipeline_func(**arguments).outputs
-    except RuntimeError as err:
-        failed = re.findall(r"Inner task failed: (.*)\.", ANSI.sub("", str(err)))
-        run_dir = _keep_log(log_path, _new_run_dir(pipeline_root, name, before))
-        step = failed[0] if failed else "?"
-        if clock.user_errors:  # the step's own one line, as its CLI would print it
-            raise UserError(f"step {step} stopped: {clock.user_errors[-1]}", where=run_dir,
-                            fix="fix that, then rerun the step with `python pipeline.py rerun "
-                            "STEP --from RUN_DIR` (its whole log is in run.log)") from err
-        raise UserError(f"pipeline {name!r} failed in step {step} (its log is in run.log; "
-                        "--verbose also shows it)", where=run_dir,
-                        fix="fix the cause, then rerun that step with `python pipeline.py rerun "
-                        "STEP --from RUN_DIR`") from err
-    finally:
-        # kfp.local indents print() around each task by patching builtins.print; two tasks of a
-        # ParallelFor racing can leave it patched.
-        sys.stdout, builtins.print = clock.stream, original_print
-        for handler in logging.getLogger().handlers:
-            handler.removeFilter(notes)
-        clock.close()
-    run_dir = _new_run_dir(pipeline_root, name, before)
-    if run_dir is None:  # every task was a cache hit: kfp.local made no directory
-        stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S-%f")
-        run_dir = os.path.join(pipeline_root, f"{name}-{stamp}")
-        os.makedirs(run_dir)
-    return outputs, clock, _keep_log(log_path, run_dir)
+        with _observed(RunLog(sys.stdout, log_path, verbose), events, verbose):
+            outputs = pipeline_func(**arguments).outputs
+    except RuntimeError as err:  # kfp.local's answer to a task that failed
+        run_dir = _keep_log(log_path, _run_dir(pipeline_root, name, before))
+        raise _step_failure(name, run_dir, events) from err
+    return outputs, events, _keep_log(log_path, _run_dir(pipeline_root, name, before))
 
 
-def _keep_log(log_path, run_dir):
-    """Move the run's log into its run directory (when kfp.local made one); return the dir."""
-    if run_dir and os.path.exists(log_path):
-        os.replace(log_path, os.path.join(run_dir, "run.log"))
+def _step_failure(pipeline_name, run_dir, events):
+    """The UserError for a run that a failed step stopped: that step's own one line (as its
+    CLI would print it) where it stopped on a UserError, and where its log is."""
+    step = failed_step(run_dir, events)
+    message = step_error(os.path.join(run_dir, RUN_LOG))
+    if message:
+        return UserError(f"step {step} stopped: {message}", where=run_dir,
+                         fix="fix that, then rerun the step with `python pipeline.py rerun "
+                         "STEP --from RUN_DIR` (its whole log is in run.log)")
+    return UserError(f"pipeline {pipeline_name!r} failed in step {step} (its log is in run.log; "
+                     "--verbose also shows it)", where=run_dir,
+                     fix="fix the cause, then rerun that step with `python pipeline.py rerun "
+                     "STEP --from RUN_DIR`")
+
+
+def task_outcomes(run_dir):
+    """[(task, the loop iterations it ran in, innermost first, finished)] for every task
+    directory kfp.local made under `run_dir`; finished: its executor output is there."""
+    outcomes = []
+
+    def visit(directory, iterations):
+        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+            if not entry.is_dir():
+                continue
+            if ITERATION.fullmatch(entry.name):
+                visit(entry.path, (entry.name, *iterations))
+            else:
+                finished = os.path.isfile(os.path.join(entry.path, EXECUTOR_OUTPUT))
+                outcomes.append((entry.name, iterations, finished))
+
+    visit(run_dir, ())
+    return outcomes
+
+
+def failed_step(run_dir, events):
+    """The step that stopped the run, as kfp.local names it (`'task' inside 'loop-iteration'`):
+    a task directory without its executor output; else (a step without artifact outputs makes
+    its directory only when it is done) the first task kfp.local logged as failed; else '?'."""
+    for task, iterations, finished in task_outcomes(run_dir):
+        if not finished:
+            return " inside ".join(repr(n) for n in (task, *iterations))
+    return repr(events.failures[0]) if events.failures else "?"
+
+
+# A step's traceback, in the log; its last line, when the step stopped on a UserError, is the
+# run's one error line.
+TRACEBACK = re.compile(r"^(\s*)Traceback \(most recent call last\):")
+CHAINED = re.compile(r"^\s*(The above exception was|During handling of the above exception)")
+EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?(\w+)(?:: (.*))?$")
+
+
+def step_error(log_path):
+    """The message of the last UserError a step stopped on, read from the run's log, or None.
+
+    The one thing read from console text: kfp.local keeps a step's output nowhere else. It pipes
+    the step's stdout and stderr together and print()s them line by line
+    (kfp/local/subprocess_task_handler.py:116-131; the DockerRunner the container's log,
+    kfp/local/docker_task_handler.py:146-149); no file, record or return value holds them."""
+    if not os.path.isfile(log_path):
+        return None
+    message, indent = None, None
+    with open(log_path, encoding="utf-8") as log:
+        for line in log:
+            line = line.rstrip("\n")
+            if started := TRACEBACK.match(line):
+                indent = len(started[1])
+            elif indent is not None and line.strip() and not CHAINED.match(line) \
+                    and len(line) - len(line.lstrip()) == indent:  # the exception line
+                indent, error = None, EXCEPTION.match(line)
+                if error and error[1] == "UserError" and error[2]:
+                    message = error[2]
+    return message
+
+
+def _run_dir(pipeline_root, name, before):
+    """The directory kfp.local made for this run (`<name>-<timestamp>`,
+    kfp/local/executor_input_utils.py:112); one named alike where it made none (every task a
+    cache hit, or the first step failed before it wrote anything)."""
+    pattern = re.compile(re.escape(name) + r"-\d{4}-\d\d-\d\d-")
+    new = sorted(d for d in set(os.listdir(pipeline_root)) - before if pattern.match(d))
+    if new:
+        return os.path.join(pipeline_root, new[-1])
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S-%f")
+    run_dir = os.path.join(pipeline_root, f"{name}-{stamp}")
+    os.makedirs(run_dir)
     return run_dir
 
 
-def _new_run_dir(pipeline_root, name, before):
-    pattern = re.compile(re.escape(name) + r"-\d{4}-\d\d-\d\d-")
-    new = sorted(d for d in set(os.listdir(pipeline_root)) - before if pattern.match(d))
-    return os.path.join(pipeline_root, new[-1]) if new else None
+def _keep_log(log_path, run_dir):
+    """Move the run's log into its run directory; return the directory."""
+    if os.path.exists(log_path):
+        os.replace(log_path, os.path.join(run_dir, RUN_LOG))
+    return run_dir
 
 
 def artifact_record(outputs, inherited=None):

@@ -55,12 +55,13 @@ def key_metrics(metadata, keys):
                      if key in metadata)
 
 
-def step_rows(stages, clock_tasks, artifacts):
-    """[(label, status, seconds, metrics)] for the tasks of `stages`, in pipeline order."""
+def step_rows(stages, tasks, artifacts):
+    """[(label, status, seconds, metrics)] for the tasks of `stages`, in pipeline order; `tasks`:
+    what kfp.local ran (`local.TaskEvents.tasks`), a task not in it came from the cache."""
     rows = []
     for stage in stages:
         for task, label, metrics, keys in ROWS[stage]:
-            timing = clock_tasks.get(task)
+            timing = tasks.get(task)
             if timing is None:
                 status, seconds = "cached", ""
             else:
