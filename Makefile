@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-images bench bench-gpu lint clean compile submit rerun images run-containers serve
+.PHONY: help install run test test-fast test-images bench bench-gpu bench-downstream lint clean compile submit rerun images run-containers serve
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -91,6 +91,10 @@ bench: $(STAMP) ## run the benchmarks (each prints ratios against its baseline)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps textbrewer==0.2.1.post1
 	$(PY) bench/distill.py
 	$(PY) bench/serving.py
+
+# Its own target: fine-tuning three models per size and seed takes tens of minutes on 2 cores.
+bench-downstream: $(STAMP) ## base, adapted and student fine-tuned on GAOKAO subjects (default: the newest make run's models, as stand-ins); ARGS="--base_model_dir …"
+	$(PY) bench/downstream.py $(ARGS)
 
 # With the GPU machine's own Python (PYTHON=…, its CUDA torch): .venv holds the CPU wheel.
 bench-gpu: ## on a GPU machine: the distill stage bf16 with/without torch.compile; DATA= VOCAB=
