@@ -15,7 +15,7 @@ import shutil
 import numpy as np
 import pytest
 
-from components.serve_export import graph, parity
+from components.serve_export import graph, latency, parity
 from components.serve_export.__main__ import main
 from components.serve_export.arguments import ServeExportArguments
 from components.serve_export.run import MANIFEST_KIND
@@ -39,13 +39,14 @@ def quiet(monkeypatch):
 
 @pytest.fixture(scope="module")
 def exported(distill_inputs, tmp_path_factory):
-    """The teacher exported with its MLM head and int8, checked on its held-out records. Its
-    int8 graph agrees with it at about 0.96 of the masked positions (hidden size 64: the
-    quantization's rounding weighs more than in BERT-base's 768), so below the default goal."""
+    """The teacher exported with its MLM head and int8, checked on its held-out records, not
+    timed (tests/test_serve_export_task.py times). Its int8 graph agrees with it at about 0.96
+    of the masked positions (hidden size 64: the quantization's rounding weighs more than in
+    BERT-base's 768), so below the default goal."""
     out = tmp_path_factory.mktemp("serve_export") / "out"
     main(["--model_dir", distill_inputs.teacher_dir, "--output_dir", str(out),
           "--input_dir", distill_inputs.data_dir, "--quantize", "int8",
-          "--min_int8_agreement", str(INT8_GOAL)])
+          "--min_int8_agreement", str(INT8_GOAL), "--latency_runs", "0"])
     return out
 
 
@@ -105,6 +106,7 @@ def test_the_fp32_graph_is_within_its_goal_and_the_int8_figures_are_reported(exp
     assert checked["pytorch"]["masked_lm_accuracy"] > 0
     assert metrics["quantized_op_types"] == ["MatMul"]
     assert metrics["graphs"]["int8"]["bytes"] < metrics["graphs"]["fp32"]["bytes"]
+    assert metrics["exported"] == {"role": "model"} and "latency" not in metrics
 
 
 def _inputs(rng, batch, sequence, padded_row):
@@ -178,10 +180,13 @@ def test_the_int8_agreement_is_what_its_graph_predicts(exported, teacher, distil
 @pytest.mark.slow
 def test_the_encoder_head_on_synthetic_sequences(distill_inputs, tmp_path):
     """No logits in the graph; int8 predictions from the PyTorch head on its hidden states;
-    without --input_dir the check says it ran on synthetic sequences."""
+    without --input_dir the check says it ran on synthetic sequences; the latency times the
+    exported graphs themselves (they are encoder-only), against the model in PyTorch."""
     out = tmp_path / "out"
     main(["--model_dir", distill_inputs.teacher_dir, "--output_dir", str(out), "--head",
-          "encoder", "--quantize", "int8", "--opset", "20"])
+          "encoder", "--quantize", "int8", "--opset", "20", "--latency_batch_sizes", "2",
+          "--latency_seq_lengths", "8", "--latency_runs", "2", "--latency_seconds_per_cell",
+          "0"])
     session = graph.open_session(str(out / graph.INT8_FILE))
     assert [o.name for o in session.get_outputs()] == ["last_hidden_state"]
     metrics = read_json(out / "metrics.json")
@@ -193,6 +198,14 @@ def test_the_encoder_head_on_synthetic_sequences(distill_inputs, tmp_path):
     assert "max_abs_diff_logits" not in checked["fp32"]
     assert checked["fp32"]["max_abs_diff_last_hidden_state"] <= 1e-4
     assert 0.9 <= checked["int8"]["top1_agreement"] <= 1.0
+    timed = metrics["latency"]
+    assert timed["settings"]["graphs"] == "the exported graphs"
+    assert timed["baseline"] == "pytorch"
+    assert [(c["batch"], c["sequence"]) for c in timed["cells"]] == [(2, 8)] * len(
+        timed["settings"]["threads"])
+    assert latency.model_names(timed) == ["pytorch", "onnx_fp32", "onnx_int8"]
+    assert all(sorted(c["models"]) == sorted(timed["models"]) and
+               c["models"]["pytorch"]["p50_speedup"] == 1.0 for c in timed["cells"])
 
 
 @pytest.mark.slow

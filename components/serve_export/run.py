@@ -7,11 +7,15 @@ image reads this layout):
   `logits`); `model.int8.onnx` with `--quantize int8`;
 - the model's tokenizer files (`vocab.txt`, and `tokenizer.json`, `tokenizer_config.json`,
   `special_tokens_map.json` where it has them) and its `config.json`;
-- `metrics.json`: the parity figures (`parity.py`) and their goals, the files' sizes, versions;
+- `metrics.json`: the parity figures (`parity.py`) and their goals, the latency on this machine
+  (`latency.py`; the encoder-only graphs timed are the exported ones, or for the mlm head their
+  twins without the head, made aside and not kept), the files' sizes, versions, and which model
+  was exported (`exported`: its role, and why when it is not the one the caller had in mind);
 - `manifest.json`, last: the files with their sha256, the graphs' inputs and outputs, the
   model's shape and fingerprint, the parity data's fingerprint.
 """
 
+import json
 import logging
 import os
 import shutil
@@ -25,13 +29,15 @@ from components.common.artifacts import (
 )
 from components.common.errors import UserError
 from components.distill.output import TOKENIZER_FILES
-from components.serve_export import graph, parity
+from components.serve_export import graph, latency, parity
 
 log = logging.getLogger(__name__)
 
 MANIFEST_KIND = "serving_export"
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.json"
+# Where the mlm head's encoder-only twins are made for timing, inside the temporary output.
+LATENCY_SCRATCH = ".latency-graphs"
 
 
 def load_model(model_dir, head):
@@ -57,6 +63,66 @@ def load_model(model_dir, head):
     return model
 
 
+def load_teacher_beside(model, args):
+    """The teacher of `args.teacher_dir` for the latency baseline (None without one), refused
+    when the model's manifest says it was distilled from other weights, or when a latency
+    sequence is longer than a model's positions."""
+    teacher = None
+    if args.teacher_dir:
+        from components.distill.student import load_teacher
+
+        recorded = _manifest(args.model_dir).get("teacher_sha256")
+        if recorded and recorded != lineage.weights_sha256(args.teacher_dir):
+            raise UserError("the model was distilled from another teacher than --teacher_dir, so "
+                            "the speed-ups would be over a model it never learned from",
+                            where=args.teacher_dir, fix="pass the teacher it was distilled "
+                            "from (the distill stage's --teacher_dir)")
+        teacher = load_teacher(args.teacher_dir)
+    if args.latency_runs:
+        for what, config in (("--model_dir", model.config),
+                             ("--teacher_dir", teacher and teacher.config)):
+            if config and max(args.latency_seq_lengths) > config.max_position_embeddings:
+                raise UserError(f"--latency_seq_lengths {max(args.latency_seq_lengths)} is longer "
+                                f"than the {config.max_position_embeddings} positions of "
+                                f"{what}", where="--latency_seq_lengths",
+                                fix=f"pass lengths up to {config.max_position_embeddings}")
+    return teacher
+
+
+def _manifest(model_dir):
+    path = os.path.join(model_dir, "manifest.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def time_graphs(model, teacher, paths, role, args, scratch):
+    """metrics.json's latency (see `latency.measure`): the graphs in `paths` as they are for
+    the encoder head; for the mlm head, encoder-only twins exported (and quantized) into
+    `scratch`, removed afterwards."""
+    timed, note = paths, "the exported graphs"
+    if args.head == "mlm":
+        os.makedirs(scratch)
+        timed = {"fp32": os.path.join(scratch, graph.FP32_FILE)}
+        graph.export_onnx(model, timed["fp32"], "encoder", args.opset)
+        if "int8" in paths:
+            timed["int8"] = os.path.join(scratch, graph.INT8_FILE)
+            graph.quantize_int8(timed["fp32"], timed["int8"])
+        note = ("twins of the exported graphs without the MLM head, exported and quantized the "
+                "same way")
+    timing = (["teacher"] if teacher is not None else []) + [role, *timed]
+    log.info("timing the encoder of %s on %s", ", ".join(timing),
+             latency.machine()["processor"])
+    try:
+        figures = latency.measure(model, timed, teacher, role, args)
+    finally:
+        if timed is not paths:
+            shutil.rmtree(scratch, ignore_errors=True)
+    figures["settings"]["graphs"] = note
+    return figures
+
+
 def _signature(session):
     """{"inputs"|"outputs": [{name, type, shape}]} of a graph, as ONNX Runtime reads it."""
     return {kind: [{"name": value.name, "type": value.type, "shape": value.shape}
@@ -75,10 +141,14 @@ def _versions():
             "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
 
 
-def run_serve_export(args):
-    """Export, quantize and check `args.model_dir` (`ServeExportArguments`) into
-    `args.output_dir`; return the metrics."""
+def run_serve_export(args, role=None, why=None):
+    """Export, quantize, check and time `args.model_dir` (`ServeExportArguments`) into
+    `args.output_dir`; return the metrics. `role`: what the model is ("student", "teacher";
+    default: "student" beside a --teacher_dir, else "model"); `why`: a sentence metrics.json
+    keeps on why this model was exported (the pipeline's, when it exports the teacher)."""
+    role = role or ("student" if args.teacher_dir else "model")
     model = load_model(args.model_dir, args.head)
+    teacher = load_teacher_beside(model, args)
     if args.input_dir:
         data = parity.heldout_data(args.input_dir, args.model_dir, args.max_parity_examples,
                                    args.parity_batch_size)
@@ -100,15 +170,24 @@ def run_serve_export(args):
         for name in copied:
             shutil.copyfile(os.path.join(args.model_dir, name), os.path.join(tmp, name))
 
+        signature = _signature(sessions["fp32"])
         result = parity.check_graphs(model, args.head, sessions, data)
         parity.check_goals(result, args.max_abs_diff, args.min_int8_agreement)
         graphs = {name: {"file": os.path.basename(path), "bytes": os.path.getsize(path)}
                   for name, path in paths.items()}
-        metrics = {"model_dir": os.path.abspath(args.model_dir), "head": args.head,
+        exported = {"role": role, **({"why": why} if why else {})}
+        if args.teacher_dir:
+            exported["teacher"] = lineage.model_record(args.teacher_dir)
+        metrics = {"model_dir": os.path.abspath(args.model_dir), "exported": exported,
+                   "head": args.head,
                    "opset": args.opset, "quantize": args.quantize,
                    "quantized_op_types": list(graph.QUANTIZED_OP_TYPES)
                    if args.quantize == "int8" else [],
                    "graphs": graphs, "parity": result, "versions": _versions()}
+        if args.latency_runs:
+            del sessions  # their threads would compete with the timed ones
+            metrics["latency"] = time_graphs(model, teacher, paths, role, args,
+                                             os.path.join(tmp, LATENCY_SCRATCH))
         write_json_atomic(os.path.join(tmp, METRICS_FILE), metrics)
         files = [os.path.basename(path) for path in paths.values()] + copied + [METRICS_FILE]
         config = model.config
@@ -116,7 +195,7 @@ def run_serve_export(args):
             "kind": MANIFEST_KIND, "head": args.head, "opset": args.opset,
             "quantize": args.quantize,
             "files": {name: sha256_file(os.path.join(tmp, name)) for name in files},
-            "graph": _signature(sessions["fp32"]),
+            "graph": signature,
             "model": {**lineage.model_record(args.model_dir), "vocab_size": config.vocab_size,
                       "hidden_size": config.hidden_size,
                       "num_hidden_layers": config.num_hidden_layers,
@@ -141,3 +220,6 @@ def _log_summary(metrics):
             log.info("%s graph (%.1f MB): %s; top-1 agreement %.4f, accuracy drop %+.4f", name,
                      metrics["graphs"][name]["bytes"] / 1e6, diffs, figures["top1_agreement"],
                      figures["accuracy_drop"])
+    if "latency" in metrics:
+        for cell in latency.headline_cells(metrics["latency"]):
+            log.info("%s", latency.describe_cell(cell, metrics["latency"]))
