@@ -1,8 +1,9 @@
 """Serving latency: the encoder as a service calls it, the PyTorch teacher against the student in
-PyTorch, as the fp32 ONNX graph and as the int8 ONNX graph.
+PyTorch, as the fp32 ONNX graph and as the int8 ONNX graph (CPU), or in PyTorch on a GPU.
 
-    .venv/bin/python bench/serving.py [--full] [--device cpu|cuda] [--output_file F]
-        [--teacher_dir T --student_dir S] [--input_dir PRETRAINING_DATA]
+    .venv/bin/python bench/serving.py [--full | --batch_sizes B.. --seq_lengths L..]
+        [--device cpu|cuda] [--dtype bf16|fp16|fp32] [--pytorch_only]
+        [--teacher_dir T --student_dir S] [--input_dir PRETRAINING_DATA] [--output_file F]
 
 Models: by default a BERT-base-shaped teacher (12 layers, hidden 768, 12 heads, feed-forward
 3072, 512 positions) with random weights and the vocab of ../shared/reference/
@@ -11,38 +12,39 @@ default student made from it (4 layers, copied from teacher layers 2, 5, 8, 11).
 forward pass does not depend on the weights' values, so random weights time as trained ones do;
 the int8 agreement measured on them is not a trained student's (pass --teacher_dir and
 --student_dir, and --input_dir for held-out records, to measure real models).
-The student's graphs are made by the serve_export stage itself (`--head encoder --quantize
-int8`), whose parity check gives the int8 graph's top-1 agreement with PyTorch (the MLM head on
-its hidden states, at the masked positions of --input_dir's held-out records or of synthetic
-sequences).
 
-Measured: the encoder's forward pass (input_ids, attention_mask, token_type_ids →
-last_hidden_state; no MLM head), float32, at batch x sequence of 1, 8 x 32, 128 (--full: 1, 8,
-32 x 32, 128, 512), with one thread and with every core (torch.set_num_threads; ONNX Runtime's
-intra_op_num_threads). In each cell the four models run one call each in turn, after two warm-up
-calls each, until every one has --min_runs calls and the cell has run --seconds_per_cell (or
---max_runs calls): a busy machine slows them alike. Per model: p50, p95, p99 latency of a call
-(with a few dozen calls the p99 is close to the slowest), sequences/s (batch x calls / time),
-and the speed-ups over the PyTorch teacher in the same cell (its p50 over the model's; the
-throughput ratio). With --device cuda: the teacher and student in PyTorch in bf16 and fp16 and
-the student's fp32 graph on ONNX Runtime's CUDA provider when the installed onnxruntime has it
-(the CPU build does not; dynamic int8 runs on CPUs only), against the teacher in bf16.
+On the CPU the serve_export stage itself does the work: it exports the student (`--head encoder
+--quantize int8`), checks the graphs (its parity check gives the int8 graph's top-1 agreement
+with PyTorch, the MLM head on its hidden states, at the masked positions of --input_dir's
+held-out records or of synthetic sequences) and times the teacher and the student in PyTorch
+and both graphs with its own timing (`components/serve_export/latency.py`: float32, one thread
+and every usable core, each model one call in turn per cell after two warm-up calls, until each
+has --min_runs calls and the cell has run --seconds_per_cell; p50, p95, p99, sequences/s and
+the speed-ups over the PyTorch teacher in the same cell). Grid: batch 1, 8 x sequence 32, 128
+(--full: 1, 8, 32 x 32, 128, 512; or --batch_sizes and --seq_lengths).
+
+With --device cuda (or --pytorch_only on the CPU) the teacher and the student run in PyTorch
+alone, on the device in --dtype (the weights cast, as a server loads them; the inputs copied to
+the device in each call, which is timed), timed the same way with the threads as they are; on
+the GPU the student's fp32 graph joins them on ONNX Runtime's CUDA provider when onnx,
+onnxscript and an onnxruntime with that provider (onnxruntime-gpu) are installed, and the
+output says why not otherwise (dynamic int8 runs on CPUs only).
 """
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from components.common.artifacts import write_json_atomic  # noqa: E402
 from components.common.logs import setup_logging  # noqa: E402
+from components.serve_export import latency  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE_VOCAB = os.path.join(ROOT, "..", "shared", "reference", "chinese_bert_vocab.txt")
@@ -52,8 +54,8 @@ BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads":
 STUDENT_LAYERS = 4
 QUICK_GRID = ((1, 8), (32, 128))
 FULL_GRID = ((1, 8, 32), (32, 128, 512))
-GOAL_CELL, GOAL_SPEEDUP, GOAL_AGREEMENT = (1, 128), 4.0, 0.98
-BASELINE = "teacher_pytorch"
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+ONNX_MODULES = ("onnx", "onnxscript", "onnxruntime")
 
 
 def random_models(vocab_file, directory):
@@ -84,130 +86,73 @@ def random_models(vocab_file, directory):
     return tuple(saved)
 
 
-def export_student(student_dir, input_dir, directory):
-    """The serve_export stage on the student (encoder graph, int8): (output dir, its metrics)."""
+def export_settings(args, directory, teacher_dir, student_dir, timed):
+    """The serve_export stage's arguments for the student: its encoder graph and int8 graph,
+    timed beside the teacher over the bench's grid (`timed` False: checked, not timed)."""
     from components.serve_export.arguments import ServeExportArguments
-    from components.serve_export.run import run_serve_export
 
-    out = os.path.join(directory, "student_onnx")
-    metrics = run_serve_export(ServeExportArguments(
-        model_dir=student_dir, output_dir=out, input_dir=input_dir, head="encoder",
-        quantize="int8", min_int8_agreement=0.0))
-    return out, metrics
-
-
-def pytorch_encoder(model, dtype=None):
-    """A call of `model`'s encoder on numpy inputs (the service's arrays), in `dtype`."""
-    device = next(model.parameters()).device
-
-    @torch.inference_mode()
-    def call(arrays):
-        tensors = {name: torch.from_numpy(value).to(device) for name, value in arrays.items()}
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            model.bert(**tensors)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    return call
+    return ServeExportArguments(
+        model_dir=student_dir, output_dir=os.path.join(directory, "student_onnx"),
+        input_dir=args.input_dir, teacher_dir=teacher_dir, head="encoder", quantize="int8",
+        min_int8_agreement=0.0, latency_batch_sizes=args.batch_sizes,
+        latency_seq_lengths=args.seq_lengths, latency_runs=args.min_runs if timed else 0,
+        latency_seconds_per_cell=args.seconds_per_cell)
 
 
-def onnx_encoder(session):
-    def call(arrays):
-        session.run(None, arrays)
-
-    return call
-
-
-def service_inputs(rng, vocab_size, batch, sequence):
-    return {"input_ids": rng.integers(106, vocab_size, (batch, sequence)),
-            "attention_mask": np.ones((batch, sequence), np.int64),
-            "token_type_ids": np.zeros((batch, sequence), np.int64)}
-
-
-def time_cell(calls, arrays, args):
-    """{model: [seconds of each call]}, the models called in turn (see the docstring)."""
-    for call in calls.values():
-        for _ in range(2):
-            call(arrays)
-    seconds = {name: [] for name in calls}
-    started = time.perf_counter()
-    while True:
-        for name, call in calls.items():
-            begun = time.perf_counter()
-            call(arrays)
-            seconds[name].append(time.perf_counter() - begun)
-        runs = len(seconds[BASELINE])
-        if runs >= args.max_runs or (runs >= args.min_runs and
-                                     time.perf_counter() - started >= args.seconds_per_cell):
-            return seconds
-
-
-def summarize(seconds, batch):
-    milliseconds = 1000 * np.asarray(seconds)
-    p50, p95, p99 = np.percentile(milliseconds, [50, 95, 99])
-    return {"p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
-            "sequences_per_second": batch * len(seconds) / float(np.sum(seconds)),
-            "runs": len(seconds)}
-
-
-def cpu_models(teacher, student, onnx_dir, threads):
-    from components.serve_export.graph import FP32_FILE, INT8_FILE, open_session
-
-    return {BASELINE: pytorch_encoder(teacher), "student_pytorch": pytorch_encoder(student),
-            "student_onnx_fp32": onnx_encoder(open_session(os.path.join(onnx_dir, FP32_FILE),
-                                                           threads)),
-            "student_onnx_int8": onnx_encoder(open_session(os.path.join(onnx_dir, INT8_FILE),
-                                                           threads))}
-
-
-def cuda_models(teacher, student, onnx_dir):
+def missing_onnx_cuda():
+    """Why the student's graph cannot run on ONNX Runtime's CUDA provider here; None when it
+    can."""
+    absent = []
+    for name in ONNX_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            absent.append(f"{name} ({err})")
+    if absent:
+        return f"cannot import {', '.join(absent)}"
     import onnxruntime
 
-    from components.serve_export.graph import FP32_FILE, open_session
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        return (f"onnxruntime {onnxruntime.__version__} has no CUDAExecutionProvider (the CPU "
+                "build; onnxruntime-gpu has it)")
+    return None
 
-    device = torch.device("cuda")
-    teacher, student = teacher.to(device), student.to(device)
-    calls = {BASELINE: pytorch_encoder(teacher, torch.bfloat16),
-             "teacher_pytorch_fp16": pytorch_encoder(teacher, torch.float16),
-             "student_pytorch": pytorch_encoder(student, torch.bfloat16),
-             "student_pytorch_fp16": pytorch_encoder(student, torch.float16)}
-    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-        session = open_session(os.path.join(onnx_dir, FP32_FILE),
+
+def pytorch_grid(teacher_dir, student_dir, directory, args):
+    """(cells, the export's metrics or None, why there is no ONNX row) of the models in PyTorch
+    on --device in --dtype, and on a GPU the fp32 graph where ONNX Runtime can run it there."""
+    from components.distill.student import load_teacher
+
+    device, dtype = torch.device(args.device), DTYPES[args.dtype]
+    teacher = load_teacher(teacher_dir).to(device, dtype)
+    student = load_teacher(student_dir).to(device, dtype)
+    no_onnx = missing_onnx_cuda() if args.device == "cuda" else "--pytorch_only on the CPU"
+    exported = None
+    if no_onnx is None:
+        from components.serve_export.graph import FP32_FILE, open_session
+        from components.serve_export.run import run_serve_export
+
+        settings = export_settings(args, directory, teacher_dir, student_dir, timed=False)
+        exported = run_serve_export(settings)
+        session = open_session(os.path.join(settings.output_dir, FP32_FILE),
                                providers=("CUDAExecutionProvider",))
-        calls["student_onnx_fp32_cuda"] = onnx_encoder(session)
-    return calls
+    def make_calls(_threads):
+        calls = {latency.TEACHER: latency.pytorch_encoder(teacher),
+                 latency.PYTORCH: latency.pytorch_encoder(student)}
+        if no_onnx is None:
+            calls["onnx_fp32_cuda"] = latency.onnx_encoder(session)
+        return calls
 
-
-def run_grid(teacher, student, onnx_dir, args):
-    """[{batch, sequence, threads, models: {name: summary and speed-ups}}] over the grid."""
-    batches, sequences = FULL_GRID if args.full else QUICK_GRID
-    cores = os.cpu_count()
-    thread_settings = [None] if args.device == "cuda" else sorted({1, cores})
-    rng = np.random.default_rng(0)
-    cells = []
-    for threads in thread_settings:
-        if threads:
-            torch.set_num_threads(threads)
-        calls = (cuda_models(teacher, student, onnx_dir) if args.device == "cuda"
-                 else cpu_models(teacher, student, onnx_dir, threads))
-        for batch in batches:
-            for sequence in sequences:
-                arrays = service_inputs(rng, teacher.config.vocab_size, batch, sequence)
-                seconds = time_cell(calls, arrays, args)
-                models = {name: summarize(values, batch) for name, values in seconds.items()}
-                base = models[BASELINE]
-                for summary in models.values():
-                    summary["p50_speedup"] = base["p50_ms"] / summary["p50_ms"]
-                    summary["throughput_speedup"] = (summary["sequences_per_second"]
-                                                     / base["sequences_per_second"])
-                cells.append({"batch": batch, "sequence": sequence, "threads": threads,
-                              "models": models})
-                print_cell(cells[-1])
-    return cells
+    cells = latency.time_grid(make_calls, latency.TEACHER, args.batch_sizes, args.seq_lengths,
+                              [None],
+                              min(teacher.config.vocab_size, student.config.vocab_size),
+                              args.min_runs, args.max_runs, args.seconds_per_cell, print_cell)
+    return cells, exported, no_onnx
 
 
 def print_cell(cell):
-    threads = "GPU" if cell["threads"] is None else f"{cell['threads']} thread(s)"
+    threads = ("the device's threads as they are" if cell["threads"] is None
+               else f"{cell['threads']} thread(s)")
     print(f"\nbatch {cell['batch']} x {cell['sequence']}, {threads}")
     print(f"  {'model':<24} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'seq/s':>9} "
           f"{'p50 x':>7} {'seq/s x':>8} {'runs':>5}")
@@ -220,16 +165,19 @@ def print_cell(cell):
 def goal_lines(cells, agreement):
     lines = []
     for cell in cells:
-        if (cell["batch"], cell["sequence"]) == GOAL_CELL and \
-                "student_onnx_int8" in cell["models"]:
-            speedup = cell["models"]["student_onnx_int8"]["p50_speedup"]
-            lines.append(f"goal at batch 1 x 128, {cell['threads']} thread(s): int8 student "
-                         f"p50 {speedup:.2f}x the PyTorch teacher's (goal >= {GOAL_SPEEDUP:g}x): "
-                         f"{'met' if speedup >= GOAL_SPEEDUP else 'MISSED'}")
-    met = "met" if agreement["top1_agreement"] >= GOAL_AGREEMENT else "MISSED"
-    lines.append(f"int8 top-1 agreement with the PyTorch student {agreement['top1_agreement']:.4f}"
-                 f" on {agreement['masked_positions']} masked positions of {agreement['source']}"
-                 f" data (goal >= {GOAL_AGREEMENT}): {met}")
+        if (cell["batch"], cell["sequence"]) == (latency.GOAL_BATCH, latency.GOAL_SEQUENCE) \
+                and "onnx_int8" in cell["models"]:
+            speedup = cell["models"]["onnx_int8"]["p50_speedup"]
+            met = "met" if speedup >= latency.GOAL_SPEEDUP else "MISSED"
+            lines.append(f"goal at batch {latency.GOAL_BATCH} x {latency.GOAL_SEQUENCE}, "
+                         f"{cell['threads']} thread(s): int8 student p50 {speedup:.2f}x the "
+                         f"PyTorch teacher's (goal >= {latency.GOAL_SPEEDUP:g}x): {met}")
+    if agreement:
+        met = "met" if agreement["top1_agreement"] >= latency.GOAL_TOP1_AGREEMENT else "MISSED"
+        lines.append(f"int8 top-1 agreement with the PyTorch student "
+                     f"{agreement['top1_agreement']:.4f} on {agreement['masked_positions']} "
+                     f"masked positions of {agreement['source']} data (goal >= "
+                     f"{latency.GOAL_TOP1_AGREEMENT}): {met}")
     return lines
 
 
@@ -237,8 +185,20 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="the whole grid: batch 1, 8, 32 x "
                         "sequence 32, 128, 512 (default: batch 1, 8 x 32, 128, for 2 cores)")
+    parser.add_argument("--batch_sizes", type=int, nargs="+", metavar="BATCH",
+                        help="the grid's batch sizes instead of --full's or the default's")
+    parser.add_argument("--seq_lengths", type=int, nargs="+", metavar="LENGTH",
+                        help="the grid's sequence lengths instead of --full's or the default's")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
-                        help="cuda: PyTorch in bf16/fp16 and ONNX Runtime's CUDA provider")
+                        help="cuda: the teacher and the student in PyTorch on the GPU in "
+                        "--dtype, and the student's fp32 graph on ONNX Runtime's CUDA provider "
+                        "where onnxruntime-gpu is installed")
+    parser.add_argument("--pytorch_only", action="store_true",
+                        help="on the CPU: the teacher and the student in PyTorch in --dtype "
+                        "only, as --device cuda times them (no export, no ONNX)")
+    parser.add_argument("--dtype", default="bf16", choices=tuple(DTYPES),
+                        help="with --device cuda or --pytorch_only: the PyTorch models' weights "
+                        "and compute")
     parser.add_argument("--teacher_dir", help="a BertForMaskedLM directory to time as the "
                         "teacher instead of the random BERT-base")
     parser.add_argument("--student_dir", help="a BertForMaskedLM directory (with vocab.txt) to "
@@ -247,46 +207,70 @@ def parse_args(argv=None):
                         "held-out records (default: on synthetic sequences)")
     parser.add_argument("--vocab_file", help="the random models' vocab (default: the reference "
                         "Chinese BERT vocab when present, else data/sample/vocab.txt)")
-    parser.add_argument("--min_runs", type=int, default=10, help="calls of each model per cell")
-    parser.add_argument("--max_runs", type=int, default=200, help="at most this many calls")
+    parser.add_argument("--min_runs", type=int, default=10, help="calls of each model per cell, "
+                        "at least (a cell stops at 20 times this)")
     parser.add_argument("--seconds_per_cell", type=float, default=3.0,
                         help="time each cell at least this long")
     parser.add_argument("--output_file", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if bool(args.teacher_dir) != bool(args.student_dir):
         parser.error("--teacher_dir and --student_dir go together")
+    if args.min_runs < 1:
+        parser.error("--min_runs must be at least 1")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device cuda: this torch {torch.__version__} sees no CUDA device")
+    args.max_runs = latency.MAX_RUNS_PER_MIN_RUN * args.min_runs
+    batches, sequences = FULL_GRID if args.full else QUICK_GRID
+    args.batch_sizes = args.batch_sizes or list(batches)
+    args.seq_lengths = args.seq_lengths or list(sequences)
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
-    from components.distill.student import load_teacher
-
     vocab = args.vocab_file or (REFERENCE_VOCAB if os.path.isfile(REFERENCE_VOCAB)
                                 else SAMPLE_VOCAB)
+    no_onnx = None
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as directory:
         if args.teacher_dir:
             teacher_dir, student_dir = args.teacher_dir, args.student_dir
         else:
             teacher_dir, student_dir = random_models(vocab, directory)
-        onnx_dir, exported = export_student(student_dir, args.input_dir, directory)
-        teacher, student = load_teacher(teacher_dir), load_teacher(student_dir)
-        cells = run_grid(teacher, student, onnx_dir, args)
-    checked = exported["parity"]
-    agreement = {"top1_agreement": checked["int8"]["top1_agreement"],
-                 "masked_positions": checked["data"]["masked_positions"],
-                 "source": checked["data"]["source"]}
+        if args.device == "cuda" or args.pytorch_only:
+            cells, exported, no_onnx = pytorch_grid(teacher_dir, student_dir, directory, args)
+            models = {latency.TEACHER: f"teacher, PyTorch {args.dtype}",
+                      latency.PYTORCH: f"student, PyTorch {args.dtype}"}
+        else:
+            from components.serve_export.run import run_serve_export
+
+            exported = run_serve_export(export_settings(args, directory, teacher_dir,
+                                                        student_dir, timed=True))
+            cells = exported["latency"]["cells"]
+            for cell in cells:
+                print_cell(cell)
+            models = {key: model["label"] for key, model in exported["latency"]["models"].items()}
+    if no_onnx:
+        print(f"\nno ONNX rows: {no_onnx}")
+    agreement = None
+    if exported:
+        checked = exported["parity"]
+        agreement = {"top1_agreement": checked["int8"]["top1_agreement"],
+                     "masked_positions": checked["data"]["masked_positions"],
+                     "source": checked["data"]["source"]}
     print()
     for line in goal_lines(cells, agreement):
         print(line)
     result = {"device": args.device, "cpu_count": os.cpu_count(), "torch": torch.__version__,
-              "teacher": {"dir": args.teacher_dir or "random BERT-base",
-                          "num_hidden_layers": teacher.config.num_hidden_layers},
-              "student": {"dir": args.student_dir or "4 layers of the random teacher",
-                          "num_hidden_layers": student.config.num_hidden_layers},
-              "vocab_size": teacher.config.vocab_size, "int8_agreement": agreement,
-              "parity": checked, "cells": cells}
+              "machine": latency.machine(), "teacher": args.teacher_dir or "random BERT-base",
+              "student": args.student_dir or "4 layers of the random teacher", "models": models,
+              "int8_agreement": agreement, "parity": exported and exported["parity"],
+              "cells": cells}
+    if args.device == "cuda" or args.pytorch_only:
+        result.update(dtype=args.dtype, onnx=no_onnx or "timed on ONNX Runtime's CUDA provider")
+    if args.device == "cuda":
+        result.update(gpu=torch.cuda.get_device_name(),
+                      tf32_matmul=torch.backends.cuda.matmul.allow_tf32)
     if args.output_file:
         write_json_atomic(args.output_file, result)
         print(f"wrote {args.output_file}")
