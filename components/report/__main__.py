@@ -4,12 +4,13 @@
     python -m components.report model --pretraining_data_dir D \
         --trained_model_dir T --base_hf_model_dir BH --hf_model_dir H --base_eval base.json \
         --trained_eval trained.json --output_file report.html --markdown_file summary.md \
-        [--student_dir STUDENT] [--downstream_dir DOWNSTREAM]
+        [--student_dir STUDENT] [--downstream_dir DOWNSTREAM] [--serve_export_dir EXPORT]
 
 `base.json`/`trained.json` are what `python -m components.evaluate --output_file` writes; the
 training and parity numbers come from the model directories' manifest.json and parity.json, the
 student's comparison with its teacher from the student directory's metrics.json, the downstream
-task's figures from the downstream directory's metrics.json.
+task's figures from the downstream directory's metrics.json, the serving figures from the
+serve_export directory's metrics.json.
 """
 
 import json
@@ -69,6 +70,7 @@ def run_model(args):
         fill_mask_examples=args.fill_mask_examples,
         student_dir=args.student_dir,
         downstream_dir=args.downstream_dir,
+        serve_export_dir=args.serve_export_dir,
         **inputs,
     )
     print(json.dumps(values, indent=2, sort_keys=True))
@@ -78,7 +80,7 @@ COMMANDS = {"data": (DataReportArguments, run_data,
                      "corpus and pretraining-data statistics (HTML)"),
             "model": (ModelReportArguments, run_model,
                       "training curves, before/after, fill-mask, parity, the "
-                      "distilled student, the downstream task")}
+                      "distilled student, the downstream task, serving")}
 
 
 def build_parser():

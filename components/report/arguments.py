@@ -38,3 +38,6 @@ class ModelReportArguments(Arguments):
     downstream_dir: str | None = arg(None, "the downstream step's output (the base, "
                                      "--hf_model_dir and the student fine-tuned on a labelled "
                                      "task): adds a 'Downstream task' section")
+    serve_export_dir: str | None = arg(None, "the serve_export stage's output (the student, or "
+                                       "--hf_model_dir when none was distilled, as ONNX graphs "
+                                       "checked and timed): adds a 'Serving' section")

@@ -215,6 +215,25 @@ LABELS = {
 }
 
 
+# the serving export's headline metrics (`serving.serving_section`): the served graph is the
+# int8 one when there is one, timed at batch 1 x 128 against the teacher in PyTorch
+LABELS.update({
+    "serving_fp32_max_abs_diff": ("serving: largest |ONNX fp32 − PyTorch| output difference",
+                                  scientific),
+    "serving_int8_top1_agreement": ("serving: int8 graph's top-1 agreement with PyTorch",
+                                    percent),
+    "serving_int8_accuracy_drop": ("serving: int8 graph's masked-LM accuracy drop", points),
+    "serving_p50_ms_1_thread": ("serving: latency at batch 1 × 128, one thread (median)",
+                                decimal("ms")),
+    "serving_p50_ms_all_threads": ("serving: latency at batch 1 × 128, every core (median)",
+                                   decimal("ms")),
+    "serving_p50_speedup_1_thread": ("serving: speed-up over the PyTorch teacher at batch 1 × "
+                                     "128, one thread", times),
+    "serving_p50_speedup_all_threads": ("serving: speed-up over the PyTorch teacher at batch "
+                                        "1 × 128, every core", times),
+})
+
+
 def _flat_comparison_labels():
     """Labels of the distill stage's flat Metrics (`compare.flat_metrics`): per model and
     per device, from the labels of the nested keys."""

@@ -7,7 +7,7 @@ import os
 from components.bert.vocab import load_vocab
 from components.common.artifacts import write_text_atomic
 from components.records import layout
-from components.report import distilled, downstream, fill_mask, html
+from components.report import distilled, downstream, fill_mask, html, serving
 from components.report.labels import (
     artifact_name,
     difference,
@@ -122,14 +122,17 @@ def _parity_section(parity, base_parity):
 def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, train_metrics,
                        base_eval, trained_eval, base_hf_model_dir, hf_model_dir, parity,
                        html_file, markdown_file, base_parity, fill_mask_examples,
-                       student_dir=None, distill_metrics=None, downstream_dir=None):
+                       student_dir=None, distill_metrics=None, downstream_dir=None,
+                       serve_export_dir=None):
     """Write the model report (HTML) and the Markdown summary; return the headline metrics.
 
     `student_dir`: the distill stage's output (its student distilled from `hf_model_dir`), shown
     in a "Distilled student" section; `distill_metrics`: its comparison with the teacher
     (`compare_models`' result; None reads the directory's metrics.json). No section without a
     `student_dir`. `downstream_dir`: the downstream step's output (its base, adapted model and
-    student must be this report's), shown in a "Downstream task" section."""
+    student must be this report's), shown in a "Downstream task" section. `serve_export_dir`:
+    the serve_export stage's output (of this report's student, or of `hf_model_dir` when there
+    is none), shown in a "Serving" section."""
     layout.read_data_manifest(pretraining_data_dir)
     if student_dir is not None:  # refused now, before the fill-mask predictions
         student = distilled.read_student(student_dir, distill_metrics)
@@ -138,6 +141,9 @@ def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, tr
     if downstream_dir is not None:  # refused now too
         tuned = downstream.read_downstream(downstream_dir)
         roles = downstream.check_models(tuned, base_hf_model_dir, hf_model_dir, student_dir)
+    if serve_export_dir is not None:  # and this
+        export = serving.read_export(serve_export_dir)
+        serving.check_model(export, hf_model_dir, student_dir)
     train_log = read_train_log(trained_model_dir)
     vocab = load_vocab(os.path.join(trained_model_dir, "vocab.txt")).tokens
     examples = fill_mask.heldout_examples(pretraining_data_dir, vocab, fill_mask_examples)
@@ -167,6 +173,10 @@ def write_model_report(pretraining_data_dir, data_metrics, trained_model_dir, tr
         section, downstream_values = downstream.downstream_section(tuned, roles)
         sections.append(("Downstream task", section))
         values.update(downstream_values)
+    if serve_export_dir is not None:
+        section, serving_values = serving.serving_section(export)
+        sections.append(("Serving", section))
+        values.update(serving_values)
     write_text_atomic(html_file, html.page(
         "edu-mlm model report", f"trained model {artifact_name(trained_model_dir)}, held-out "
         f"data {artifact_name(pretraining_data_dir)}", sections))

@@ -6,6 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 COLORS = {"base": "#8c959f", "trained": "#0969da", "train": "#0969da", "heldout": "#bf8700"}
 
@@ -72,4 +73,34 @@ def bars(labels, values, title, ylabel):
     axes.margins(y=0.12)  # room for the value above the highest bar
     axes.set_xticks(range(len(labels)), labels, rotation=35, ha="right",
                     rotation_mode="anchor")
+    return figure
+
+
+# The colours of `grouped_bars` series, in order: the report's grey and blue first, as `COLORS`.
+SERIES_COLORS = ("#8c959f", "#0969da", "#bf8700", "#1a7f37", "#cf222e", "#8250df")
+
+
+def grouped_bars(groups, series, title, ylabel, log=False):
+    """Bars of {label: [one value per group]} side by side within each of `groups` (the x
+    labels), each bar with its value above it; `log`: a logarithmic y axis (values spanning
+    tens of times)."""
+    figure, axes = plt.subplots(figsize=(5.4, 3.2))
+    width = 0.8 / max(1, len(series))
+    for i, (label, values) in enumerate(series.items()):
+        lefts = [g - 0.4 + width * i for g in range(len(groups))]
+        bars = axes.bar(lefts, values, width=width, align="edge", label=label,
+                        color=SERIES_COLORS[i % len(SERIES_COLORS)])
+        axes.bar_label(bars, [f"{v:.3g}" for v in values], fontsize=6, padding=1)
+    if log:
+        axes.set_yscale("log")
+        # Ticks at 1, 2, 5 x 10^n written as plain numbers (20, 50, 100), not as powers of ten.
+        axes.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axes.yaxis.set_minor_formatter(ticker.NullFormatter())
+    axes.margins(y=0.15)  # room for the values above the highest bars
+    axes.set_xticks(range(len(groups)), groups)
+    axes.set_title(title)
+    axes.set_ylabel(ylabel)
+    # Below the plot: inside, it would hide the bars of one group or another.
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     return figure
