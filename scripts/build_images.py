@@ -62,6 +62,11 @@ def image_names(registry=None, tag=None):
     return {name: image(first_stage[name], registry, tag) for name in IMAGES}
 
 
+def all_image_names(registry=None, tag=None):
+    """{image: reference} of the stage images and the model server's."""
+    return {**image_names(registry, tag), SERVER_IMAGE: image_named(SERVER_IMAGE, registry, tag)}
+
+
 def detect_engine():
     """docker when its daemon answers, else podman; None when neither can build."""
     docker = shutil.which("docker")
@@ -207,8 +212,7 @@ def main(argv=None):
         raise UserError("CA bundle not found", where=str(args.ca_bundle),
                         fix="pass a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt")
     torch_pip_args = stage_torch_wheels(args.torch_wheels) if args.torch_wheels else None
-    names = {**image_names(args.registry, args.tag),
-             SERVER_IMAGE: image_named(SERVER_IMAGE, args.registry, args.tag)}
+    names = all_image_names(args.registry, args.tag)
     bases = {GPU_BASE if name == "trainer" and not args.cpu else CPU_BASE for name in args.only}
     for base in sorted(bases):
         ensure_base_image(engine, base)

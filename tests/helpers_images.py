@@ -55,7 +55,7 @@ class Podman:
                                 text=True)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         self.build_figures.update(json.loads(report.read_text()))
-        return build_images.image_names(REGISTRY, TAG)[name]
+        return build_images.all_image_names(REGISTRY, TAG)[name]
 
     def python(self, image, code):
         """Run `python3 -c code` in `image` as its default user; return stdout."""

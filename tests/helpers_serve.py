@@ -7,19 +7,23 @@ flat) exported with torch.onnx's dynamo exporter to the export stage's layout: m
 "mlm", logits; dynamic batch and sequence axes), model.int8.onnx (ONNX Runtime's dynamic
 quantization), tokenizer.json, config.json and manifest.json. Returns the torch model, for the
 reference answers.
+
+`export_with_the_stage(directory)`: the same tiny BERT saved as a transformers model directory
+and exported by the serve_export stage itself, as a pipeline run exports its student.
 """
 
 import json
 import pathlib
+import shutil
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 VOCAB = REPO_ROOT / "data" / "sample" / "vocab.txt"
 MAX_POSITIONS = 64
 
 
-def export_tiny_bert(directory, head="mlm", seed=0):
+def tiny_bert(directory, seed=0):
+    """The tiny BertForMaskedLM with its tokenizer files and config.json in `directory`."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
     directory = pathlib.Path(directory)
@@ -32,6 +36,32 @@ def export_tiny_bert(directory, head="mlm", seed=0):
     torch.manual_seed(seed)
     model = BertForMaskedLM(config).eval()
     config.save_pretrained(directory)
+    return model
+
+
+def export_with_the_stage(directory, seed=0):
+    """(the export directory, the torch model): the tiny BERT saved in `directory`/model and
+    exported into `directory`/export by the serve_export stage (MLM head, int8, checked on
+    synthetic sequences, not timed)."""
+    from components.serve_export.arguments import ServeExportArguments
+    from components.serve_export.run import run_serve_export
+
+    directory = pathlib.Path(directory)
+    model = tiny_bert(directory / "model", seed)
+    model.save_pretrained(directory / "model")
+    shutil.copyfile(VOCAB, directory / "model" / "vocab.txt")  # as the distill stage's output
+    run_serve_export(ServeExportArguments(
+        model_dir=str(directory / "model"), output_dir=str(directory / "export"),
+        quantize="int8", min_int8_agreement=0.0, max_parity_examples=8, latency_runs=0))
+    return directory / "export", model
+
+
+def export_tiny_bert(directory, head="mlm", seed=0):
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    directory = pathlib.Path(directory)
+    model = tiny_bert(directory, seed)
 
     model.set_attn_implementation("eager")  # as the export stage exports it
 

@@ -1,4 +1,6 @@
-"""The four stage images really build and the pipeline's steps really run inside them.
+"""The four stage images really build and the pipeline's steps really run inside them; the model
+server's image really builds and answers over V1 and V2 on a model the serve_export stage
+exported.
 
 Marked `images` (run by make test-images, not make test): builds every image from scratch in a
 private podman store (about fifteen minutes on 2 cores; tests/helpers_images.py), then runs the
@@ -9,7 +11,11 @@ registries (Debian, PyPI); no container registry.
 import json
 import math
 import os
+import socket
+import time
+import uuid
 
+import numpy as np
 import pytest
 
 from tests.helpers_images import (
@@ -255,3 +261,84 @@ def test_checkpoint_volume_job_hands_the_volume_to_the_tasks(engine, images, tmp
         engine.run("run", "--rm", "-v", f"{volume}:{CHECKPOINT_MOUNT}", images[name],
                    "python3", "-c", f"open('{CHECKPOINT_MOUNT}/{name}', 'w').write('state')")
         assert (volume / name).stat().st_uid == checkpoint_volume.TASK_UID
+
+
+@pytest.fixture(scope="module")
+def server_image(engine):
+    """The model server's image alone (a test of it builds neither stage image)."""
+    return engine.build("server")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _started_server(engine, image, export_dir, name, ports):
+    """Start the server image on `export_dir` (mounted read-only where KServe's storage
+    initializer puts a model) on the host's network; return its URL once it is ready."""
+    import requests
+
+    http, grpc = ports
+    engine.run("run", "-d", "--name", name, "--network", "host",
+               "-v", f"{export_dir}:/mnt/models:ro", image, "--model_dir", "/mnt/models",
+               "--http_port", str(http), "--grpc_port", str(grpc), "--num_threads", "1")
+    url = f"http://127.0.0.1:{http}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = engine.run("inspect", "--format", "{{.State.Running}}", name, check=False)
+        if state.stdout.strip() != "true":
+            pytest.fail("the server container stopped:\n"
+                        + engine.run("logs", name, check=False).stderr[-3000:])
+        try:
+            if requests.get(url + "/v2/health/ready", timeout=2).status_code == 200:
+                return url
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("the server was not ready in 120 s:\n"
+                + engine.run("logs", name, check=False).stderr[-3000:])
+
+
+def test_server_image_answers_v1_and_v2_on_the_stages_export(engine, server_image, tmp_path):
+    """The server image, as its non-root user, on a tiny BERT exported by the serve_export
+    stage on the host: V1 fill-mask is the torch model's top-k, V2 embeddings its mean-pooled
+    last hidden states."""
+    import requests
+
+    from components.serve.arguments import MODEL_NAME
+    from tests.helpers_serve import export_with_the_stage, torch_reference
+
+    export_dir, model = export_with_the_stage(tmp_path / "serving")
+    name = f"edu-mlm-server-test-{uuid.uuid4().hex[:8]}"
+    try:
+        url = _started_server(engine, server_image, export_dir, name,
+                              (_free_port(), _free_port()))
+        texts = ["今天[MASK]气很好", "学生在教室里读书。"]
+        v1 = requests.post(f"{url}/v1/models/{MODEL_NAME}:predict", timeout=30, json={
+            "instances": [texts[0]], "parameters": {"top_k": 3}})
+        assert v1.status_code == 200, v1.text
+        (prediction,) = v1.json()["predictions"]
+        (masked,) = prediction["masks"]
+        hidden, logits, mask, _ = torch_reference(model, export_dir, texts)
+        row = logits[0, masked["position"]].astype(np.float64)
+        probabilities = np.exp(row - row.max()) / np.exp(row - row.max()).sum()
+        np.testing.assert_allclose([c["score"] for c in masked["candidates"]],
+                                   np.sort(probabilities)[::-1][:3], atol=1e-5)
+        np.testing.assert_allclose([c["score"] for c in masked["candidates"]],
+                                   probabilities[[c["token_id"] for c in masked["candidates"]]],
+                                   atol=1e-5)
+        v2 = requests.post(f"{url}/v2/models/{MODEL_NAME}/infer", timeout=30, json={
+            "inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "data": texts}],
+            "parameters": {"task": "embedding"}})
+        assert v2.status_code == 200, v2.text
+        (output,) = v2.json()["outputs"]
+        assert output["shape"] == [2, 32]
+        expected = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        np.testing.assert_allclose(np.reshape(output["data"], (2, 32)), expected, atol=1e-4)
+        user = engine.run("exec", name, "python3", "-c", "import os; print(os.getuid())")
+        assert user.stdout.strip() == "10001"
+    finally:
+        engine.run("rm", "-f", name, check=False)
+
