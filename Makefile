@@ -74,7 +74,7 @@ test-fast: $(STAMP) ## the inner loop: unit and contract tests, in-process (no s
 
 # No test marked images is an error (CI must build the images), said in words: pytest's exit
 # code 5 alone does not say why.
-test-images: $(STAMP) ## build the four images with podman and run the steps in them (~15 min)
+test-images: $(STAMP) ## build the four stage images and the server's with podman, run the steps and the server in them (~15 min)
 	$(PYTEST) -m images || { code=$$?; [ $$code -ne 5 ] || \
 		echo "error: no test is marked images; tests/test_images.py builds the images" >&2; \
 		exit $$code; }
