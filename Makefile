@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-images bench bench-gpu bench-downstream lint clean compile submit rerun images run-containers serve
+.PHONY: help install generate run test test-fast test-images bench bench-gpu bench-downstream lint clean compile submit rerun images run-containers serve
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
 	$(PIP) -e '.[dev]'
 	@touch $@
+
+generate: | $(STAMP) ## write the KFP components (components/kfp/generated/) from the stages' specs; commit them (make test fails while they are stale)
+	$(PY) -m components.kfp.generate
 
 build/sample.db: scripts/make_sample_db.py data/sample/corpus.txt | $(STAMP)
 	$(PY) scripts/make_sample_db.py --corpus data/sample/corpus.txt --output $@

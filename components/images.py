@@ -18,6 +18,8 @@ import os
 import subprocess
 from functools import cache
 
+from components import stages
+
 DEFAULT_REGISTRY = "ghcr.io/edu-mlm"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What the images are built from (their Dockerfiles' COPY lines); the torch wheels are inputs
@@ -28,18 +30,8 @@ SKIPPED_DIRS = {"__pycache__", "wheels"}
 # The model server (components/serve): KServe runs it, not the pipeline.
 SERVER_IMAGE = "server"
 
-STAGE_IMAGE = {
-    "extract": "dataprep",
-    "pretraining_data": "dataprep",
-    "hdfs": "dataprep",
-    "data_report": "dataprep",
-    "bert": "trainer",
-    "train": "trainer",
-    "evaluate": "trainer",
-    "convert": "converter",
-    "distill": "distiller",
-    "report": "converter",
-}
+# The image each stage's tasks run in, from its spec (`components/<package>/spec.py`).
+STAGE_IMAGE = {name: spec.image for name, spec in stages.all_specs().items()}
 
 
 def _git(*args):

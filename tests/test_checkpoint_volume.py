@@ -215,14 +215,18 @@ import sys
 from types import SimpleNamespace as Artifact
 stage, root, uri = sys.argv[1:]
 if stage == "train":
+    from components.train.arguments import TrainArguments
     from components.train.tasks import run_train_task
     run_train_task(Artifact(path="/no-data"), Artifact(path="/no-model"),
-                   Artifact(path="/no-output", uri=uri, metadata={}), Artifact(), 1, root)
+                   Artifact(path="/no-output", uri=uri, metadata={}), Artifact(),
+                   TrainArguments.from_run_values(), num_gpus=1, checkpoint_root=root)
 else:
+    from components.distill.arguments import DistillArguments
     from components.distill.tasks import run_distill_task
     run_distill_task(Artifact(path="/no-teacher"), Artifact(path="/no-data"),
-                     Artifact(path="/no-output", uri=uri, metadata={}), Artifact(), 1, root,
-                     num_train_steps=10)
+                     Artifact(path="/no-output", uri=uri, metadata={}), Artifact(),
+                     DistillArguments.from_run_values(num_train_steps=10, num_warmup_steps=1),
+                     num_gpus=1, checkpoint_root=root)
 """
 
 

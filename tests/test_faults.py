@@ -409,9 +409,9 @@ def test_kfp_step_fails_with_the_one_line(bad_inputs, tmp_path, capfd, monkeypat
 
     from components.common.artifacts import read_manifest
     from components.extract.arguments import ExtractArguments
-    from components.extract.component import extract
     from components.extract.corpus import extract_corpus
-    from components.pretraining_data.component import split_corpus
+    from components.kfp.generated.extract import extract
+    from components.kfp.generated.pretraining_data import split_corpus
 
     @dsl.pipeline(name="fault-extract")
     def extract_empty(input_files: str):

@@ -66,7 +66,7 @@ def test_the_compat_single_task_writes_what_the_fan_out_merges(corpus, sample_di
     same records. The artifacts are plain objects with the `path` that KFP's runtime gives."""
     from types import SimpleNamespace
 
-    from components.pretraining_data.component import pretraining_data_whole
+    from components.kfp.generated.pretraining_data import pretraining_data_whole
 
     base_model = tmp_path / "base"
     base_model.mkdir()

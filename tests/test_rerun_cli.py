@@ -370,11 +370,13 @@ def test_the_pipelines_export_refuses_an_earlier_export_naming_its_run_parameter
         data_inputs, tmp_path):
     """The pipeline's export task has no --overwrite: its refusal says what to pass instead."""
     from components.common.errors import UserError
+    from components.hdfs.arguments import HdfsExportArguments
     from components.hdfs.tasks import run_export_task
 
     def export():
-        run_export_task(artifact=dsl.Model(uri=data_inputs["corpus"]), hdfs_dir="/runs/r1",
-                        name="corpus", namenode_url=data_inputs["hdfs"].url)
+        run_export_task(dsl.Model(uri=data_inputs["corpus"]),
+                        HdfsExportArguments.from_run_values(namenode_url=data_inputs["hdfs"].url),
+                        hdfs_dir="/runs/r1", name="corpus")
 
     export()
     with pytest.raises(UserError) as refused:

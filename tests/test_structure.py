@@ -67,30 +67,67 @@ def test_each_task_runs_its_stage_and_what_it_imports():
     assert code.packages_run_by("train") >= {"train", "evaluate", "mlm", "bert", "common"}
     assert "train" not in code.packages_run_by("evaluate")
     assert code.packages_run_by("pretraining_data") == {"pretraining_data", "records", "bert",
-                                                        "common", "images"}
+                                                        "common"}
 
 
-# Every command line and the declaration it is built from; a new stage adds its own here.
-DECLARATIONS = {
-    ("components.extract", None): ("components.extract.arguments", "ExtractArguments"),
-    ("components.pretraining_data", None): ("components.pretraining_data.arguments",
-                                            "PretrainingDataArguments"),
-    ("components.pretraining_data.merge", None): ("components.pretraining_data.arguments",
-                                                  "MergeArguments"),
-    ("components.train", None): ("components.train.arguments", "TrainArguments"),
-    ("components.evaluate", None): ("components.evaluate.arguments", "EvaluateArguments"),
-    ("components.convert", None): ("components.convert.arguments", "ConvertArguments"),
-    ("components.bert.init", None): ("components.bert.arguments", "BertInitArguments"),
-    ("components.hdfs", "import"): ("components.hdfs.arguments", "HdfsImportArguments"),
-    ("components.hdfs", "export"): ("components.hdfs.arguments", "HdfsExportArguments"),
-    ("components.report", "data"): ("components.report.arguments", "DataReportArguments"),
-    ("components.report", "model"): ("components.report.arguments", "ModelReportArguments"),
-    ("components.distill", None): ("components.distill.arguments", "DistillArguments"),
-    ("components.distill.evaluate", None): ("components.distill.arguments", "CompareArguments"),
+# The KFP layer: only these packages import kfp (the components' files and the pipeline).
+KFP_LAYER = {"kfp", "pipeline"}
+
+
+def imports_kfp(path):
+    """Whether the module at `path` imports kfp (at its top or inside a function)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+        if any(name == "kfp" or name.startswith("kfp.") for name in names):
+            return True
+    return False
+
+
+def test_only_the_kfp_layer_imports_kfp():
+    """Stages, records, bert, mlm and common run without kfp; the KFP glue is one layer
+    (`components/kfp`, `components/pipeline`) above them."""
+    root = pathlib.Path(code.PACKAGE_DIR)
+    below = [str(path.relative_to(root.parent)) for path in sorted(root.rglob("*.py"))
+             if code.package_of(".".join(path.relative_to(root.parent).with_suffix("").parts))
+             not in KFP_LAYER and imports_kfp(path)]
+    assert below == []
+    assert imports_kfp(root / "pipeline" / "definition.py")  # the scan sees an import
+
+
+def test_the_generated_components_are_what_make_generate_writes(tmp_path):
+    """components/kfp/generated/ is written from the specs and declarations only; a file that
+    differs was edited by hand or is stale."""
+    from components.kfp import generate
+
+    written = generate.write_all(str(tmp_path))
+    committed = pathlib.Path(generate.GENERATED_DIR)
+    stale = [name for name in written if not (committed / name).is_file()
+             or (committed / name).read_text(encoding="utf-8")
+             != (tmp_path / name).read_text(encoding="utf-8")]
+    extra = sorted(p.name for p in committed.glob("*.py") if p.name not in written)
+    assert (stale, extra) == ([], []), \
+        "components/kfp/generated/ differs from the specs: run `make generate` and commit it"
+
+
+# Every command line and the declaration it is built from: each stage's (its spec's `clis`),
+# and those of the packages that are no pipeline stage yet.
+CLI_ONLY = {
     ("components.downstream", None): ("components.downstream.arguments", "DownstreamArguments"),
     ("components.serve_export", None): ("components.serve_export.arguments",
                                         "ServeExportArguments"),
 }
+
+
+def _stage_clis():
+    from components import stages
+
+    return {cli: (cls.__module__, cls.__name__) for spec in stages.all_specs().values()
+            for cli, cls in spec.clis.items()}
+
+
+DECLARATIONS = {**_stage_clis(), **CLI_ONLY}
 
 
 def declarations():
@@ -134,31 +171,33 @@ KFP_TYPES = {int: "Integer", float: "Float", str: "String", bool: "Boolean"}
 def test_components_and_pipeline_parameters_are_the_declarations(tmp_path):
     """What each component declares, what pipeline.yaml and `pipeline.py params` show, is the
     declaration's type, default and help."""
+    from components import stages
     from components.distill.arguments import PIPELINE_FIELDS as DISTILL_FIELDS
     from components.distill.arguments import DistillArguments
-    from components.distill.component import distill
     from components.evaluate.arguments import PIPELINE_FIELDS as EVALUATE_FIELDS
     from components.evaluate.arguments import EvaluateArguments
-    from components.evaluate.component import evaluate_component
-    from components.extract.arguments import TASK_PARAMETERS
-    from components.extract.component import extract
+    from components.extract.arguments import INPUT_FILES, ExtractArguments
+    from components.extract.arguments import PIPELINE_FIELDS as EXTRACT_FIELDS
+    from components.kfp.generated.distill import distill
+    from components.kfp.generated.evaluate import evaluate_base_model
+    from components.kfp.generated.extract import extract
+    from components.kfp.generated.pretraining_data import pretraining_data_shard
+    from components.kfp.generated.report import report
+    from components.kfp.generated.train import train
     from components.pipeline import definition, parameters
     from components.pipeline.remote import compile_pipeline
     from components.pretraining_data.arguments import PIPELINE_FIELDS as DATA_FIELDS
     from components.pretraining_data.arguments import PretrainingDataArguments
-    from components.pretraining_data.component import pretraining_data_shard
     from components.report.arguments import PIPELINE_FIELDS as REPORT_FIELDS
     from components.report.arguments import ModelReportArguments
-    from components.report.component import report
     from components.train.arguments import PIPELINE_FIELDS as TRAIN_FIELDS
     from components.train.arguments import TrainArguments
-    from components.train.component import train
 
     declared = {
-        extract: list(TASK_PARAMETERS),
+        extract: [*ExtractArguments.params(EXTRACT_FIELDS), INPUT_FILES],
         pretraining_data_shard: PretrainingDataArguments.params(DATA_FIELDS),
         train: TrainArguments.params(TRAIN_FIELDS),
-        evaluate_component(): EvaluateArguments.params(EVALUATE_FIELDS),
+        evaluate_base_model: EvaluateArguments.params(EVALUATE_FIELDS),
         report: ModelReportArguments.params(REPORT_FIELDS),
     }
     run_parameters = {p.name: p for p in parameters.PARAMETERS}
@@ -170,10 +209,11 @@ def test_components_and_pipeline_parameters_are_the_declarations(tmp_path):
             if param.name != "max_bad_fraction":  # data prep's; the run's is extract's
                 assert run_parameters[param.name] == param, param.name
     # The distiller's run parameters are its flags, prefixed (several are the trainer's too).
+    prefix = stages.spec("distill").prefix
     for param in DistillArguments.params(DISTILL_FIELDS):
         spec = distill.component_spec.inputs[param.name]
         assert (spec.default, spec.type) == (param.default, KFP_TYPES[param.type]), param.name
-        run_parameter = run_parameters[parameters.DISTILL_PREFIX + param.name]
+        run_parameter = run_parameters[prefix + param.name]
         assert (run_parameter.type, run_parameter.default) == (param.type, param.default)
     package = tmp_path / "pipeline.yaml"
     compile_pipeline(definition.build_pipeline(), str(package))
@@ -218,7 +258,8 @@ def written_defaults(tree):
 def test_no_default_is_written_a_second_time():
     """A declared default (`num_train_steps` 210000) written again as the default of a parameter,
     a field or a flag of that name anywhere in components/ or pipeline.py, outside the
-    declarations, is a second, hand-kept copy."""
+    declarations, is a second, hand-kept copy. The generated components (components/kfp/
+    generated/) are written from the declarations, which the test above holds them to."""
     declared = {}
     for cls in declarations().values():
         for field, _ in cls.fields():
@@ -226,8 +267,9 @@ def test_no_default_is_written_a_second_time():
                 declared.setdefault(field.name, set()).add(field.default)
     root = pathlib.Path(code.PACKAGE_DIR)
     found = []
+    generated = root / "kfp" / "generated"
     for path in [*root.rglob("*.py"), root.parent / "pipeline.py"]:
-        if path.name == "arguments.py":
+        if path.name == "arguments.py" or path.parent == generated:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for name, value in written_defaults(tree):

@@ -54,8 +54,3 @@ class ExtractArguments(Arguments):
 
     def check(self):
         check_range("max_chars", self.max_chars, low=max(self.min_chars, 1))
-
-
-# The extract task's parameters, which are also the pipeline's run parameters for extract.
-TASK_PARAMETERS = (*ExtractArguments.params(PIPELINE_FIELDS[:3]), INPUT_FILES,
-                   *ExtractArguments.params(PIPELINE_FIELDS[3:]))

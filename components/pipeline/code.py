@@ -11,14 +11,9 @@ import hashlib
 import os
 from functools import cache
 
+from components import stages
+
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# The package whose component a stage's tasks call.
-STAGE_PACKAGE = {"extract": "extract", "pretraining_data": "pretraining_data",
-                 "data_report": "report", "bert": "bert", "train": "train",
-                 "evaluate": "evaluate", "convert": "convert", "distill": "distill",
-                 "report": "report", "hdfs": "hdfs"}
-
 
 @cache
 def _module_files():
@@ -75,7 +70,7 @@ def package_graph():
 def packages_run_by(stage):
     """The packages a stage's task runs: its own and every one it imports, transitively."""
     graph, seen = package_graph(), set()
-    todo = [STAGE_PACKAGE[stage]]
+    todo = [stages.spec(stage).package]
     while todo:
         package = todo.pop()
         if package not in seen:

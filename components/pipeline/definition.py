@@ -12,38 +12,21 @@ count compiles to a constant (the backend resolves a run parameter there to no G
 `backend/src/v2/driver/resolve.go` reads it with `GetStringValue()`, "" for a number).
 """
 
+import importlib
 import inspect
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from kfp import dsl, kubernetes
-from kfp.dsl import HTML, Dataset, Markdown, Metrics, Model
+from kfp.dsl import Model
 
+from components import stages
 from components.bert.arguments import BertInitArguments
-from components.bert.component import init_random_model
 from components.common.run_state import CLAIM_ENV
-from components.convert.component import convert_component
-from components.distill.arguments import PIPELINE_FIELDS as DISTILL_FIELDS
-from components.distill.component import distill
-from components.evaluate.arguments import PIPELINE_FIELDS as EVALUATE_FIELDS
-from components.evaluate.component import evaluate_component
-from components.extract.arguments import TASK_PARAMETERS as EXTRACT_PARAMETERS
-from components.extract.component import extract
 from components.hdfs.arguments import HdfsConnection
-from components.hdfs.component import hdfs_export_component, hdfs_import
+from components.hdfs.spec import EXPORTS
 from components.pipeline import backends, parameters, placement
 from components.pipeline.placement import place, use_secret
-from components.pretraining_data.arguments import PIPELINE_FIELDS as DATA_FIELDS
-from components.pretraining_data.component import (
-    merge_pretraining_data,
-    pretraining_data_shard,
-    pretraining_data_whole,
-    split_corpus,
-)
-from components.report.arguments import PIPELINE_FIELDS as REPORT_FIELDS
-from components.report.component import data_report, report
-from components.train.arguments import PIPELINE_FIELDS as TRAIN_FIELDS
-from components.train.component import train
 
 PIPELINE_NAME = "edu-mlm"
 DEFAULT_SECRET = parameters.DEFAULT_SECRET
@@ -96,87 +79,30 @@ class Settings:
         return backends.needs_compat(self.backend_version)
 
 
-# Task names, explicit: the pipeline runs evaluate, convert and the HDFS export once per model.
-EVALUATE_TASKS = {"base": "evaluate_base_model", "trained": "evaluate_trained_model"}
-CONVERT_TASKS = {"base": "convert_base_model", "trained": "convert_trained_model"}
-# artifact → (its name on HDFS, the export task's name)
-HDFS_EXPORTS = {"model": ("tf_model", "export_tf_model"),
-                "hf_model": ("hf_model", "export_hf_model"),
-                "student": ("student", "export_student")}
-
-
 def task_name(name):
     """What KFP calls the task of the component named `name` (evaluate_base_model →
     evaluate-base-model)."""
     return name.replace("_", "-")
 
 
-# Every artifact a run makes, its type, and the (task, output) that makes it: `rerun` imports them.
-ARTIFACTS = {
-    "base_model": (Model, None),
-    "corpus": (Dataset, ("extract", "corpus")),
-    "extract_metrics": (Metrics, ("extract", "metrics")),
-    "pretraining_data": (Dataset, ("merge-pretraining-data", "pretraining_data")),
-    "data_metrics": (Metrics, ("merge-pretraining-data", "metrics")),
-    "data_report": (HTML, ("data-report", "html")),
-    "model": (Model, ("train", "model")),
-    "train_metrics": (Metrics, ("train", "metrics")),
-    "base_eval": (Metrics, (task_name(EVALUATE_TASKS["base"]), "metrics")),
-    "trained_eval": (Metrics, (task_name(EVALUATE_TASKS["trained"]), "metrics")),
-    "base_hf_model": (Model, (task_name(CONVERT_TASKS["base"]), "hf_model")),
-    "hf_model": (Model, (task_name(CONVERT_TASKS["trained"]), "hf_model")),
-    "base_parity": (Metrics, (task_name(CONVERT_TASKS["base"]), "parity")),
-    "parity": (Metrics, (task_name(CONVERT_TASKS["trained"]), "parity")),
-    "student": (Model, ("distill", "student")),
-    "distill_metrics": (Metrics, ("distill", "metrics")),
-    "report": (HTML, ("report", "html")),
-    "summary": (Markdown, ("report", "summary")),
-    "report_metrics": (Metrics, ("report", "metrics")),
-}
+def component(name):
+    """The KFP component `name` (a task name of a stage's spec), from the file `make generate`
+    wrote for its stage (`components/kfp/generated/<stage>.py`)."""
+    for spec in stages.all_specs().values():
+        if any(name in task.names for task in spec.tasks):
+            return getattr(importlib.import_module(f"components.kfp.generated.{spec.name}"), name)
+    raise KeyError(f"no stage has a task named {name!r}")
 
 
-def _values(params, names):
-    return {name: params[name] for name in names}
+# The KFP artifact classes by the names the specs give them.
+KINDS = {cls.__name__: cls for cls in (dsl.Artifact, dsl.Dataset, dsl.Model, dsl.Metrics,
+                                       dsl.HTML, dsl.Markdown)}
 
-
-# Each add_<stage>(artifacts, params, settings) adds the stage's tasks: `artifacts` holds the
-# channels of what earlier stages made, `params` the run parameters; it returns what it makes.
-
-def add_extract(artifacts, params, settings):
-    task = place(extract(**_values(params, [p.name for p in EXTRACT_PARAMETERS])), "extract",
-                 settings, cpu="2", memory="4G")
-    use_secret(task, SECRET_KEYS_TO_ENV, settings)
-    return {"corpus": task.outputs["corpus"], "extract_metrics": task.outputs["metrics"]}
-
-
-def add_pretraining_data(artifacts, params, settings):
-    masking = _values(params, DATA_FIELDS)
-    if settings.compat:
-        whole = place(pretraining_data_whole(
-            corpus=artifacts["corpus"], base_model=artifacts["base_model"],
-            num_shards=params["num_shards"], **masking), "pretraining_data", settings)
-        return {"pretraining_data": whole.outputs["pretraining_data"],
-                "data_metrics": whole.outputs["metrics"]}
-    split = place(split_corpus(corpus=artifacts["corpus"], num_shards=params["num_shards"]),
-                  "pretraining_data", settings, cpu="1", memory="1G")
-    # Only the loop item crosses into the loop: kfp.local 2.17 resolves other task outputs used
-    # inside a ParallelFor to the loop item.
-    with dsl.ParallelFor(split.output) as part:
-        shard_task = place(pretraining_data_shard(
-            corpus=artifacts["corpus"], base_model=artifacts["base_model"], part=part,
-            **masking), "pretraining_data", settings)
-    merged = place(merge_pretraining_data(
-        shards=dsl.Collected(shard_task.outputs["pretraining_data"])),
-        "pretraining_data", settings, cpu="1", memory="2G")
-    return {"pretraining_data": merged.outputs["pretraining_data"],
-            "data_metrics": merged.outputs["metrics"]}
-
-
-def add_data_report(artifacts, params, settings):
-    task = place(data_report(corpus=artifacts["corpus"],
-                             pretraining_data=artifacts["pretraining_data"]),
-                 "data_report", settings, cpu="1", memory="2G")
-    return {"data_report": task.outputs["html"]}
+# Every artifact a run makes, its type, and the (task, output) that makes it: `rerun` imports
+# them. Read from the steps' specs (`StageSpec.makes`).
+ARTIFACTS = {"base_model": (Model, None), **{
+    artifact: (KINDS[spec.artifact_kind(artifact)], (task_name(task), output))
+    for spec in stages.steps() for artifact, (task, output) in spec.makes.items()}}
 
 
 def _mount_checkpoint_volume(task, settings):
@@ -188,104 +114,99 @@ def _mount_checkpoint_volume(task, settings):
         task.set_env_variable(CLAIM_ENV, settings.checkpoint_pvc)
 
 
-def add_train(artifacts, params, settings):
-    task = place(train(
-        pretraining_data=artifacts["pretraining_data"], base_model=artifacts["base_model"],
-        **_values(params, TRAIN_FIELDS), num_gpus=settings.num_gpus,
-        checkpoint_root=settings.checkpoint_root),
-        "train", settings, gpus=settings.num_gpus, retried=True)
-    _mount_checkpoint_volume(task, settings)
-    return {"model": task.outputs["model"], "train_metrics": task.outputs["metrics"]}
+def _place(task, spec, settings, **sizes):
+    """Place a task of the stage `spec` as its `Pod` says (`sizes`: cpu/memory of this task,
+    where a stage's tasks differ)."""
+    pod = spec.pod
+    gpus = {"": 0, "all": settings.num_gpus, "one": min(settings.num_gpus, 1)}[pod.gpus]
+    place(task, spec.name, settings, **{"cpu": pod.cpu, "memory": pod.memory, **sizes},
+          gpus=gpus, retried=pod.retried)
+    if pod.checkpoint_volume:
+        _mount_checkpoint_volume(task, settings)
+    if pod.secret:
+        use_secret(task, parameters.SECRETS[pod.secret], settings)
+    return task
 
 
-def add_evaluate(artifacts, params, settings):
-    outputs = {}
-    for which, model in (("base", artifacts["base_model"]), ("trained", artifacts["model"])):
-        task = place(evaluate_component(EVALUATE_TASKS[which])(
-            pretraining_data=artifacts["pretraining_data"], model=model,
-            **_values(params, EVALUATE_FIELDS)),
-            "evaluate", settings, gpus=min(settings.num_gpus, 1),
-            retried=True)
-        outputs[f"{which}_eval"] = task.outputs["metrics"]
-    return outputs
+def _given(spec, name, artifacts, params, settings):
+    """What the task `name` of the stage `spec` is given, all by name: the run's artifacts as
+    its spec wires them, its run values (the stage's prefix before their names), and the
+    settings' values of its compile-time parameters."""
+    task = spec.task(name)
+    given = {argument: artifacts[artifact]
+             for argument, artifact in spec.reads.get(name, {}).items()}
+    given.update({p.name: params[spec.prefix + p.name] for p in task.run_values()})
+    given.update({p.name: getattr(settings, p.name) for p in task.settings})
+    return given
 
 
-def add_convert(artifacts, params, settings):
-    outputs = {}
-    for which, model, prefix in (("base", artifacts["base_model"], "base_"),
-                                 ("trained", artifacts["model"], "")):
-        task = place(convert_component(CONVERT_TASKS[which])(
-            model=model, pretraining_data=artifacts["pretraining_data"]), "convert", settings,
-            cpu="4", memory="16G")
-        outputs[f"{prefix}hf_model"] = task.outputs["hf_model"]
-        outputs[f"{prefix}parity"] = task.outputs["parity"]
-    return outputs
+# Each add(spec, artifacts, params, settings) adds the stage's tasks: `artifacts` holds the
+# channels of what earlier stages made, `params` the run parameters; it returns what it makes.
+
+def add_tasks(spec, artifacts, params, settings):
+    """Every task of the stage, each wired by name (`_given`): what a stage needs unless its
+    tasks take a parameter the pipeline wires itself (`TaskSpec.wired`)."""
+    made = {name: _place(component(name)(**_given(spec, name, artifacts, params, settings)),
+                         spec, settings)
+            for task in spec.tasks for name in task.names}
+    return {artifact: made[task].outputs[output]
+            for artifact, (task, output) in spec.makes.items()}
 
 
-def add_distill(artifacts, params, settings):
-    """The trained model, converted, distilled into a small student (a GPU pod like the
-    trainer's, retried, its state on the same volume); with distill_num_train_steps 0 the task
-    only records that it was skipped."""
-    task = place(distill(
-        teacher=artifacts["hf_model"], pretraining_data=artifacts["pretraining_data"],
-        **{name: params[parameters.DISTILL_PREFIX + name] for name in DISTILL_FIELDS},
-        num_gpus=settings.num_gpus, checkpoint_root=settings.checkpoint_root),
-        "distill", settings, gpus=settings.num_gpus, retried=True)
-    _mount_checkpoint_volume(task, settings)
-    return {"student": task.outputs["student"], "distill_metrics": task.outputs["metrics"]}
+def add_pretraining_data(spec, artifacts, params, settings):
+    """The fan-out: a pod per shard of the corpus, then the merge; one pod on backends without
+    `dsl.Collected`."""
+    def given(name):
+        return _given(spec, name, artifacts, params, settings)
+
+    if settings.compat:
+        whole = _place(component("pretraining_data_whole")(**given("pretraining_data_whole")),
+                       spec, settings)
+        return {"pretraining_data": whole.outputs["pretraining_data"],
+                "data_metrics": whole.outputs["metrics"]}
+    split = _place(component("split_corpus")(**given("split_corpus")), spec, settings,
+                   cpu="1", memory="1G")
+    # Only the loop item crosses into the loop: kfp.local 2.17 resolves other task outputs used
+    # inside a ParallelFor to the loop item.
+    with dsl.ParallelFor(split.output) as part:
+        shard_task = _place(component("pretraining_data_shard")(
+            **given("pretraining_data_shard"), part=part), spec, settings)
+    merged = _place(component("merge_pretraining_data")(
+        shards=dsl.Collected(shard_task.outputs["pretraining_data"])), spec, settings,
+        cpu="1", memory="2G")
+    return {artifact: merged.outputs[output] for artifact, (_, output) in spec.makes.items()}
 
 
-def add_report(artifacts, params, settings):
-    task = place(report(
-        pretraining_data=artifacts["pretraining_data"], data_metrics=artifacts["data_metrics"],
-        model=artifacts["model"], train_metrics=artifacts["train_metrics"],
-        base_eval=artifacts["base_eval"], trained_eval=artifacts["trained_eval"],
-        base_hf_model=artifacts["base_hf_model"], hf_model=artifacts["hf_model"],
-        parity=artifacts["parity"], base_parity=artifacts["base_parity"],
-        student=artifacts["student"], distill_metrics=artifacts["distill_metrics"],
-        **_values(params, REPORT_FIELDS)), "report", settings, cpu="2", memory="16G")
-    return {"report": task.outputs["html"], "summary": task.outputs["summary"],
-            "report_metrics": task.outputs["metrics"]}
-
-
-def add_export(artifacts, params, settings):
+def add_export(spec, artifacts, params, settings):
     """Copy the trained models to HDFS when `export_hdfs_dir` is set."""
     with dsl.If(params["export_hdfs_dir"] != "", name="export-to-hdfs"):
-        for artifact, (name, task_id) in HDFS_EXPORTS.items():
-            task = place(hdfs_export_component(task_id)(
+        for artifact, (name, task_id) in EXPORTS.items():
+            _place(component(task_id)(
                 artifact=artifacts[artifact], hdfs_dir=params["export_hdfs_dir"], name=name,
-                namenode_url=params["hdfs_url"], hdfs_auth=params["hdfs_auth"]), "hdfs",
-                settings, cpu="1", memory="2G")
-            use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
+                namenode_url=params["hdfs_url"], hdfs_auth=params["hdfs_auth"]), spec, settings)
     return {}
+
+
+# The steps whose tasks take parameters the pipeline wires itself; the others: `add_tasks`.
+WIRED_BY_HAND = {"pretraining_data": add_pretraining_data, "export": add_export}
 
 
 @dataclass(frozen=True)
 class Stage:
+    """A step of the pipeline, from its stage's spec."""
+    spec: object
     name: str
-    add: object     # add(artifacts, params, settings) -> {artifact name: channel}
     inputs: tuple   # artifact names it reads
     outputs: tuple  # artifact names it makes
 
+    def add(self, artifacts, params, settings):
+        """Add the step's tasks; returns {artifact name: channel} of what it makes."""
+        add = WIRED_BY_HAND.get(self.name, add_tasks)
+        return add(self.spec, artifacts, params, settings)
 
-STAGES = {stage.name: stage for stage in (
-    Stage("extract", add_extract, (), ("corpus", "extract_metrics")),
-    Stage("pretraining_data", add_pretraining_data, ("corpus", "base_model"),
-          ("pretraining_data", "data_metrics")),
-    Stage("data_report", add_data_report, ("corpus", "pretraining_data"), ("data_report",)),
-    Stage("train", add_train, ("pretraining_data", "base_model"), ("model", "train_metrics")),
-    Stage("evaluate", add_evaluate, ("pretraining_data", "base_model", "model"),
-          ("base_eval", "trained_eval")),
-    Stage("convert", add_convert, ("base_model", "model", "pretraining_data"),
-          ("base_hf_model", "base_parity", "hf_model", "parity")),
-    Stage("distill", add_distill, ("hf_model", "pretraining_data"),
-          ("student", "distill_metrics")),
-    Stage("report", add_report, ("pretraining_data", "data_metrics", "model", "train_metrics",
-                                 "base_eval", "trained_eval", "base_hf_model", "hf_model",
-                                 "parity", "base_parity", "student", "distill_metrics"),
-          ("report", "summary", "report_metrics")),
-    Stage("export", add_export, ("model", "hf_model", "student"), ()),
-)}
+
+STAGES = {spec.step_name: Stage(spec, spec.step_name, spec.inputs(), tuple(spec.makes))
+          for spec in stages.steps()}
 assert tuple(STAGES) == parameters.STEPS
 
 
@@ -302,6 +223,11 @@ def _make_pipeline(name, description, body, output_names):
         made = body(dict(zip(parameters.BY_NAME, args, strict=True)))
         return outputs_type(**{key: made[key] for key in output_names}) if outputs_type else None
 
+    # Unlike a component (components/kfp/generated/), a pipeline function's source never
+    # ships: KFP calls it once, here, to trace the DAG, and reads only its signature
+    # (inspect.signature, which honours __signature__). So its parameters are set from
+    # parameters.PARAMETERS as a signature object, not written out as a file: there is no
+    # source a container would run or a traceback would point into.
     pipeline_func.__signature__ = parameters.signature(outputs_type or inspect.Signature.empty)
     pipeline_func.__name__ = name.replace("-", "_")
     return dsl.pipeline(name=name, description=description)(pipeline_func)
@@ -373,9 +299,9 @@ def build_demo_base_model_pipeline(settings=Settings()):
                               reimport=False)
         vocab = dsl.importer(artifact_uri=vocab_uri, artifact_class=dsl.Artifact,
                              reimport=False)
-        task = place(init_random_model(bert_config=config.output, vocab=vocab.output,
-                                       random_seed=random_seed), "bert", settings,
-                     cpu="1", memory="4G")
+        task = _place(component("init_random_model")(
+            bert_config=config.output, vocab=vocab.output, random_seed=random_seed),
+            stages.spec("bert"), settings)
         return task.outputs["model"]
 
     return demo_base_model
@@ -389,9 +315,9 @@ def build_hdfs_import_pipeline(settings=Settings()):
                   description="Copy an HDFS path into the artifact store")
     def hdfs_import_pipeline(hdfs_path: str, kind: str = "model", hdfs_url: str = "",
                              hdfs_auth: str = HdfsConnection.hdfs_auth) -> dsl.Artifact:
-        task = place(hdfs_import(hdfs_path=hdfs_path, kind=kind, namenode_url=hdfs_url,
-                                 hdfs_auth=hdfs_auth), "hdfs", settings, cpu="1", memory="2G")
-        use_secret(task, HDFS_SECRET_KEYS_TO_ENV, settings)
+        task = _place(component("hdfs_import")(
+            hdfs_path=hdfs_path, kind=kind, namenode_url=hdfs_url, hdfs_auth=hdfs_auth),
+            stages.spec("hdfs"), settings)
         return task.outputs["artifact"]
 
     return hdfs_import_pipeline

@@ -6,28 +6,15 @@ come from a Kubernetes Secret (see `definition.SECRET_KEYS_TO_ENV`).
 """
 
 import argparse
-import dataclasses
 import inspect
 
+from components import stages
 from components.common.arguments import Param
 from components.common.cli import str2bool
 from components.common.errors import UserError
-from components.distill import arguments as distill_arguments
-from components.distill.arguments import DistillArguments
-from components.evaluate import arguments as evaluate_arguments
-from components.evaluate.arguments import EvaluateArguments
-from components.extract import arguments as extract_arguments
-from components.hdfs.arguments import HdfsExportArguments
-from components.pretraining_data import arguments as pretraining_data_arguments
-from components.pretraining_data.arguments import FANOUT_SHARDS, PretrainingDataArguments
-from components.report import arguments as report_arguments
-from components.report.arguments import ModelReportArguments
-from components.train import arguments as train_arguments
-from components.train.arguments import TrainArguments
 
 # The pipeline's steps, in order (definition.STAGES builds them); `rerun STEP` takes these names.
-STEPS = ("extract", "pretraining_data", "data_report", "train", "evaluate", "convert", "distill",
-         "report", "export")
+STEPS = tuple(spec.step_name for spec in stages.steps())
 
 # Kubernetes Secret (its name fixed at compile time) → environment variables of the steps.
 DEFAULT_SECRET = "edu-mlm-source-credentials"
@@ -35,43 +22,29 @@ DEFAULT_SECRET = "edu-mlm-source-credentials"
 DEFAULT_CHECKPOINT_PVC = "edu-mlm-checkpoints"
 SECRET_KEYS_TO_ENV = {"username": "EDU_MLM_SOURCE_USER", "password": "EDU_MLM_SOURCE_PASSWORD"}
 HDFS_SECRET_KEYS_TO_ENV = {"hdfs_user": "EDU_MLM_HDFS_USER", "hdfs_token": "EDU_MLM_HDFS_TOKEN"}
+# What a stage's `Pod.secret` names.
+SECRETS = {"source": SECRET_KEYS_TO_ENV, "hdfs": HDFS_SECRET_KEYS_TO_ENV}
 
 
-# The distiller's run parameters are its flags prefixed: several (num_train_steps,
-# learning_rate, ...) are also the trainer's.
-DISTILL_PREFIX = "distill_"
+def _parameters():
+    """The pipeline's own parameter, then each step's (`StageSpec.pipeline_parameters`), in
+    step order; a name two steps give is an error (a step that takes another's says so with
+    `shares`, the distiller prefixes its own)."""
+    params = {"base_model_uri": Param(
+        "base_model_uri", str, "", "the base model (Google-format BERT directory: "
+        "bert_config.json, vocab.txt, bert_model.ckpt.*), an artifact-store URI")}
+    for spec in stages.steps():
+        for param in spec.pipeline_parameters():
+            if param.name in params:
+                raise ValueError(f"run parameter {param.name!r} of step {spec.step_name} is "
+                                 "another step's too: share it (StageSpec.shares) or prefix it")
+            params[param.name] = param
+    return tuple(params.values())
 
 
-def _distill_params():
-    params = []
-    for param in DistillArguments.params(distill_arguments.PIPELINE_FIELDS):
-        help_text = param.help
-        if param.name == "num_train_steps":
-            help_text = "distillation steps; 0 skips the distill stage (its task does nothing)"
-        params.append(dataclasses.replace(param, name=DISTILL_PREFIX + param.name,
-                                          help=help_text))
-    return params
-
-
-# The pipeline's run parameters, in the order `params` lists them. A stage's are read from its
-# declaration (its PIPELINE_FIELDS); only what belongs to the pipeline itself is written here.
-PARAMETERS = (
-    Param("base_model_uri", str, "", "the base model (Google-format BERT directory: "
-          "bert_config.json, vocab.txt, bert_model.ckpt.*), an artifact-store URI"),
-    *extract_arguments.TASK_PARAMETERS,
-    FANOUT_SHARDS,
-    *[p for p in PretrainingDataArguments.params(pretraining_data_arguments.PIPELINE_FIELDS)
-      if p.name != "max_bad_fraction"],  # one run parameter for extract and data prep
-    *TrainArguments.params(train_arguments.PIPELINE_FIELDS),
-    *EvaluateArguments.params(evaluate_arguments.PIPELINE_FIELDS),
-    *_distill_params(),
-    *ModelReportArguments.params(report_arguments.PIPELINE_FIELDS),
-    Param("export_hdfs_dir", str, "", "if set: copy the trained model (tf_model/), the "
-          "transformers model (hf_model/) and the distilled student (student/) to this HDFS "
-          "directory"),
-    Param("hdfs_url", str, "", "WebHDFS namenode URL (default: $EDU_MLM_HDFS_URL in the pod)"),
-    *HdfsExportArguments.params(["hdfs_auth"]),
-)
+# The pipeline's run parameters, in the order `params` lists them, read from the steps' specs
+# and their declarations (their PIPELINE_FIELDS).
+PARAMETERS = _parameters()
 BY_NAME = {p.name: p for p in PARAMETERS}
 
 

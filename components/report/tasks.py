@@ -1,4 +1,7 @@
-"""What the pipeline's report tasks run (plain functions; `component.py` wraps them for KFP)."""
+"""What the pipeline's report tasks run (plain functions; `spec.py` declares them and
+`components/kfp/generated/data_report.py` and `report.py`, written from that, wrap them for KFP)."""
+
+from components.report.arguments import ModelReportArguments
 
 
 def run_data_report_task(corpus, pretraining_data, html):
@@ -10,7 +13,7 @@ def run_data_report_task(corpus, pretraining_data, html):
 
 def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, base_eval,
                           trained_eval, base_hf_model, hf_model, parity, base_parity, student,
-                          distill_metrics, html, summary, metrics, fill_mask_examples,
+                          distill_metrics, html, summary, metrics, args: ModelReportArguments,
                           downstream=None):
     """Training curves, held-out before/after, fill-mask examples, parity, the distilled
     student, the downstream task (`downstream`: the downstream step's output, when the pipeline
@@ -37,7 +40,7 @@ def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, 
         base_parity=dict(base_parity.metadata),
         html_file=html.path,
         markdown_file=summary.path,
-        fill_mask_examples=fill_mask_examples,
+        fill_mask_examples=args.fill_mask_examples,
         # The student's full comparison is its metrics.json (the Metrics artifact is flat).
         student_dir=student.path,
         downstream_dir=downstream.path if downstream is not None else None,

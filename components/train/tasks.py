@@ -1,11 +1,13 @@
-"""What the pipeline's train task runs (plain functions; `component.py` wraps them for KFP)."""
+"""What the pipeline's train task runs (a plain function; `spec.py` declares it and
+`components/kfp/generated/train.py`, written from that, wraps it for KFP)."""
 
 from components.train.arguments import TrainArguments
 
 
-def run_train_task(pretraining_data, base_model, model, metrics, num_gpus, checkpoint_root,
-                   **parameters):
-    """Train from `base_model` on the train split of `pretraining_data` into `model`."""
+def run_train_task(pretraining_data, base_model, model, metrics, args: TrainArguments,
+                   num_gpus=0, checkpoint_root=""):
+    """Train from `base_model` on the train split of `pretraining_data` into `model`; `args`
+    holds the run values, the paths and the data's sequence lengths are set here."""
     import os
 
     from components.common import lineage
@@ -20,12 +22,12 @@ def run_train_task(pretraining_data, base_model, model, metrics, num_gpus, check
     from components.train.loop import train
 
     data = read_manifest(pretraining_data.path, kind="pretraining_data")
-    summary = train(TrainArguments(
+    summary = train(args.replace(
         input_dir=pretraining_data.path, output_dir=model.path,
         bert_config_file=os.path.join(base_model.path, "bert_config.json"),
         init_checkpoint=base_model.path, max_seq_length=data["max_seq_length"],
         max_predictions_per_seq=data["max_predictions_per_seq"], num_gpus=num_gpus or None,
-        checkpoint_dir=checkpoint_dir, **parameters))
+        checkpoint_dir=checkpoint_dir))
     made_from = {lineage.MODEL: lineage.model_fingerprint(model.path),
                  lineage.DATA: lineage.data_fingerprint(pretraining_data.path)}
     model.metadata.update(made_from)
