@@ -57,10 +57,13 @@ def test_no_import_cycle_between_modules_or_packages():
     assert cycles(code.package_graph()) == []
 
 
-def test_no_stage_imports_the_pipeline():
+def test_no_stage_imports_the_pipeline_or_the_kfp_layer():
     upward = {package: sorted(targets) for package, targets in code.package_graph().items()
               if package != "pipeline" and "pipeline" in targets}
     assert upward == {}
+    into_kfp = {package: sorted(targets) for package, targets in code.package_graph().items()
+                if package not in KFP_LAYER and "kfp" in targets}
+    assert into_kfp == {}
 
 
 def test_each_task_runs_its_stage_and_what_it_imports():

@@ -96,6 +96,8 @@ def _body(task):
 
 
 def _function(spec, task, name, kinds):
+    if task.returns is not None and task.returns not in PARAMETER_TYPES:
+        raise ValueError(f"{name}: a KFP component cannot return {task.returns!r}")
     returns = f" -> {task.returns.__name__}" if task.returns else ""
     doc = textwrap.fill(task.doc, width=96, initial_indent=INDENT + '"""',
                         subsequent_indent=INDENT) + '"""'
@@ -123,7 +125,8 @@ def render(spec):
         f'"""{header}"""',
         "",
         "from kfp import dsl",
-        f"from kfp.dsl import {', '.join(sorted(kinds | directions, key=_isort_key))}",
+        *([f"from kfp.dsl import {', '.join(sorted(kinds | directions, key=_isort_key))}"]
+          if kinds else []),
         "",
         "from components.images import image",
         "", "",
