@@ -84,3 +84,18 @@ def test_run_values_become_arguments_once():
     # The artifact's path, which only the task knows, is unset until it replaces it.
     assert args.output_dir is None
     assert args.replace(output_dir="/out").output_dir == "/out"
+
+
+def test_a_step_without_summary_rows_of_its_own_gets_one_per_task():
+    """The run table (`pipeline/summary.py`) reads a step it has no rows for from its spec."""
+    from components.pipeline import summary
+
+    saved = summary.ROWS.pop("distill")
+    try:
+        rows = summary.rows_of("distill")
+        table = summary.step_rows(["distill"], {"distill": {"start": 1.0, "end": 3.5, "runs": 1,
+                                                            "status": "SUCCESS"}}, {})
+    finally:
+        summary.ROWS["distill"] = saved
+    assert rows == [("distill", "distill", "distill_metrics", [])]
+    assert table == [("distill", "ran", "2.5", "")]
