@@ -1,9 +1,12 @@
 """The edu-mlm pipeline: extract → split into shards → pretraining data (one pod per shard) →
 merge → train → evaluate (base and trained model on the same held-out data) → convert → reports.
 
-The pipeline is a sequence of stages. Each stage adds its tasks given the artifacts made so far
-and returns the artifacts it makes, so the same code builds the whole pipeline and the one-stage
-pipelines of `pipeline.py rerun` (which import the inputs from an earlier run instead).
+The pipeline is a sequence of stages, read from their specs (`components/<package>/spec.py`,
+`components/stages.py`). Each stage adds its tasks given the artifacts made so far, wired by name
+as its spec says (`add_tasks`), and returns the artifacts it makes, so the same code builds the
+whole pipeline and the one-stage pipelines of `pipeline.py rerun` (which import the inputs from
+an earlier run instead). The components are the files `make generate` wrote
+(`components/kfp/generated/`).
 
 What differs between a cluster and a local run (image registry/tag, the Secret's name, retries,
 GPUs, where the training state lives, the backend version) is fixed when a pipeline is built

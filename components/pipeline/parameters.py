@@ -1,8 +1,8 @@
 """The pipeline's run parameters: one table for the pipeline signature, the CLI and the README.
 
-A stage's run parameters are read from its declaration (ARCHITECTURE.md, "One declaration per
-parameter"); names and defaults are the users' own flags. Credentials are never parameters: they
-come from a Kubernetes Secret (see `definition.SECRET_KEYS_TO_ENV`).
+A stage's run parameters are read from its spec and declaration (ARCHITECTURE.md, "One
+declaration per parameter"); names and defaults are the users' own flags. Credentials are never
+parameters: they come from a Kubernetes Secret (see `definition.SECRET_KEYS_TO_ENV`).
 """
 
 import argparse
