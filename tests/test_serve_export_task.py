@@ -128,7 +128,7 @@ def test_a_skipped_distillation_exports_the_teacher_and_says_so(distill_inputs, 
     skipped = str(tmp_path / "skipped_student")
     run_distill_task(dsl.Model(uri=distill_inputs.teacher_dir),
                      dsl.Dataset(uri=distill_inputs.data_dir), dsl.Model(uri=skipped),
-                     dsl.Metrics(uri=str(tmp_path / "distill_metrics")), num_train_steps=0)
+                     dsl.Metrics(uri=str(tmp_path / "distill_metrics")), None)
     result, serving_model, flat = run_task(
         skipped, distill_inputs, tmp_path, latency_batch_sizes=[1], latency_seq_lengths=[8],
         latency_runs=1, latency_seconds_per_cell=0.0)
