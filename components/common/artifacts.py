@@ -186,6 +186,18 @@ def read_manifest(directory, kind=None):
     return manifest
 
 
+def read_json_output(directory, name, what, step):
+    """The JSON file `name` of a stage's output `directory` (its manifest read first); one line
+    naming `what` (e.g. "the serving export") and the `step` to rerun when it cannot be read."""
+    path = os.path.join(directory, name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{what}'s {name} cannot be read ({err})", where=directory,
+                        fix=f"rerun the {step} step") from err
+
+
 def sha256_file(path, chunk=1 << 20):
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -10,13 +10,11 @@ weights: every model of the result must have the weights of this report's model 
 them; a result made from models of another run is refused, in one line.
 """
 
-import json
 import math
-import os
 from typing import NamedTuple
 
 from components.common import lineage
-from components.common.artifacts import read_manifest
+from components.common.artifacts import read_json_output, read_manifest
 from components.common.errors import UserError
 from components.downstream import stats
 from components.downstream.layout import ADAPTED, BASE, MANIFEST_KIND, METRICS_FILE, STUDENT
@@ -42,13 +40,8 @@ def read_downstream(downstream_dir):
     manifest = read_manifest(downstream_dir, kind=MANIFEST_KIND)
     if manifest.get("skipped"):
         return Downstream(downstream_dir, manifest, None)
-    path = os.path.join(downstream_dir, METRICS_FILE)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return Downstream(downstream_dir, manifest, json.load(f))
-    except (OSError, ValueError) as err:
-        raise UserError(f"the downstream result's {METRICS_FILE} cannot be read ({err})",
-                        where=downstream_dir, fix="rerun the downstream step") from err
+    return Downstream(downstream_dir, manifest, read_json_output(
+        downstream_dir, METRICS_FILE, "the downstream result", "downstream"))
 
 
 def check_models(downstream, base_hf_model_dir, hf_model_dir, student_dir):

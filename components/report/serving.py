@@ -9,12 +9,10 @@ distilled (the pipeline then exports the teacher), by the weights sha256 its man
 an export of another model is refused in one line.
 """
 
-import json
-import os
 from typing import NamedTuple
 
 from components.common import lineage
-from components.common.artifacts import read_manifest
+from components.common.artifacts import read_json_output, read_manifest
 from components.common.errors import UserError
 from components.report import html, plots
 from components.report.labels import artifact_name, percent, points, scientific
@@ -42,13 +40,8 @@ class Export(NamedTuple):
 def read_export(export_dir):
     """The serve_export stage's output as an `Export`."""
     manifest = read_manifest(export_dir, kind=MANIFEST_KIND)
-    path = os.path.join(export_dir, METRICS_FILE)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return Export(export_dir, manifest, json.load(f))
-    except (OSError, ValueError) as err:
-        raise UserError(f"the serving export's {METRICS_FILE} cannot be read ({err})",
-                        where=export_dir, fix="rerun the serve_export step") from err
+    return Export(export_dir, manifest, read_json_output(
+        export_dir, METRICS_FILE, "the serving export", "serve_export"))
 
 
 def check_model(export, hf_model_dir, student_dir):
