@@ -16,7 +16,7 @@ from components.common.run_state import CLAIM_ENV
 from components.pipeline import backends, definition
 from components.pipeline.remote import backend_version_for
 
-GPU_TASKS = ("train", "evaluate-base-model", "evaluate-trained-model", "distill")
+GPU_TASKS = ("train", "evaluate-base-model", "evaluate-trained-model", "distill", "downstream")
 
 
 def compile_yaml(repo_root, tmp_path, *flags):
@@ -105,7 +105,7 @@ def test_train_and_evaluate_get_their_gpus_on_the_backend(num_gpus, full, repo_r
     spec, _ = full if num_gpus is None else compile_yaml(repo_root, tmp_path, "--num-gpus",
                                                          str(num_gpus))
     expected = {"train": str(num_gpus or 1), "evaluate-base-model": "1",
-                "evaluate-trained-model": "1", "distill": str(num_gpus or 1)}
+                "evaluate-trained-model": "1", "distill": str(num_gpus or 1), "downstream": "1"}
     executors = spec["deploymentSpec"]["executors"]
     for task in GPU_TASKS:
         accelerator = executors[executor_of(spec, task)]["container"]["resources"]["accelerator"]
@@ -306,12 +306,13 @@ PLACEMENT_FLAGS = ("--gpu-toleration", "nvidia.com/gpu:NoSchedule",
                    "--train-resources", "cpu=4,memory=28Gi",
                    "--distill-resources", "cpu=6,memory=24Gi,cpu_limit=12",
                    "--evaluate-resources", "memory=12Gi",
+                   "--downstream-resources", "cpu=2,memory=10Gi",
                    "--image-pull-secret", "regcred", "--image-pull-secret", "mirror")
 
 
 @pytest.mark.parametrize("backend", [backends.FULL, backends.COMPAT_FLOOR])
 def test_gpu_pods_tolerate_the_gpu_nodes_and_take_the_sizes_given(backend, repo_root, tmp_path):
-    """Tolerations and node labels on the four GPU tasks only; their requests and limits as
+    """Tolerations and node labels on the five GPU tasks only; their requests and limits as
     given; every pod with limits (a namespace ResourceQuota on limits.* admits it) and the
     pull Secrets."""
     spec, k8s = compile_yaml(repo_root, tmp_path, *PLACEMENT_FLAGS, "--backend-version", backend)
@@ -319,7 +320,8 @@ def test_gpu_pods_tolerate_the_gpu_nodes_and_take_the_sizes_given(backend, repo_
     expected = {"train": ({"cpu": "4", "memory": "28Gi"}, {"cpu": "4", "memory": "28Gi"}),
                 "distill": ({"cpu": "6", "memory": "24Gi"}, {"cpu": "12", "memory": "24Gi"}),
                 "evaluate-base-model": ({"cpu": "8", "memory": "12Gi"},) * 2,
-                "evaluate-trained-model": ({"cpu": "8", "memory": "12Gi"},) * 2}
+                "evaluate-trained-model": ({"cpu": "8", "memory": "12Gi"},) * 2,
+                "downstream": ({"cpu": "2", "memory": "10Gi"},) * 2}
     tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
                    {"key": "dedicated", "operator": "Equal", "value": "ml",
                     "effect": "NoExecute"}]

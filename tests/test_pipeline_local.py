@@ -120,20 +120,22 @@ def test_rerun_train_reruns_every_step_that_reads_the_model(first_run, repo_root
     assert run_dir != first_run["run_dir"]
     assert [s["step"] for s in record["steps"]] == [
         "train", "evaluate base model", "evaluate trained model", "convert base model",
-        "convert trained model", "distill student", "report"]
+        "convert trained model", "distill student", "serve export (ONNX)", "downstream task",
+        "report"]
     assert {s["status"] for s in record["steps"]} <= {"ran", "cached"}
     # Upstream of train is imported, not rerun.
     assert not {"extract", "merge-pretraining-data"} & set(os.listdir(run_dir))
     first, artifacts = first_run["record"]["artifacts"], record["artifacts"]
     assert artifacts["pretraining_data"]["uri"] == first["pretraining_data"]["uri"]
-    for name in ("model", "trained_eval", "hf_model", "parity", "student", "report",
-                 "report_metrics"):
+    for name in ("model", "trained_eval", "hf_model", "parity", "student", "serving_model",
+                 "downstream", "report", "report_metrics"):
         assert artifacts[name]["uri"] != first[name]["uri"], name
     with open(os.path.join(artifacts["model"]["uri"], "manifest.json"), encoding="utf-8") as f:
         assert json.load(f)["global_step"] == 12
     new_model = lineage.model_fingerprint(artifacts["model"]["uri"])
     assert new_model != lineage.model_fingerprint(first["model"]["uri"])
-    for name in ("train_metrics", "trained_eval", "parity", "distill_metrics"):
+    for name in ("train_metrics", "trained_eval", "parity", "distill_metrics", "serving_metrics",
+                 "downstream_metrics"):
         assert artifacts[name]["metadata"][lineage.MODEL] == new_model, name
     headline = artifacts["report_metrics"]["metadata"]
     assert headline["train_steps"] == 12
@@ -182,12 +184,20 @@ def test_a_report_of_results_of_different_models_is_refused(first_run, repo_root
 
 
 def test_rerun_distill_from_the_runs_teacher_and_skip_it(first_run, repo_root):
-    """`rerun distill` reads the run's converted model; with 0 steps it is skipped, and the
-    report (rerun after it) says so instead of showing a student."""
+    """`rerun distill` reads the run's converted model; with 0 steps it is skipped: the serving
+    export takes the teacher, the downstream step leaves the student out, and the report (rerun
+    after them) says so instead of showing a student."""
     result, run_dir, record = _rerun(repo_root, first_run["root"], "distill", "--from",
                                      first_run["run_dir"], "--param", "distill_num_train_steps=0")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert [s["step"] for s in record["steps"]] == ["distill student", "report"]
+    assert [s["step"] for s in record["steps"]] == [
+        "distill student", "serve export (ONNX)", "downstream task", "report"]
+    artifacts = record["artifacts"]
+    assert artifacts["serving_model"]["metadata"]["exported_model"] == "teacher"
+    assert artifacts["serving_metrics"]["metadata"]["exported_teacher"] == 1
+    assert list(artifacts["downstream"]["metadata"]["left_out"]) == ["student"]
+    assert "student_accuracy_mean" not in artifacts["downstream_metrics"]["metadata"]
+    assert "adapted_accuracy_mean" in artifacts["downstream_metrics"]["metadata"]
     student = record["artifacts"]["student"]["uri"]
     with open(os.path.join(student, "manifest.json"), encoding="utf-8") as f:
         assert json.load(f)["skipped"] is True
@@ -196,7 +206,44 @@ def test_rerun_distill_from_the_runs_teacher_and_skip_it(first_run, repo_root):
         assert "Distillation was skipped" in f.read()
 
 
-def test_rerun_export_copies_both_models_to_hdfs(first_run, repo_root, tmp_path):
+def test_the_student_is_exported_for_serving_and_the_three_models_fine_tuned(first_run,
+                                                                           repo_root):
+    """After distill: the student's ONNX graphs, checked against PyTorch on the run's held-out
+    records, and base, adapted model and student fine-tuned on the shipped labelled sample
+    (`make run`'s demo task); all three of the run's models, and the report shows both."""
+    import hashlib
+
+    artifacts = first_run["record"]["artifacts"]
+    teacher = artifacts["distill_metrics"]["metadata"][lineage.MODEL]
+    serving, exported = artifacts["serving_metrics"]["metadata"], artifacts["serving_model"]
+    assert exported["metadata"] == {lineage.DATA: serving[lineage.DATA], lineage.MODEL: teacher,
+                                    "exported_model": "student"}
+    assert serving[lineage.DATA] == artifacts["distill_metrics"]["metadata"][lineage.DATA]
+    assert {"model.onnx", "model.int8.onnx", "vocab.txt"} <= set(os.listdir(exported["uri"]))
+    assert serving["exported_teacher"] == 0
+    assert serving["fp32_max_abs_diff_logits"] <= 1e-4
+    assert 0.98 <= serving["int8_top1_agreement"] <= 1
+    assert serving["parity_masked_positions"] > 0
+    assert serving["latency_onnx_int8_p50_ms_1x128_1t"] > 0
+
+    downstream = artifacts["downstream_metrics"]["metadata"]
+    assert downstream[lineage.MODEL] == teacher
+    with open(os.path.join(repo_root, "data", "sample", "labelled.jsonl"), "rb") as f:
+        assert downstream["labelled_sha256"] == hashlib.sha256(f.read()).hexdigest()
+    assert downstream["train_examples"] + downstream["eval_examples"] == 120
+    for model in ("base", "adapted", "student"):
+        assert 0 <= downstream[f"{model}_accuracy_mean"] <= 1, model
+    assert artifacts["downstream"]["metadata"]["left_out"] == {}
+
+    report = artifacts["report_metrics"]["metadata"]
+    assert report["downstream_student_accuracy"] == downstream["student_accuracy_mean"]
+    assert report["serving_int8_top1_agreement"] == serving["int8_top1_agreement"]
+    with open(artifacts["report"]["uri"], encoding="utf-8") as f:
+        html = f.read()
+    assert "<h2>Downstream task</h2>" in html and "<h2>Serving</h2>" in html
+
+
+def test_rerun_export_copies_the_models_to_hdfs(first_run, repo_root, tmp_path):
     """The `export` step (a dsl.If branch, skipped by the runs above) against a WebHDFS
     stand-in server (no Hadoop here; see helpers_hdfs)."""
     server = WebHdfsServer(str(tmp_path / "hdfs")).start()
@@ -213,7 +260,9 @@ def test_rerun_export_copies_both_models_to_hdfs(first_run, repo_root, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     artifacts = first_run["record"]["artifacts"]
     for name, local in (("tf_model", artifacts["model"]["uri"]),
-                        ("hf_model", artifacts["hf_model"]["uri"])):
+                        ("hf_model", artifacts["hf_model"]["uri"]),
+                        ("student", artifacts["student"]["uri"]),
+                        ("serving_model", artifacts["serving_model"]["uri"])):
         exported = server.local(f"/user/edu/models/run-1/{name}")
         assert sorted(os.listdir(exported)) == sorted(os.listdir(local)), name
 

@@ -114,15 +114,7 @@ def test_the_generated_components_are_what_make_generate_writes(tmp_path):
         "components/kfp/generated/ differs from the specs: run `make generate` and commit it"
 
 
-# Every command line and the declaration it is built from: each stage's (its spec's `clis`),
-# and those of the packages that are no pipeline stage yet.
-CLI_ONLY = {
-    ("components.downstream", None): ("components.downstream.arguments", "DownstreamArguments"),
-    ("components.serve_export", None): ("components.serve_export.arguments",
-                                        "ServeExportArguments"),
-}
-
-
+# Every command line and the declaration it is built from: each stage's (its spec's `clis`).
 def _stage_clis():
     from components import stages
 
@@ -130,7 +122,7 @@ def _stage_clis():
             for cli, cls in spec.clis.items()}
 
 
-DECLARATIONS = {**_stage_clis(), **CLI_ONLY}
+DECLARATIONS = _stage_clis()
 
 
 def declarations():

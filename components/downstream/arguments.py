@@ -126,6 +126,10 @@ class FineTuneArguments(Arguments):
                             fix="pass --train_file, or --query")
 
 
+# What a pipeline run sets (its run parameters): every field of the step's declaration.
+PIPELINE_FIELDS = tuple(f.name for f in dataclasses.fields(FineTuneArguments))
+
+
 @dataclass(kw_only=True)
 class DownstreamArguments(FineTuneArguments):
     model_dir: list[str] = arg(

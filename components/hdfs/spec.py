@@ -15,11 +15,12 @@ from components.hdfs.arguments import HdfsExportArguments, HdfsImportArguments
 # artifact → (its name on HDFS, the export task's name)
 EXPORTS = {"model": ("tf_model", "export_tf_model"),
            "hf_model": ("hf_model", "export_hf_model"),
-           "student": ("student", "export_student")}
+           "student": ("student", "export_student"),
+           "serving_model": ("serving_model", "export_serving_model")}
 
 EXPORT_HDFS_DIR = Param("export_hdfs_dir", str, "", "if set: copy the trained model (tf_model/), "
-                        "the transformers model (hf_model/) and the distilled student (student/) "
-                        "to this HDFS directory")
+                        "the transformers model (hf_model/), the distilled student (student/) and "
+                        "its ONNX export (serving_model/) to this HDFS directory")
 HDFS_URL = Param("hdfs_url", str, "", "WebHDFS namenode URL (default: $EDU_MLM_HDFS_URL in the "
                  "pod)")
 

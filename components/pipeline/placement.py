@@ -42,7 +42,7 @@ class Resources:
 
 # The GPU tasks' defaults; `--train-resources` etc. override them.
 GPU_TASK_RESOURCES = {"train": Resources("8", "64G"), "evaluate": Resources("8", "32G"),
-                      "distill": Resources("8", "32G")}
+                      "distill": Resources("8", "32G"), "downstream": Resources("8", "32G")}
 
 
 def _quantity(text, where):

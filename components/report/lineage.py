@@ -12,8 +12,8 @@ def check_report_inputs(pretraining_data_dir, trained_model_dir, base_hf_model_d
                         metrics):
     """Refuse, in one line naming it, an input made from another model or other data than the
     rest. `metrics`: {input name: its metadata} for train_metrics, data_metrics, base_eval,
-    trained_eval, parity, base_parity and (when there is a student) distill_metrics, whose
-    model is the teacher's: the trained model."""
+    trained_eval, parity, base_parity and (when the pipeline has those steps) distill_metrics,
+    downstream and serving_model, whose model is the teacher's: the trained model."""
     distilled = metrics.get("distill_metrics", {})
     trained = lineage.model_fingerprint(trained_model_dir)
     lineage.check_made_from("model", trained, {
@@ -21,7 +21,9 @@ def check_report_inputs(pretraining_data_dir, trained_model_dir, base_hf_model_d
         "trained_eval": metrics["trained_eval"].get(lineage.MODEL),
         "parity": metrics["parity"].get(lineage.MODEL),
         "hf_model": lineage.recorded_fingerprint(hf_model_dir),
-        "distill_metrics": distilled.get(lineage.MODEL)}, FIX)
+        "distill_metrics": distilled.get(lineage.MODEL),
+        "downstream": metrics.get("downstream", {}).get(lineage.MODEL),
+        "serving_model": metrics.get("serving_model", {}).get(lineage.MODEL)}, FIX)
     base = {"base_hf_model": lineage.recorded_fingerprint(base_hf_model_dir),
             "base_eval": metrics["base_eval"].get(lineage.MODEL),
             "base_parity": metrics["base_parity"].get(lineage.MODEL)}
@@ -31,4 +33,5 @@ def check_report_inputs(pretraining_data_dir, trained_model_dir, base_hf_model_d
     data = lineage.data_fingerprint(pretraining_data_dir)
     lineage.check_made_from("pretraining data", data, {
         name: metrics.get(name, {}).get(lineage.DATA) for name in (
-            "data_metrics", "train_metrics", "base_eval", "trained_eval", "distill_metrics")}, FIX)
+            "data_metrics", "train_metrics", "base_eval", "trained_eval", "distill_metrics",
+            "serving_model")}, FIX)

@@ -32,16 +32,18 @@ REPORT_INPUTS = {
     "pretraining_data": "Dataset", "data_metrics": "Metrics", "model": "Model",
     "train_metrics": "Metrics", "base_eval": "Metrics", "trained_eval": "Metrics",
     "base_hf_model": "Model", "hf_model": "Model", "parity": "Metrics", "base_parity": "Metrics",
-    "student": "Model", "distill_metrics": "Metrics",
+    "student": "Model", "distill_metrics": "Metrics", "downstream": "Artifact",
+    "serving_model": "Model",
 }
 
 REPORT = StageSpec(
     name="report", image="converter", package="report", order=80,
-    doc="The run's report: training curves, held-out before/after, fill-mask, parity, student.",
+    doc="The run's report: training curves, held-out before/after, fill-mask, parity, student, "
+        "downstream task, serving export.",
     tasks=(TaskSpec(
         "report", tasks.run_model_report_task,
         "Training curves, held-out before/after, fill-mask examples, parity, the distilled "
-        "student; Markdown summary.",
+        "student, the downstream task, the serving export; Markdown summary.",
         inputs=REPORT_INPUTS, outputs={"html": "HTML", "summary": "Markdown", "metrics": "Metrics"},
         arguments=ModelReportArguments, parameters=PIPELINE_FIELDS),),
     reads={"report": {name: name for name in REPORT_INPUTS}},

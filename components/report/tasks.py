@@ -13,11 +13,11 @@ def run_data_report_task(corpus, pretraining_data, html):
 
 def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, base_eval,
                           trained_eval, base_hf_model, hf_model, parity, base_parity, student,
-                          distill_metrics, html, summary, metrics, args: ModelReportArguments,
-                          downstream=None):
+                          distill_metrics, downstream, serving_model, html, summary, metrics,
+                          args: ModelReportArguments):
     """Training curves, held-out before/after, fill-mask examples, parity, the distilled
-    student, the downstream task (`downstream`: the downstream step's output, when the pipeline
-    has one); Markdown summary."""
+    student, the downstream task (`downstream`: the downstream step's output) and the serving
+    export (`serving_model`: the serve_export step's); Markdown summary."""
     from components.common.kfp_outputs import log_metrics
     from components.report.lineage import check_report_inputs
     from components.report.model import write_model_report
@@ -26,7 +26,8 @@ def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, 
         "train_metrics": train_metrics.metadata, "data_metrics": data_metrics.metadata,
         "base_eval": base_eval.metadata, "trained_eval": trained_eval.metadata,
         "parity": parity.metadata, "base_parity": base_parity.metadata,
-        "distill_metrics": distill_metrics.metadata})
+        "distill_metrics": distill_metrics.metadata, "downstream": downstream.metadata,
+        "serving_model": serving_model.metadata})
     values = write_model_report(
         pretraining_data_dir=pretraining_data.path,
         data_metrics=dict(data_metrics.metadata),
@@ -43,6 +44,7 @@ def run_model_report_task(pretraining_data, data_metrics, model, train_metrics, 
         fill_mask_examples=args.fill_mask_examples,
         # The student's full comparison is its metrics.json (the Metrics artifact is flat).
         student_dir=student.path,
-        downstream_dir=downstream.path if downstream is not None else None,
+        downstream_dir=downstream.path,
+        serve_export_dir=serving_model.path,
     )
     log_metrics(metrics, values)

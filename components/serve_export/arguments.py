@@ -10,7 +10,7 @@ here, so the pipeline can read the declarations without it.
 import dataclasses
 from dataclasses import dataclass
 
-from components.common.arguments import REQUIRED, Arguments, arg
+from components.common.arguments import REQUIRED, Arguments, Param, arg
 from components.common.errors import UserError
 
 HEADS = ("mlm", "encoder")
@@ -72,6 +72,22 @@ class ExportArguments(Arguments):
                                 f"{' '.join(map(str, values)) or 'none'}", where=f"--{name}",
                                 fix="pass positive integers, e.g. 1 8 (or --latency_runs 0 to "
                                 "measure no latency)")
+
+
+# What a pipeline run sets (its run parameters); the latency grid's sizes come as LATENCY_GRID
+# there, comma-separated (a KFP parameter holds no list of integers).
+PIPELINE_FIELDS = ("head", "quantize", "opset", "max_abs_diff", "min_int8_agreement",
+                   "max_parity_examples", "parity_batch_size", "latency_runs",
+                   "latency_seconds_per_cell")
+
+
+def _grid_param(name):
+    field = next(f for f in dataclasses.fields(ExportArguments) if f.name == name)
+    return Param(name, str, ",".join(map(str, field.default_factory())),
+                 field.metadata["help"] + "; comma-separated")
+
+
+LATENCY_GRID = (_grid_param("latency_batch_sizes"), _grid_param("latency_seq_lengths"))
 
 
 @dataclass(kw_only=True)

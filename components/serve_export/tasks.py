@@ -58,13 +58,28 @@ def flat_metrics(metrics):
     return flat
 
 
+def grid_sizes(text, name):
+    """A comma-separated latency grid run value ("1,8") → [1, 8]; one line naming `name`
+    otherwise."""
+    from components.common.errors import UserError
+    from components.common.kfp_outputs import split_list
+
+    try:
+        return [int(item) for item in split_list(text)]
+    except ValueError:
+        raise UserError(f"{name}={text!r} is not a comma-separated list of integers",
+                        where=name, fix="pass e.g. 1,8") from None
+
+
 def run_serve_export_task(student, teacher, pretraining_data, serving_model, metrics,
-                          args: ExportArguments):
+                          args: ExportArguments, latency_batch_sizes="", latency_seq_lengths=""):
     """Export the distill stage's `student` (or `teacher`, when distillation was skipped) into
     `serving_model`, checked on the held-out records of `pretraining_data` and timed beside
     `teacher`, as `args` says; the flat figures and the lineage go to `metrics` (a KFP Metrics
     artifact). `student`, `teacher`, `pretraining_data` and `serving_model` are directory
-    artifacts (`.path`, `.metadata`). Return `run_serve_export`'s metrics."""
+    artifacts (`.path`, `.metadata`). `latency_batch_sizes`, `latency_seq_lengths`: the
+    pipeline's comma-separated grid, over `args`' ("": as `args` says). Return
+    `run_serve_export`'s metrics."""
     from components.common import lineage
     from components.common.kfp_outputs import log_metrics
     from components.serve_export.arguments import ServeExportArguments
@@ -74,6 +89,10 @@ def run_serve_export_task(student, teacher, pretraining_data, serving_model, met
     fingerprint = lineage.model_record(teacher.path).get(lineage.MODEL)
     if fingerprint:
         made_from[lineage.MODEL] = fingerprint
+    for name, text in (("latency_batch_sizes", latency_batch_sizes),
+                       ("latency_seq_lengths", latency_seq_lengths)):
+        if text:
+            args = args.replace(**{name: grid_sizes(text, name)})
     why = skipped_student(student.path)
     paths = {"output_dir": serving_model.path, "input_dir": pretraining_data.path}
     if why:

@@ -86,6 +86,32 @@ def export_student(
 
 
 @dsl.component(base_image=image("hdfs"), install_kfp_package=False)
+def export_serving_model(
+    artifact: Input[Artifact],
+    hdfs_dir: str,
+    name: str,
+    namenode_url: str = "",
+    hdfs_auth: str = "insecure",
+    overwrite: bool = False,
+):
+    """Upload `artifact` to `hdfs_dir`/`name`."""
+    from components.hdfs.arguments import HdfsExportArguments
+    from components.hdfs.tasks import run_export_task
+
+    args = HdfsExportArguments.from_run_values(
+        namenode_url=namenode_url,
+        hdfs_auth=hdfs_auth,
+        overwrite=overwrite,
+    )
+    run_export_task(
+        artifact,
+        args,
+        hdfs_dir=hdfs_dir,
+        name=name,
+    )
+
+
+@dsl.component(base_image=image("hdfs"), install_kfp_package=False)
 def hdfs_import(
     artifact: Output[Artifact],
     hdfs_path: str,

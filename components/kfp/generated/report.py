@@ -2,7 +2,7 @@
 and the declarations it names: edit those, not this file."""
 
 from kfp import dsl
-from kfp.dsl import HTML, Dataset, Input, Markdown, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Model, Output
 
 from components.images import image
 
@@ -21,13 +21,15 @@ def report(
     base_parity: Input[Metrics],
     student: Input[Model],
     distill_metrics: Input[Metrics],
+    downstream: Input[Artifact],
+    serving_model: Input[Model],
     html: Output[HTML],
     summary: Output[Markdown],
     metrics: Output[Metrics],
     fill_mask_examples: int = 8,
 ):
     """Training curves, held-out before/after, fill-mask examples, parity, the distilled
-    student; Markdown summary."""
+    student, the downstream task, the serving export; Markdown summary."""
     from components.report.arguments import ModelReportArguments
     from components.report.tasks import run_model_report_task
 
@@ -47,6 +49,8 @@ def report(
         base_parity,
         student,
         distill_metrics,
+        downstream,
+        serving_model,
         html,
         summary,
         metrics,
