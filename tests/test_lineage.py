@@ -54,7 +54,9 @@ def one_run(tmp_path):
                "trained_eval": {lineage.MODEL: t, lineage.DATA: d},
                "base_eval": {lineage.MODEL: b, lineage.DATA: d},
                "parity": {lineage.MODEL: t}, "base_parity": {lineage.MODEL: b},
-               "distill_metrics": {lineage.MODEL: t, lineage.DATA: d}}
+               "distill_metrics": {lineage.MODEL: t, lineage.DATA: d},
+               "downstream": {lineage.MODEL: t},
+               "serving_model": {lineage.MODEL: t, lineage.DATA: d}}
     return dirs, metrics
 
 
@@ -64,7 +66,8 @@ def test_inputs_of_one_run_pass(one_run):
 
 
 @pytest.mark.parametrize("stale", ["train_metrics", "trained_eval", "parity", "base_eval",
-                                   "base_parity", "distill_metrics"])
+                                   "base_parity", "distill_metrics", "downstream",
+                                   "serving_model"])
 def test_a_metrics_input_of_another_model_is_refused_by_name(one_run, stale):
     dirs, metrics = one_run
     metrics[stale] = {**metrics[stale], lineage.MODEL: "0123456789abcdef"}
@@ -82,7 +85,7 @@ def test_a_converted_model_of_another_model_is_refused(one_run, tmp_path):
 
 
 @pytest.mark.parametrize("stale", ["data_metrics", "train_metrics", "base_eval",
-                                   "trained_eval", "distill_metrics"])
+                                   "trained_eval", "distill_metrics", "serving_model"])
 def test_results_of_other_data_are_refused(one_run, stale):
     dirs, metrics = one_run
     metrics[stale] = {**metrics[stale], lineage.DATA: "0000000000000000"}
