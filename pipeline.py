@@ -73,12 +73,14 @@ LOCAL_DEFAULTS = {
 
 def local_settings(pipeline_root):
     """Locally: no retries (a failure is a bug to see at once), cache keyed on the code too, no
-    GPU asked for (the trainer takes what it sees), the training state beside the runs."""
-    from components.pipeline import definition
+    GPU asked for (the trainer takes what it sees), the training state beside the runs, a
+    failed step's error line where the runner reads it."""
+    from components.pipeline import definition, local
 
     return definition.Settings(
         retries=0, code_versions=True, num_gpus=0, checkpoint_pvc="",
-        checkpoint_root=os.path.abspath(os.path.join(pipeline_root, "train_state")))
+        checkpoint_root=os.path.abspath(os.path.join(pipeline_root, "train_state")),
+        step_errors_dir=local.step_errors_dir(pipeline_root))
 
 
 def cmd_compile(args):

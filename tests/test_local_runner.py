@@ -1,8 +1,8 @@
 """The local runner (components/pipeline/local.py) reads what kfp.local did from kfp.local itself:
 the tasks, their runs and ends from its log records, a failed task from the task directories, the
-outputs from the task it returns. Small pipelines of lightweight components run through kfp.local
-here (each step a subprocess, well under a second); a step that prints kfp.local's own kind of
-lines does not fool it."""
+outputs from the task it returns; a failed step's error line from the file the step wrote. Small
+pipelines of lightweight components run through kfp.local here (each step a subprocess, well
+under a second); a step that prints kfp.local's own kind of lines does not fool it."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import os
 import pytest
 from kfp import dsl
 
-from components.common.errors import UserError
+from components.common.errors import STEP_ERRORS_ENV, UserError
 from components.pipeline import local
 
 DECOYS = ("Executing task 'decoy'", "Task 'decoy' finished with status SUCCESS",
@@ -51,11 +51,13 @@ def toy_loop(count: int = 2, fail_item: int = -1) -> dsl.Dataset:
 
 @dsl.component(base_image="python:3.11", install_kfp_package=False)
 def check_rows(rows: int) -> int:
-    if rows < 10:
-        from components.common.errors import UserError
+    from components.common.errors import UserError, recording_step_error
 
-        raise UserError(f"only {rows} rows kept", where="--param rows",
-                        fix="pass at least 10")
+    with recording_step_error():  # as the generated components do
+        if rows < 10:
+            print("error: printed by the step: UserError: not this")
+            raise UserError(f"only {rows} rows kept", where="--param rows",
+                            fix="pass at least 10")
     return rows
 
 
@@ -119,10 +121,15 @@ def test_a_failed_loop_step_is_named_from_its_task_directory(tmp_path, capsys):
 
 
 def test_a_step_without_a_directory_is_named_from_kfp_locals_record_with_its_one_line(
-        tmp_path, capsys, subprocess_env):
+        tmp_path, capsys, subprocess_env, monkeypatch):
     """check_rows has no artifact output, so it fails before kfp.local's executor makes its
     directory (and the run's): the name comes from kfp.local's record of the failure, the
-    message from the step's UserError in the log, and the runner makes the run directory."""
+    message from the file the step wrote its UserError in (where `local_settings` points every
+    task of a run), and the runner makes the run directory."""
+    monkeypatch.setenv(STEP_ERRORS_ENV, local.step_errors_dir(tmp_path / "root"))
+    stale = tmp_path / "root" / local.STEP_ERRORS / "1.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("an earlier run's error")
     with pytest.raises(UserError) as stopped:
         local.execute(toy_check, {"rows": 3}, tmp_path / "root")
     run_dir = stopped.value.where
@@ -160,21 +167,28 @@ def test_without_an_unfinished_task_directory_the_failed_step_is_kfp_locals_reco
     assert local.failed_step(str(tmp_path), events) == "'split-corpus'"
 
 
-def test_the_step_error_is_the_last_user_error_a_traceback_ends_with(tmp_path):
-    log = tmp_path / local.RUN_LOG
-    log.write_text("\n".join([
-        "    error: printed by a step, no traceback: UserError: not this",
-        "    Traceback (most recent call last):",
-        "      File \"x.py\", line 1, in <module>",
-        "    components.common.errors.UserError: no rows kept (--input_files a.txt); pass more",
-        "",
-        "    During handling of the above exception, another exception occurred:",
-        "",
-        "    Traceback (most recent call last):",
-        "      File \"y.py\", line 2, in <module>",
-        "    KeyError: 'x'",
-    ]) + "\n")
-    assert local.step_error(str(log)) == "no rows kept (--input_files a.txt); pass more"
-    log.write_text("    Traceback (most recent call last):\n    ValueError: bad\n")
-    assert local.step_error(str(log)) is None
-    assert local.step_error(str(tmp_path / "missing.log")) is None
+def test_the_step_error_is_the_newest_file_a_step_wrote(tmp_path):
+    errors = tmp_path / local.STEP_ERRORS
+    assert local.step_error(str(errors)) is None
+    errors.mkdir()
+    assert local.step_error(str(errors)) is None
+    (errors / "20.txt").write_text("an earlier step's line")
+    (errors / "10.txt").write_text("no rows kept (--input_files a.txt); pass more\n")
+    os.utime(errors / "20.txt", ns=(1, 1))
+    assert local.step_error(str(errors)) == "no rows kept (--input_files a.txt); pass more"
+
+
+def test_a_step_records_only_a_user_error_and_only_where_asked(tmp_path, monkeypatch):
+    from components.common.errors import STEP_ERRORS_ENV, recording_step_error
+
+    monkeypatch.delenv(STEP_ERRORS_ENV, raising=False)
+    with pytest.raises(UserError), recording_step_error():
+        raise UserError("nowhere to write")
+    monkeypatch.setenv(STEP_ERRORS_ENV, str(tmp_path / "errors"))
+    with pytest.raises(ValueError), recording_step_error():
+        raise ValueError("a bug keeps its traceback")
+    assert not (tmp_path / "errors").exists()
+    with pytest.raises(UserError), recording_step_error():
+        raise UserError("no rows kept", where="--input_files a.txt", fix="pass more")
+    assert [p.read_text() for p in (tmp_path / "errors").iterdir()] == [
+        "no rows kept (--input_files a.txt); pass more"]

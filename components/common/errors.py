@@ -6,9 +6,11 @@ operating system's refusals a stage did not foresee (permission denied, disk ful
 file system): they too are the user's to fix, not bugs; other OSErrors keep their traceback.
 """
 
+import contextlib
 import errno
 import functools
 import logging
+import os
 import sys
 
 EXIT_USER_ERROR = 2
@@ -22,6 +24,11 @@ ENVIRONMENT_ERRNOS = {
 }
 
 log = logging.getLogger(__name__)
+
+# Where a pipeline step writes the UserError it stopped on, a file per process: set on each task
+# of a local run (`definition.Settings.step_errors_dir`), whose runner reads the one line from
+# there (`pipeline/local.py`), since kfp.local keeps a step's output nowhere but its console.
+STEP_ERRORS_ENV = "EDU_MLM_STEP_ERRORS"
 
 
 class UserError(Exception):
@@ -75,3 +82,19 @@ def exit_on_user_error(main):
             sys.exit(EXIT_USER_ERROR)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def recording_step_error():
+    """Run a pipeline step's body (the generated KFP components do); a UserError it stops on is
+    also written, as its one line, to a file in $EDU_MLM_STEP_ERRORS when that is set, then
+    raised on as it was."""
+    try:
+        yield
+    except UserError as err:
+        directory = os.environ.get(STEP_ERRORS_ENV)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            with open(os.path.join(directory, f"{os.getpid()}.txt"), "w", encoding="utf-8") as f:
+                f.write(err.one_line())
+        raise

@@ -69,7 +69,8 @@ def _signature(task, kinds):
 
 
 def _body(task):
-    """Import the task function (and the declaration), build `args` once, call the task."""
+    """Import the task function (and the declaration); build `args` once and call the task,
+    recording a UserError for a local runner."""
     lines, module = [], task.run.__module__
     if task.arguments is not None:
         lines.append(f"from {task.arguments.__module__} import {task.arguments.__name__}")
@@ -92,7 +93,12 @@ def _body(task):
                                             *(p.name for p in task.wired)]]
     result = "return " if task.returns else ""
     lines += [f"{result}{task.run.__name__}(", *(f"{INDENT}{item}," for item in call), ")"]
-    return lines
+    imports = lines.index("")
+    # The step's one error line where a local runner reads it (`recording_step_error`).
+    return [*sorted(["from components.common.errors import recording_step_error",
+                     *lines[:imports]], key=lambda line: line.split()[1]), "",
+            "with recording_step_error():",
+            *(INDENT + line if line else "" for line in lines[imports + 1:])]
 
 
 def _function(spec, task, name, kinds):

@@ -57,7 +57,9 @@ class Settings:
     gpu_tolerations (add_toleration's arguments as (name, value) pairs) and gpu_node_selector
     ((label, value) pairs): on the GPU pods only. resources: (stage, placement.Resources) pairs
     overriding placement.GPU_TASK_RESOURCES. image_references: (image, reference by digest)
-    pairs that replace registry and tag; image_pull_secrets: Secret names, on every pod."""
+    pairs that replace registry and tag; image_pull_secrets: Secret names, on every pod.
+    step_errors_dir: where a step writes the UserError it stopped on (a local run's runner reads
+    it: `local.step_errors_dir`); "" on a cluster, whose pod logs show it."""
     registry: str | None = None
     tag: str | None = None
     secret_name: str = DEFAULT_SECRET
@@ -73,6 +75,7 @@ class Settings:
     resources: tuple = ()
     image_references: tuple = ()
     image_pull_secrets: tuple = ()
+    step_errors_dir: str = ""
 
     def resources_of(self, stage):
         return dict(self.resources).get(stage, placement.GPU_TASK_RESOURCES[stage])

@@ -9,8 +9,8 @@ which `pipeline.py rerun --from` reads, and `run.log`, everything kfp.local prin
 
 What a run did is read from what kfp.local keeps, not from its console: the pipeline's outputs
 from the task it returns; which tasks ran, when and how they ended from its own log records
-(`TaskEvents`); which task stopped a failed run from the task directories (`task_outcomes`). The
-one exception is the error line of the step that stopped (`step_error`).
+(`TaskEvents`); which task stopped a failed run from the task directories (`task_outcomes`); the
+error line of the step that stopped from the file it wrote (`step_error`).
 """
 
 import builtins
@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 import threading
 import warnings
@@ -30,6 +31,8 @@ from components.pipeline import definition
 
 RUN_RECORD = "run.json"
 RUN_LOG = "run.log"
+# Under the pipeline root: the file a failed step wrote its one error line in.
+STEP_ERRORS = ".step_errors"
 # What the KFP executor writes last, after the step returned (kfp/dsl/executor.py:454), into the
 # task's directory (kfp/local/executor_input_utils.py:26): a task directory without it stopped.
 EXECUTOR_OUTPUT = "executor_output.json"
@@ -182,20 +185,22 @@ def execute(pipeline_func, arguments, pipeline_root, enable_caching=True, verbos
     before = set(os.listdir(pipeline_root))
     log_path = os.path.join(pipeline_root, f".{name}-{os.getpid()}.log")
     events = TaskEvents(console=None if verbose else sys.stdout)
+    errors_dir = step_errors_dir(pipeline_root)
+    shutil.rmtree(errors_dir, ignore_errors=True)  # an earlier run's
     try:
         with _observed(RunLog(sys.stdout, log_path, verbose), events, verbose):
             outputs = pipeline_func(**arguments).outputs
     except RuntimeError as err:  # kfp.local's answer to a task that failed
         run_dir = _keep_log(log_path, _run_dir(pipeline_root, name, before))
-        raise _step_failure(name, run_dir, events) from err
+        raise _step_failure(name, run_dir, events, errors_dir) from err
     return outputs, events, _keep_log(log_path, _run_dir(pipeline_root, name, before))
 
 
-def _step_failure(pipeline_name, run_dir, events):
+def _step_failure(pipeline_name, run_dir, events, errors_dir):
     """The UserError for a run that a failed step stopped: that step's own one line (as its
     CLI would print it) where it stopped on a UserError, and where its log is."""
     step = failed_step(run_dir, events)
-    message = step_error(os.path.join(run_dir, RUN_LOG))
+    message = step_error(errors_dir)
     if message:
         return UserError(f"step {step} stopped: {message}", where=run_dir,
                          fix="fix that, then rerun the step with `python pipeline.py rerun "
@@ -235,34 +240,27 @@ def failed_step(run_dir, events):
     return repr(events.failures[0]) if events.failures else "?"
 
 
-# A step's traceback, in the log; its last line, when the step stopped on a UserError, is the
-# run's one error line.
-TRACEBACK = re.compile(r"^(\s*)Traceback \(most recent call last\):")
-CHAINED = re.compile(r"^\s*(The above exception was|During handling of the above exception)")
-EXCEPTION = re.compile(r"^\s*(?:[\w.]+\.)?(\w+)(?:: (.*))?$")
+def step_errors_dir(pipeline_root):
+    """Where the steps of a local run under `pipeline_root` write the UserError they stopped on
+    (`definition.Settings.step_errors_dir`, `errors.recording_step_error`)."""
+    return os.path.join(os.path.abspath(pipeline_root), STEP_ERRORS)
 
 
-def step_error(log_path):
-    """The message of the last UserError a step stopped on, read from the run's log, or None.
+def step_error(errors_dir):
+    """The one line of the UserError the run's failed step stopped on (the newest file a step
+    wrote in `errors_dir`), or None (it stopped on another exception).
 
-    The one thing read from console text: kfp.local keeps a step's output nowhere else. It pipes
-    the step's stdout and stderr together and print()s them line by line
+    Steps write it to a file because kfp.local keeps a step's output nowhere else: it pipes the
+    step's stdout and stderr together and print()s them line by line
     (kfp/local/subprocess_task_handler.py:116-131; the DockerRunner the container's log,
-    kfp/local/docker_task_handler.py:146-149); no file, record or return value holds them."""
-    if not os.path.isfile(log_path):
+    kfp/local/docker_task_handler.py:146-149)."""
+    if not os.path.isdir(errors_dir):
         return None
-    message, indent = None, None
-    with open(log_path, encoding="utf-8") as log:
-        for line in log:
-            line = line.rstrip("\n")
-            if started := TRACEBACK.match(line):
-                indent = len(started[1])
-            elif indent is not None and line.strip() and not CHAINED.match(line) \
-                    and len(line) - len(line.lstrip()) == indent:  # the exception line
-                indent, error = None, EXCEPTION.match(line)
-                if error and error[1] == "UserError" and error[2]:
-                    message = error[2]
-    return message
+    written = sorted((entry.stat().st_mtime_ns, entry.path) for entry in os.scandir(errors_dir))
+    if not written:
+        return None
+    with open(written[-1][1], encoding="utf-8") as f:
+        return f.read().strip() or None
 
 
 def _run_dir(pipeline_root, name, before):

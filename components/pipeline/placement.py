@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from components import images
-from components.common.errors import UserError
+from components.common.errors import STEP_ERRORS_ENV, UserError
 from components.pipeline.code import code_version
 
 SHM_SIZE = "8Gi"  # NCCL's buffers between GPUs without NVLink; the default 64 MB is too small
@@ -157,6 +157,8 @@ def place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
     task.set_memory_request(sizes.memory).set_memory_limit(sizes.memory_limit or sizes.memory)
     if settings.code_versions:
         task.set_env_variable("EDU_MLM_CODE_VERSION", code_version(stage))
+    if settings.step_errors_dir:
+        task.set_env_variable(STEP_ERRORS_ENV, settings.step_errors_dir)
     if gpus:
         task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(gpus)
         kubernetes.empty_dir_mount(task, volume_name="dshm", mount_path="/dev/shm",

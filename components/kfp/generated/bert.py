@@ -17,13 +17,15 @@ def init_random_model(
     """Google's initialisation of the architecture in `bert_config` with the vocab `vocab`."""
     from components.bert.arguments import BertInitArguments
     from components.bert.tasks import run_init_task
+    from components.common.errors import recording_step_error
 
-    args = BertInitArguments.from_run_values(
-        random_seed=random_seed,
-    )
-    run_init_task(
-        bert_config,
-        vocab,
-        model,
-        args,
-    )
+    with recording_step_error():
+        args = BertInitArguments.from_run_values(
+            random_seed=random_seed,
+        )
+        run_init_task(
+            bert_config,
+            vocab,
+            model,
+            args,
+        )

@@ -16,17 +16,19 @@ def convert_base_model(
 ):
     """Convert `model` to a transformers `save_pretrained` directory; check TF↔torch parity on
     held-out instances of `pretraining_data`."""
+    from components.common.errors import recording_step_error
     from components.convert.arguments import ConvertArguments
     from components.convert.tasks import run_convert_task
 
-    args = ConvertArguments.from_run_values()
-    run_convert_task(
-        model,
-        pretraining_data,
-        hf_model,
-        parity,
-        args,
-    )
+    with recording_step_error():
+        args = ConvertArguments.from_run_values()
+        run_convert_task(
+            model,
+            pretraining_data,
+            hf_model,
+            parity,
+            args,
+        )
 
 
 @dsl.component(base_image=image("convert"), install_kfp_package=False)
@@ -38,14 +40,16 @@ def convert_trained_model(
 ):
     """Convert `model` to a transformers `save_pretrained` directory; check TF↔torch parity on
     held-out instances of `pretraining_data`."""
+    from components.common.errors import recording_step_error
     from components.convert.arguments import ConvertArguments
     from components.convert.tasks import run_convert_task
 
-    args = ConvertArguments.from_run_values()
-    run_convert_task(
-        model,
-        pretraining_data,
-        hf_model,
-        parity,
-        args,
-    )
+    with recording_step_error():
+        args = ConvertArguments.from_run_values()
+        run_convert_task(
+            model,
+            pretraining_data,
+            hf_model,
+            parity,
+            args,
+        )

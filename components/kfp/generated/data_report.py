@@ -14,10 +14,12 @@ def data_report(
     html: Output[HTML],
 ):
     """Passage and instance lengths, masked/[UNK]/padding fractions, rows dropped per reason."""
+    from components.common.errors import recording_step_error
     from components.report.tasks import run_data_report_task
 
-    run_data_report_task(
-        corpus,
-        pretraining_data,
-        html,
-    )
+    with recording_step_error():
+        run_data_report_task(
+            corpus,
+            pretraining_data,
+            html,
+        )

@@ -35,37 +35,39 @@ def distill(
 ):
     """Distil `teacher` on the train split of `pretraining_data` into a small `student`; compare
     them on the held-out split."""
+    from components.common.errors import recording_step_error
     from components.distill.arguments import DistillArguments
     from components.distill.tasks import run_distill_task
 
-    # num_train_steps 0: the run skips this stage.
-    args = None
-    if num_train_steps != 0:
-        args = DistillArguments.from_run_values(
-            num_train_steps=num_train_steps,
-            num_warmup_steps=num_warmup_steps,
-            train_batch_size=train_batch_size,
-            learning_rate=learning_rate,
-            save_checkpoints_steps=save_checkpoints_steps,
-            log_every_n_steps=log_every_n_steps,
-            student_num_hidden_layers=student_num_hidden_layers,
-            student_hidden_size=student_hidden_size,
-            student_num_attention_heads=student_num_attention_heads,
-            student_intermediate_size=student_intermediate_size,
-            temperature=temperature,
-            kd_weight=kd_weight,
-            hard_weight=hard_weight,
-            hidden_weight=hidden_weight,
-            attention_weight=attention_weight,
-            gradient_accumulation_steps=gradient_accumulation_steps,
-            max_eval_examples=max_eval_examples,
+    with recording_step_error():
+        # num_train_steps 0: the run skips this stage.
+        args = None
+        if num_train_steps != 0:
+            args = DistillArguments.from_run_values(
+                num_train_steps=num_train_steps,
+                num_warmup_steps=num_warmup_steps,
+                train_batch_size=train_batch_size,
+                learning_rate=learning_rate,
+                save_checkpoints_steps=save_checkpoints_steps,
+                log_every_n_steps=log_every_n_steps,
+                student_num_hidden_layers=student_num_hidden_layers,
+                student_hidden_size=student_hidden_size,
+                student_num_attention_heads=student_num_attention_heads,
+                student_intermediate_size=student_intermediate_size,
+                temperature=temperature,
+                kd_weight=kd_weight,
+                hard_weight=hard_weight,
+                hidden_weight=hidden_weight,
+                attention_weight=attention_weight,
+                gradient_accumulation_steps=gradient_accumulation_steps,
+                max_eval_examples=max_eval_examples,
+            )
+        run_distill_task(
+            teacher,
+            pretraining_data,
+            student,
+            metrics,
+            args,
+            num_gpus=num_gpus,
+            checkpoint_root=checkpoint_root,
         )
-    run_distill_task(
-        teacher,
-        pretraining_data,
-        student,
-        metrics,
-        args,
-        num_gpus=num_gpus,
-        checkpoint_root=checkpoint_root,
-    )

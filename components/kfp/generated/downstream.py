@@ -40,39 +40,41 @@ def downstream(
 ):
     """Fine-tune `base_model`, `teacher` and `student` on the labelled rows with one recipe and
     seeds; compare them."""
+    from components.common.errors import recording_step_error
     from components.downstream.arguments import FineTuneArguments
     from components.downstream.tasks import run_downstream_task
 
-    args = FineTuneArguments.from_run_values(
-        train_file=train_file,
-        eval_file=eval_file,
-        source_url=source_url,
-        query=query,
-        eval_query=eval_query,
-        batch_size=batch_size,
-        eval_fraction=eval_fraction,
-        text_column=text_column,
-        text_pair_column=text_pair_column,
-        label_column=label_column,
-        max_train_examples=max_train_examples,
-        max_train_examples_per_class=max_train_examples_per_class,
-        max_eval_examples=max_eval_examples,
-        seeds=seeds,
-        num_train_epochs=num_train_epochs,
-        learning_rate=learning_rate,
-        train_batch_size=train_batch_size,
-        max_seq_length=max_seq_length,
-        warmup_ratio=warmup_ratio,
-        weight_decay=weight_decay,
-        max_grad_norm=max_grad_norm,
-        eval_batch_size=eval_batch_size,
-        precision=precision,
-    )
-    run_downstream_task(
-        base_model,
-        teacher,
-        student,
-        evaluation,
-        metrics,
-        args,
-    )
+    with recording_step_error():
+        args = FineTuneArguments.from_run_values(
+            train_file=train_file,
+            eval_file=eval_file,
+            source_url=source_url,
+            query=query,
+            eval_query=eval_query,
+            batch_size=batch_size,
+            eval_fraction=eval_fraction,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            max_train_examples=max_train_examples,
+            max_train_examples_per_class=max_train_examples_per_class,
+            max_eval_examples=max_eval_examples,
+            seeds=seeds,
+            num_train_epochs=num_train_epochs,
+            learning_rate=learning_rate,
+            train_batch_size=train_batch_size,
+            max_seq_length=max_seq_length,
+            warmup_ratio=warmup_ratio,
+            weight_decay=weight_decay,
+            max_grad_norm=max_grad_norm,
+            eval_batch_size=eval_batch_size,
+            precision=precision,
+        )
+        run_downstream_task(
+            base_model,
+            teacher,
+            student,
+            evaluation,
+            metrics,
+            args,
+        )

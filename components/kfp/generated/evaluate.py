@@ -15,18 +15,20 @@ def evaluate_base_model(
     eval_batch_size: int = 64,
 ):
     """Evaluate `model` on the held-out split of `pretraining_data`."""
+    from components.common.errors import recording_step_error
     from components.evaluate.arguments import EvaluateArguments
     from components.evaluate.tasks import run_evaluate_task
 
-    args = EvaluateArguments.from_run_values(
-        eval_batch_size=eval_batch_size,
-    )
-    run_evaluate_task(
-        pretraining_data,
-        model,
-        metrics,
-        args,
-    )
+    with recording_step_error():
+        args = EvaluateArguments.from_run_values(
+            eval_batch_size=eval_batch_size,
+        )
+        run_evaluate_task(
+            pretraining_data,
+            model,
+            metrics,
+            args,
+        )
 
 
 @dsl.component(base_image=image("evaluate"), install_kfp_package=False)
@@ -37,15 +39,17 @@ def evaluate_trained_model(
     eval_batch_size: int = 64,
 ):
     """Evaluate `model` on the held-out split of `pretraining_data`."""
+    from components.common.errors import recording_step_error
     from components.evaluate.arguments import EvaluateArguments
     from components.evaluate.tasks import run_evaluate_task
 
-    args = EvaluateArguments.from_run_values(
-        eval_batch_size=eval_batch_size,
-    )
-    run_evaluate_task(
-        pretraining_data,
-        model,
-        metrics,
-        args,
-    )
+    with recording_step_error():
+        args = EvaluateArguments.from_run_values(
+            eval_batch_size=eval_batch_size,
+        )
+        run_evaluate_task(
+            pretraining_data,
+            model,
+            metrics,
+            args,
+        )

@@ -21,21 +21,23 @@ def extract(
     max_bad_fraction: float = 0.01,
 ):
     """Passages from `source_url` + `query` (or comma-separated `input_files`) → a corpus."""
+    from components.common.errors import recording_step_error
     from components.extract.arguments import ExtractArguments
     from components.extract.tasks import run_extract_task
 
-    args = ExtractArguments.from_run_values(
-        source_url=source_url,
-        query=query,
-        text_column=text_column,
-        min_chars=min_chars,
-        normalize_punctuation=normalize_punctuation,
-        limit=limit,
-        max_bad_fraction=max_bad_fraction,
-    )
-    run_extract_task(
-        corpus,
-        metrics,
-        args,
-        input_files=input_files,
-    )
+    with recording_step_error():
+        args = ExtractArguments.from_run_values(
+            source_url=source_url,
+            query=query,
+            text_column=text_column,
+            min_chars=min_chars,
+            normalize_punctuation=normalize_punctuation,
+            limit=limit,
+            max_bad_fraction=max_bad_fraction,
+        )
+        run_extract_task(
+            corpus,
+            metrics,
+            args,
+            input_files=input_files,
+        )

@@ -17,20 +17,22 @@ def export_tf_model(
     overwrite: bool = False,
 ):
     """Upload `artifact` to `hdfs_dir`/`name`."""
+    from components.common.errors import recording_step_error
     from components.hdfs.arguments import HdfsExportArguments
     from components.hdfs.tasks import run_export_task
 
-    args = HdfsExportArguments.from_run_values(
-        namenode_url=namenode_url,
-        hdfs_auth=hdfs_auth,
-        overwrite=overwrite,
-    )
-    run_export_task(
-        artifact,
-        args,
-        hdfs_dir=hdfs_dir,
-        name=name,
-    )
+    with recording_step_error():
+        args = HdfsExportArguments.from_run_values(
+            namenode_url=namenode_url,
+            hdfs_auth=hdfs_auth,
+            overwrite=overwrite,
+        )
+        run_export_task(
+            artifact,
+            args,
+            hdfs_dir=hdfs_dir,
+            name=name,
+        )
 
 
 @dsl.component(base_image=image("hdfs"), install_kfp_package=False)
@@ -43,20 +45,22 @@ def export_hf_model(
     overwrite: bool = False,
 ):
     """Upload `artifact` to `hdfs_dir`/`name`."""
+    from components.common.errors import recording_step_error
     from components.hdfs.arguments import HdfsExportArguments
     from components.hdfs.tasks import run_export_task
 
-    args = HdfsExportArguments.from_run_values(
-        namenode_url=namenode_url,
-        hdfs_auth=hdfs_auth,
-        overwrite=overwrite,
-    )
-    run_export_task(
-        artifact,
-        args,
-        hdfs_dir=hdfs_dir,
-        name=name,
-    )
+    with recording_step_error():
+        args = HdfsExportArguments.from_run_values(
+            namenode_url=namenode_url,
+            hdfs_auth=hdfs_auth,
+            overwrite=overwrite,
+        )
+        run_export_task(
+            artifact,
+            args,
+            hdfs_dir=hdfs_dir,
+            name=name,
+        )
 
 
 @dsl.component(base_image=image("hdfs"), install_kfp_package=False)
@@ -69,20 +73,22 @@ def export_student(
     overwrite: bool = False,
 ):
     """Upload `artifact` to `hdfs_dir`/`name`."""
+    from components.common.errors import recording_step_error
     from components.hdfs.arguments import HdfsExportArguments
     from components.hdfs.tasks import run_export_task
 
-    args = HdfsExportArguments.from_run_values(
-        namenode_url=namenode_url,
-        hdfs_auth=hdfs_auth,
-        overwrite=overwrite,
-    )
-    run_export_task(
-        artifact,
-        args,
-        hdfs_dir=hdfs_dir,
-        name=name,
-    )
+    with recording_step_error():
+        args = HdfsExportArguments.from_run_values(
+            namenode_url=namenode_url,
+            hdfs_auth=hdfs_auth,
+            overwrite=overwrite,
+        )
+        run_export_task(
+            artifact,
+            args,
+            hdfs_dir=hdfs_dir,
+            name=name,
+        )
 
 
 @dsl.component(base_image=image("hdfs"), install_kfp_package=False)
@@ -95,20 +101,22 @@ def export_serving_model(
     overwrite: bool = False,
 ):
     """Upload `artifact` to `hdfs_dir`/`name`."""
+    from components.common.errors import recording_step_error
     from components.hdfs.arguments import HdfsExportArguments
     from components.hdfs.tasks import run_export_task
 
-    args = HdfsExportArguments.from_run_values(
-        namenode_url=namenode_url,
-        hdfs_auth=hdfs_auth,
-        overwrite=overwrite,
-    )
-    run_export_task(
-        artifact,
-        args,
-        hdfs_dir=hdfs_dir,
-        name=name,
-    )
+    with recording_step_error():
+        args = HdfsExportArguments.from_run_values(
+            namenode_url=namenode_url,
+            hdfs_auth=hdfs_auth,
+            overwrite=overwrite,
+        )
+        run_export_task(
+            artifact,
+            args,
+            hdfs_dir=hdfs_dir,
+            name=name,
+        )
 
 
 @dsl.component(base_image=image("hdfs"), install_kfp_package=False)
@@ -120,16 +128,18 @@ def hdfs_import(
     hdfs_auth: str = "insecure",
 ):
     """Copy `hdfs_path` (a model directory, or raw text to clean into a corpus) into `artifact`."""
+    from components.common.errors import recording_step_error
     from components.hdfs.arguments import HdfsImportArguments
     from components.hdfs.tasks import run_import_task
 
-    args = HdfsImportArguments.from_run_values(
-        hdfs_path=hdfs_path,
-        kind=kind,
-        namenode_url=namenode_url,
-        hdfs_auth=hdfs_auth,
-    )
-    run_import_task(
-        artifact,
-        args,
-    )
+    with recording_step_error():
+        args = HdfsImportArguments.from_run_values(
+            hdfs_path=hdfs_path,
+            kind=kind,
+            namenode_url=namenode_url,
+            hdfs_auth=hdfs_auth,
+        )
+        run_import_task(
+            artifact,
+            args,
+        )

@@ -13,12 +13,14 @@ def split_corpus(
     num_shards: int = 4,
 ) -> list:
     """Cut `corpus` into `num_shards` parts (fewer for a tiny corpus), one per pod."""
+    from components.common.errors import recording_step_error
     from components.pretraining_data.tasks import run_split_corpus
 
-    return run_split_corpus(
-        corpus,
-        num_shards=num_shards,
-    )
+    with recording_step_error():
+        return run_split_corpus(
+            corpus,
+            num_shards=num_shards,
+        )
 
 
 @dsl.component(base_image=image("pretraining_data"), install_kfp_package=False)
@@ -40,29 +42,31 @@ def pretraining_data_shard(
     max_bad_fraction: float = 0.01,
 ):
     """Masked-LM instances of one `part` of the corpus, with the base model's vocab."""
+    from components.common.errors import recording_step_error
     from components.pretraining_data.arguments import PretrainingDataArguments
     from components.pretraining_data.tasks import run_shard_task
 
-    args = PretrainingDataArguments.from_run_values(
-        max_seq_length=max_seq_length,
-        max_predictions_per_seq=max_predictions_per_seq,
-        masked_lm_prob=masked_lm_prob,
-        random_seed=random_seed,
-        do_whole_word_mask=do_whole_word_mask,
-        dupe_factor=dupe_factor,
-        short_seq_prob=short_seq_prob,
-        heldout_fraction=heldout_fraction,
-        segmenter=segmenter,
-        pack=pack,
-        max_bad_fraction=max_bad_fraction,
-    )
-    run_shard_task(
-        corpus,
-        base_model,
-        pretraining_data,
-        args,
-        part=part,
-    )
+    with recording_step_error():
+        args = PretrainingDataArguments.from_run_values(
+            max_seq_length=max_seq_length,
+            max_predictions_per_seq=max_predictions_per_seq,
+            masked_lm_prob=masked_lm_prob,
+            random_seed=random_seed,
+            do_whole_word_mask=do_whole_word_mask,
+            dupe_factor=dupe_factor,
+            short_seq_prob=short_seq_prob,
+            heldout_fraction=heldout_fraction,
+            segmenter=segmenter,
+            pack=pack,
+            max_bad_fraction=max_bad_fraction,
+        )
+        run_shard_task(
+            corpus,
+            base_model,
+            pretraining_data,
+            args,
+            part=part,
+        )
 
 
 @dsl.component(base_image=image("pretraining_data"), install_kfp_package=False)
@@ -72,13 +76,15 @@ def merge_pretraining_data(
     metrics: Output[Metrics],
 ):
     """One pretraining-data artifact (the trainer's input) from the per-shard outputs."""
+    from components.common.errors import recording_step_error
     from components.pretraining_data.tasks import run_merge_task
 
-    run_merge_task(
-        shards,
-        pretraining_data,
-        metrics,
-    )
+    with recording_step_error():
+        run_merge_task(
+            shards,
+            pretraining_data,
+            metrics,
+        )
 
 
 @dsl.component(base_image=image("pretraining_data"), install_kfp_package=False)
@@ -101,27 +107,29 @@ def pretraining_data_whole(
     max_bad_fraction: float = 0.01,
 ):
     """The fan-out's records in one pod, for KFP backends without `dsl.Collected`."""
+    from components.common.errors import recording_step_error
     from components.pretraining_data.arguments import PretrainingDataArguments
     from components.pretraining_data.tasks import run_whole_task
 
-    args = PretrainingDataArguments.from_run_values(
-        max_seq_length=max_seq_length,
-        max_predictions_per_seq=max_predictions_per_seq,
-        masked_lm_prob=masked_lm_prob,
-        random_seed=random_seed,
-        do_whole_word_mask=do_whole_word_mask,
-        dupe_factor=dupe_factor,
-        short_seq_prob=short_seq_prob,
-        heldout_fraction=heldout_fraction,
-        segmenter=segmenter,
-        pack=pack,
-        max_bad_fraction=max_bad_fraction,
-    )
-    run_whole_task(
-        corpus,
-        base_model,
-        pretraining_data,
-        metrics,
-        args,
-        num_shards=num_shards,
-    )
+    with recording_step_error():
+        args = PretrainingDataArguments.from_run_values(
+            max_seq_length=max_seq_length,
+            max_predictions_per_seq=max_predictions_per_seq,
+            masked_lm_prob=masked_lm_prob,
+            random_seed=random_seed,
+            do_whole_word_mask=do_whole_word_mask,
+            dupe_factor=dupe_factor,
+            short_seq_prob=short_seq_prob,
+            heldout_fraction=heldout_fraction,
+            segmenter=segmenter,
+            pack=pack,
+            max_bad_fraction=max_bad_fraction,
+        )
+        run_whole_task(
+            corpus,
+            base_model,
+            pretraining_data,
+            metrics,
+            args,
+            num_shards=num_shards,
+        )

@@ -30,29 +30,31 @@ def report(
 ):
     """Training curves, held-out before/after, fill-mask examples, parity, the distilled
     student, the downstream task, the serving export; Markdown summary."""
+    from components.common.errors import recording_step_error
     from components.report.arguments import ModelReportArguments
     from components.report.tasks import run_model_report_task
 
-    args = ModelReportArguments.from_run_values(
-        fill_mask_examples=fill_mask_examples,
-    )
-    run_model_report_task(
-        pretraining_data,
-        data_metrics,
-        model,
-        train_metrics,
-        base_eval,
-        trained_eval,
-        base_hf_model,
-        hf_model,
-        parity,
-        base_parity,
-        student,
-        distill_metrics,
-        downstream,
-        serving_model,
-        html,
-        summary,
-        metrics,
-        args,
-    )
+    with recording_step_error():
+        args = ModelReportArguments.from_run_values(
+            fill_mask_examples=fill_mask_examples,
+        )
+        run_model_report_task(
+            pretraining_data,
+            data_metrics,
+            model,
+            train_metrics,
+            base_eval,
+            trained_eval,
+            base_hf_model,
+            hf_model,
+            parity,
+            base_parity,
+            student,
+            distill_metrics,
+            downstream,
+            serving_model,
+            html,
+            summary,
+            metrics,
+            args,
+        )

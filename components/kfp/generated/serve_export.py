@@ -28,27 +28,29 @@ def serve_export(
 ):
     """Export `student` (or `teacher` when distillation was skipped) to ONNX; check it on the
     held-out records of `pretraining_data`; time it beside `teacher`."""
+    from components.common.errors import recording_step_error
     from components.serve_export.arguments import ExportArguments
     from components.serve_export.tasks import run_serve_export_task
 
-    args = ExportArguments.from_run_values(
-        head=head,
-        quantize=quantize,
-        opset=opset,
-        max_abs_diff=max_abs_diff,
-        min_int8_agreement=min_int8_agreement,
-        max_parity_examples=max_parity_examples,
-        parity_batch_size=parity_batch_size,
-        latency_runs=latency_runs,
-        latency_seconds_per_cell=latency_seconds_per_cell,
-    )
-    run_serve_export_task(
-        student,
-        teacher,
-        pretraining_data,
-        serving_model,
-        metrics,
-        args,
-        latency_batch_sizes=latency_batch_sizes,
-        latency_seq_lengths=latency_seq_lengths,
-    )
+    with recording_step_error():
+        args = ExportArguments.from_run_values(
+            head=head,
+            quantize=quantize,
+            opset=opset,
+            max_abs_diff=max_abs_diff,
+            min_int8_agreement=min_int8_agreement,
+            max_parity_examples=max_parity_examples,
+            parity_batch_size=parity_batch_size,
+            latency_runs=latency_runs,
+            latency_seconds_per_cell=latency_seconds_per_cell,
+        )
+        run_serve_export_task(
+            student,
+            teacher,
+            pretraining_data,
+            serving_model,
+            metrics,
+            args,
+            latency_batch_sizes=latency_batch_sizes,
+            latency_seq_lengths=latency_seq_lengths,
+        )

@@ -24,23 +24,25 @@ def train(
 ):
     """Train from `base_model` on the train split of `pretraining_data`; write the trained
     model."""
+    from components.common.errors import recording_step_error
     from components.train.arguments import TrainArguments
     from components.train.tasks import run_train_task
 
-    args = TrainArguments.from_run_values(
-        train_batch_size=train_batch_size,
-        num_train_steps=num_train_steps,
-        num_warmup_steps=num_warmup_steps,
-        learning_rate=learning_rate,
-        save_checkpoints_steps=save_checkpoints_steps,
-        log_every_n_steps=log_every_n_steps,
-    )
-    run_train_task(
-        pretraining_data,
-        base_model,
-        model,
-        metrics,
-        args,
-        num_gpus=num_gpus,
-        checkpoint_root=checkpoint_root,
-    )
+    with recording_step_error():
+        args = TrainArguments.from_run_values(
+            train_batch_size=train_batch_size,
+            num_train_steps=num_train_steps,
+            num_warmup_steps=num_warmup_steps,
+            learning_rate=learning_rate,
+            save_checkpoints_steps=save_checkpoints_steps,
+            log_every_n_steps=log_every_n_steps,
+        )
+        run_train_task(
+            pretraining_data,
+            base_model,
+            model,
+            metrics,
+            args,
+            num_gpus=num_gpus,
+            checkpoint_root=checkpoint_root,
+        )
