@@ -97,3 +97,12 @@ def copy_dir(source, target):
     """A writable copy of a fixture directory (to corrupt or edit it)."""
     shutil.copytree(source, target)
     return str(target)
+
+
+def skipped_student(directory):
+    """What the distill stage leaves when a run skips it (`distill_num_train_steps` 0): a
+    directory with only a manifest saying so."""
+    directory.mkdir()
+    (directory / "manifest.json").write_text(json.dumps(
+        {"kind": "distilled_model", "skipped": True, "reason": "distill_num_train_steps is 0"}))
+    return directory

@@ -19,6 +19,7 @@ from components.downstream.arguments import FineTuneArguments
 from components.downstream.labelled import fetch_labelled_rows
 from components.downstream.layout import ADAPTED, BASE, MANIFEST_KIND, STUDENT
 from tests.conftest import SAMPLE_DIR
+from tests.helpers_distill import skipped_student
 from tests.test_downstream import LABELLED, rows, tiny_bert
 
 QUICK = {"num_train_epochs": 1, "learning_rate": 2e-3, "train_batch_size": 16,
@@ -85,10 +86,7 @@ def models(tmp_path_factory):
         (root / name / "manifest.json").write_text(json.dumps(
             {"kind": "transformers_model", lineage.MODEL: f"{name}-fingerprint"}))
     (root / "student" / "manifest.json").write_text(json.dumps({"kind": "distilled_model"}))
-    (root / "skipped").mkdir()
-    (root / "skipped" / "manifest.json").write_text(json.dumps(
-        {"kind": "distilled_model", "skipped": True, "reason": "distill_num_train_steps is 0"}))
-    found["skipped"] = str(root / "skipped")
+    found["skipped"] = str(skipped_student(root / "skipped"))
     return found
 
 

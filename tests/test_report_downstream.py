@@ -177,14 +177,11 @@ def test_the_report_cli_shows_the_downstream_step(tmp_path, tmp_path_factory, re
     from components.downstream.arguments import FineTuneArguments
     from components.downstream.tasks import run_downstream_task
     from components.report.__main__ import main
-    from tests.helpers_distill import teacher_and_data
+    from tests.helpers_distill import skipped_student, teacher_and_data
 
     monkeypatch.setenv("EDU_MLM_NO_PROGRESS", "1")
     inputs = teacher_and_data(tmp_path_factory)
-    skipped = tmp_path / "student"
-    skipped.mkdir()
-    (skipped / "manifest.json").write_text(json.dumps(
-        {"kind": "distilled_model", "skipped": True, "reason": "distill_num_train_steps is 0"}))
+    skipped = skipped_student(tmp_path / "student")
     teacher = dsl.Model(uri=inputs.teacher_dir)
     run_downstream_task(teacher, teacher, dsl.Model(uri=str(skipped)),
                         dsl.Artifact(uri=str(tmp_path / "downstream")),

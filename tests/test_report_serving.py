@@ -189,14 +189,11 @@ def test_the_report_cli_shows_the_pipeline_tasks_export(tmp_path, tmp_path_facto
     from components.report.__main__ import main
     from components.serve_export.arguments import ExportArguments
     from components.serve_export.tasks import run_serve_export_task
-    from tests.helpers_distill import teacher_and_data
+    from tests.helpers_distill import skipped_student, teacher_and_data
 
     monkeypatch.setenv("EDU_MLM_NO_PROGRESS", "1")
     inputs = teacher_and_data(tmp_path_factory)
-    skipped = tmp_path / "student"
-    skipped.mkdir()
-    (skipped / "manifest.json").write_text(json.dumps(
-        {"kind": "distilled_model", "skipped": True, "reason": "distill_num_train_steps is 0"}))
+    skipped = skipped_student(tmp_path / "student")
     export = tmp_path / "serving_model"
     run_serve_export_task(dsl.Model(uri=str(skipped)), dsl.Model(uri=inputs.teacher_dir),
                           dsl.Dataset(uri=inputs.data_dir), dsl.Model(uri=str(export)),
