@@ -28,19 +28,13 @@ from components.common.artifacts import (
     write_json_atomic,
     write_manifest,
 )
+from components.distill.loop import resolve_precision
 from components.downstream import finetune, stats
 from components.downstream.data import prepare_task
 from components.downstream.labelled import read_labelled, source_records
 from components.downstream.layout import MANIFEST_KIND, METRICS_FILE, PREDICTIONS_FILE
 
 log = logging.getLogger(__name__)
-
-
-def resolve_precision(precision, device):
-    """auto: bf16 on a GPU that has it, fp32 otherwise."""
-    if precision != "auto":
-        return precision
-    return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
 def _task(args, train, evaluation, labels):
