@@ -149,6 +149,26 @@ def test_the_graph_takes_other_batch_and_sequence_sizes_and_every_input_counts(e
         assert np.abs(after - before)[real].max() > 1e-3, name
 
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [graph.FP32_FILE, graph.INT8_FILE])
+def test_the_timed_encoder_twin_is_the_graph_without_its_mlm_head(exported, tmp_path, name):
+    """What the latency of an mlm export times: the shipped graph's encoder, node for node,
+    returning what the shipped graph returns as last_hidden_state and nothing else."""
+    import onnx
+
+    twin = tmp_path / name
+    graph.encoder_twin(str(exported / name), str(twin))
+    shipped, cut = onnx.load(str(exported / name)), onnx.load(str(twin))
+    assert [o.name for o in cut.graph.output] == ["last_hidden_state"]
+    assert [i.name for i in cut.graph.input] == list(graph.INPUT_NAMES)
+    assert 0 < len(cut.graph.node) < len(shipped.graph.node)
+    shipped_nodes = {node.SerializeToString() for node in shipped.graph.node}
+    assert all(node.SerializeToString() in shipped_nodes for node in cut.graph.node)
+    arrays = _inputs(np.random.default_rng(1), 3, 40, padded_row=2)
+    np.testing.assert_array_equal(
+        graph.run_session(graph.open_session(str(twin)), arrays)["last_hidden_state"],
+        graph.run_session(graph.open_session(str(exported / name)), arrays)["last_hidden_state"])
 @pytest.mark.slow
 def test_the_int8_agreement_is_what_its_graph_predicts(exported, teacher, distill_inputs):
     """The reported int8 agreement recomputed here from the graph's logits on the same records,

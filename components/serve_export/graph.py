@@ -103,6 +103,15 @@ def export_onnx(model, path, head, opset):
                         "(ONNX Runtime 1.32: 25)")
 
 
+def encoder_twin(source, target):
+    """`target`: the graph at `source` cut at `last_hidden_state`, the nodes only the MLM head
+    reads left out: the same encoder, node for node, for timing it (a second export would
+    take as long as the first)."""
+    import onnx.utils
+
+    onnx.utils.extract_model(source, target, list(INPUT_NAMES), [HIDDEN_OUTPUT])
+
+
 def quantize_int8(source, target):
     """`target`: the dynamic int8 quantization of the graph at `source` (see the module's
     docstring)."""

@@ -99,18 +99,16 @@ def _manifest(model_dir):
 
 def time_graphs(model, teacher, paths, role, args, scratch):
     """metrics.json's latency (see `latency.measure`): the graphs in `paths` as they are for
-    the encoder head; for the mlm head, encoder-only twins exported (and quantized) into
-    `scratch`, removed afterwards."""
+    the encoder head; for the mlm head, their encoder-only twins (`graph.encoder_twin`) written
+    into `scratch`, removed afterwards."""
     timed, note = paths, "the exported graphs"
     if args.head == "mlm":
         os.makedirs(scratch)
-        timed = {"fp32": os.path.join(scratch, graph.FP32_FILE)}
-        graph.export_onnx(model, timed["fp32"], "encoder", args.opset)
-        if "int8" in paths:
-            timed["int8"] = os.path.join(scratch, graph.INT8_FILE)
-            graph.quantize_int8(timed["fp32"], timed["int8"])
-        note = ("twins of the exported graphs without the MLM head, exported and quantized the "
-                "same way")
+        timed = {name: os.path.join(scratch, os.path.basename(path))
+                 for name, path in paths.items()}
+        for name, path in paths.items():
+            graph.encoder_twin(path, timed[name])
+        note = "the exported graphs without the MLM head (cut at last_hidden_state)"
     timing = (["teacher"] if teacher is not None else []) + [role, *timed]
     log.info("timing the encoder of %s on %s", ", ".join(timing),
              latency.machine()["processor"])
