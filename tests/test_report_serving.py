@@ -43,7 +43,7 @@ def _figures(p50, threads=(1, 2), teacher=True):
             "settings": {"batch_sizes": [1, 8], "seq_lengths": [32, 128], "threads": list(threads),
                          "min_runs": 10, "max_runs": 200, "seconds_per_cell": 2.0,
                          "warmup_calls": 2, "dtype": "float32",
-                         "graphs": "the exported graphs without the MLM head (cut at last_hidden_state)"}}
+                         "graphs": "the exported graphs without the MLM head"}}
 
 
 def _parity(agreement=0.99, source="heldout"):
