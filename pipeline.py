@@ -152,12 +152,13 @@ def cmd_run_local(args):
             {**base_model_tasks, **clock.tasks}, run_dir)
 
 
-def _finish(pipeline_name, stages, arguments, artifacts, tasks, run_dir, made=None):
+def _finish(pipeline_name, stages, arguments, artifacts, tasks, run_dir, made=None, reused=()):
     """Write the run record and print the table of steps and where the results are; `made`:
-    the artifacts this run made (None: all), the others are marked as an earlier run's."""
+    the artifacts this run made (None: all), the others are marked as an earlier run's;
+    `reused`: the tasks whose results a rerun took from the earlier run."""
     from components.pipeline import local, summary
 
-    rows = summary.step_rows(stages, tasks, artifacts)
+    rows = summary.step_rows(stages, tasks, artifacts, reused)
     steps = [dict(zip(("step", "status", "seconds", "metrics"), row, strict=True))
              for row in rows]
     local.write_run_record(run_dir, pipeline_name, arguments, artifacts, steps)
@@ -193,6 +194,7 @@ def _parse_from(source, pipeline_root):
         print(f"rerunning from {source}")
     if os.path.isdir(source):
         return local.read_run_record(source)
+    # Artifacts from anywhere: the parameters that made them are unknown (None).
     from kfp.dsl import Metrics
 
     from components.common.kfp_outputs import read_metrics_file
@@ -206,7 +208,7 @@ def _parse_from(source, pipeline_root):
         # A Metrics artifact's values (and what it was made from) are in its file too.
         metadata = read_metrics_file(uri) if definition.ARTIFACTS[name][0] is Metrics else {}
         artifacts[name] = {"uri": uri, "metadata": metadata}
-    return {}, artifacts
+    return None, artifacts
 
 
 def cmd_rerun(args):
@@ -218,34 +220,45 @@ def cmd_rerun(args):
                         fix="one of " + ", ".join(definition.STAGES))
     stages = [stage] if args.only else definition.downstream(stage)
     recorded, artifacts = _parse_from(args.source, args.pipeline_root)
-    # A run recorded by an older version may name parameters that are compile options now.
-    recorded = {k: v for k, v in recorded.items() if k in parameters.BY_NAME}
     needed = definition.imported_inputs(stages)
     missing = [n for n in needed if n not in artifacts]
     if missing:
         raise UserError(f"step {stage} needs {', '.join(missing)}, which {args.source} does not "
                         "have", where="--from",
                         fix="point at a run that made them, or pass NAME=URI for each")
-    arguments = {**recorded, **parameters.parse_assignments(args.param)}
-    inputs = {n: (artifacts[n]["uri"], artifacts[n]["metadata"]) for n in needed}
+    given = parameters.parse_assignments(args.param)
+    changed = None
+    if recorded is not None:
+        # A run recorded by an older version may name parameters that are compile options now.
+        recorded = {k: v for k, v in recorded.items() if k in parameters.BY_NAME}
+        changed = {k for k, v in given.items()
+                   if v != recorded.get(k, parameters.BY_NAME[k].default)}
+    arguments = {**(recorded or {}), **given}
+    reused = definition.reusable_tasks(stages, artifacts, changed)
+    inputs = {n: (artifacts[n]["uri"], artifacts[n]["metadata"])
+              for n in [*needed, *(a for outputs in reused.values() for a in outputs)]}
     if len(stages) > 1:
         print(f"rerunning {', '.join(stages)} (every step after {stage} reads what it makes; "
               "--only reruns it alone)")
+    if reused:
+        print(f"reusing the earlier run's {', '.join(map(definition.task_name, reused))} "
+              "(their inputs and parameters are unchanged)")
     if args.host:
         from components.pipeline.remote import submit
 
         run_id = submit(lambda version: definition.build_stage_pipeline(
-            stages, inputs, settings_from(args, version)), args.host, arguments,
+            stages, inputs, settings_from(args, version), reused), args.host, arguments,
             **submit_options(args))
         print(f"started run {run_id} on {args.host}")
         return
     pipeline_func = definition.build_stage_pipeline(stages, inputs,
-                                                    local_settings(args.pipeline_root))
+                                                    local_settings(args.pipeline_root), reused)
     outputs, clock, run_dir = local.execute(pipeline_func, arguments, args.pipeline_root,
                                             not args.no_cache, args.verbose)
     shown = [s for s in stages if s != "export" or arguments.get("export_hdfs_dir")]
     _finish(pipeline_func.name, shown, arguments, local.artifact_record(outputs, artifacts),
-            clock.tasks, run_dir, made=set(outputs))
+            clock.tasks, run_dir, made=set(outputs),
+            reused={definition.task_name(task) for task in reused})
 
 
 def cmd_hdfs_import(args):

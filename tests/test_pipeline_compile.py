@@ -295,3 +295,40 @@ def test_compile_names_the_images_by_the_default_tag(repo_root, tmp_path):
     assert len(tags) == 1 and re.fullmatch(rf"{commit}(-dirty-[0-9a-f]{{12}})?", tags.pop())
     assert {image.rsplit(":", 1)[0] for image in images} == {
         f"ghcr.io/edu-mlm/edu-mlm-{name}" for name in IMAGES}
+
+
+def test_a_rerun_reuses_the_tasks_whose_inputs_and_parameters_are_unchanged(tmp_path):
+    """`rerun train` remakes what reads the new model and imports the base model's evaluation
+    and conversion from the earlier run; a changed evaluation parameter reruns the evaluation,
+    and so do unknown parameters (NAME=URI); a result the earlier run lacks is remade; the step
+    asked for always reruns whole."""
+    from kfp import compiler
+
+    earlier = set(definition.ARTIFACTS)
+    after_train = definition.downstream("train")
+    reused = definition.reusable_tasks(after_train, earlier, set())
+    assert reused == {"evaluate_base_model": ["base_eval"],
+                      "convert_base_model": ["base_hf_model", "base_parity"]}
+    assert list(definition.reusable_tasks(after_train, earlier, {"eval_batch_size"})) == \
+        list(definition.reusable_tasks(after_train, earlier, None)) == ["convert_base_model"]
+    assert list(definition.reusable_tasks(after_train, earlier - {"base_parity"}, set())) == \
+        ["evaluate_base_model"]
+    assert definition.reusable_tasks(["evaluate"], earlier, set()) == {}
+    assert definition.reusable_tasks(definition.downstream("pretraining_data"), earlier,
+                                     set()) == {}
+
+    inputs = {name: (f"/runs/earlier/{name}", {}) for name in earlier}
+    out = tmp_path / "rerun.yaml"
+    compiler.Compiler().compile(definition.build_stage_pipeline(
+        after_train, inputs, definition.Settings(), reused), str(out))
+    spec, _ = yaml.safe_load_all(out.read_text(encoding="utf-8"))
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "evaluate-trained-model" in tasks and "convert-trained-model" in tasks
+    assert not {"evaluate-base-model", "convert-base-model"} & set(tasks)
+    imported = {c["importer"]["artifactUri"]["constant"]
+                for c in spec["deploymentSpec"]["executors"].values() if "importer" in c}
+    assert {"/runs/earlier/base_eval", "/runs/earlier/base_hf_model"} <= imported
+    report_inputs = tasks["report"]["inputs"]["artifacts"]
+    assert report_inputs["base_eval"]["taskOutputArtifact"]["producerTask"].startswith("importer")
+    assert set(spec["root"]["outputDefinitions"]["artifacts"]) >= {"trained_eval", "hf_model"}
+    assert not {"base_eval", "base_hf_model"} & set(spec["root"]["outputDefinitions"]["artifacts"])

@@ -113,7 +113,8 @@ def _rerun(repo_root, root, *args):
 
 def test_rerun_train_reruns_every_step_that_reads_the_model(first_run, repo_root):
     """The users' sequence: rerun train with other steps, then the report from the latest run:
-    every number in the report belongs to the new model."""
+    every number in the report belongs to the new model; the base model's evaluation and
+    conversion are the earlier run's (nothing they read changed)."""
     result, run_dir, record = _rerun(repo_root, first_run["root"], "train", "--from",
                                      first_run["run_dir"], "--param", "num_train_steps=12")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -122,11 +123,16 @@ def test_rerun_train_reruns_every_step_that_reads_the_model(first_run, repo_root
         "train", "evaluate base model", "evaluate trained model", "convert base model",
         "convert trained model", "distill student", "serve export (ONNX)", "downstream task",
         "report"]
-    assert {s["status"] for s in record["steps"]} <= {"ran", "cached"}
-    # Upstream of train is imported, not rerun.
-    assert not {"extract", "merge-pretraining-data"} & set(os.listdir(run_dir))
+    reused = {"evaluate base model", "convert base model"}
+    assert {s["step"] for s in record["steps"] if s["status"] == "reused"} == reused
+    assert {s["status"] for s in record["steps"] if s["step"] not in reused} <= {"ran", "cached"}
+    assert "reusing the earlier run's evaluate-base-model, convert-base-model" in result.stdout
+    # Upstream of train, and the base model's results, are imported, not rerun.
+    assert not {"extract", "merge-pretraining-data", "evaluate-base-model",
+                "convert-base-model"} & set(os.listdir(run_dir))
     first, artifacts = first_run["record"]["artifacts"], record["artifacts"]
-    assert artifacts["pretraining_data"]["uri"] == first["pretraining_data"]["uri"]
+    for name in ("pretraining_data", "base_eval", "base_hf_model", "base_parity"):
+        assert artifacts[name] == first[name], name
     for name in ("model", "trained_eval", "hf_model", "parity", "student", "serving_model",
                  "downstream", "report", "report_metrics"):
         assert artifacts[name]["uri"] != first[name]["uri"], name

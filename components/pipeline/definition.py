@@ -149,17 +149,18 @@ def _given(spec, name, artifacts, params, settings):
 # Each add(spec, artifacts, params, settings) adds the stage's tasks: `artifacts` holds the
 # channels of what earlier stages made, `params` the run parameters; it returns what it makes.
 
-def add_tasks(spec, artifacts, params, settings):
-    """Every task of the stage, each wired by name (`_given`): what a stage needs unless its
-    tasks take a parameter the pipeline wires itself (`TaskSpec.wired`)."""
+def add_tasks(spec, artifacts, params, settings, reused=()):
+    """Every task of the stage but those `reused` (a rerun imports their results instead), each
+    wired by name (`_given`): what a stage needs unless its tasks take a parameter the pipeline
+    wires itself (`TaskSpec.wired`)."""
     made = {name: _place(component(name)(**_given(spec, name, artifacts, params, settings)),
                          spec, settings)
-            for task in spec.tasks for name in task.names}
+            for task in spec.tasks for name in task.names if name not in reused}
     return {artifact: made[task].outputs[output]
-            for artifact, (task, output) in spec.makes.items()}
+            for artifact, (task, output) in spec.makes.items() if task in made}
 
 
-def add_pretraining_data(spec, artifacts, params, settings):
+def add_pretraining_data(spec, artifacts, params, settings, reused=()):
     """The fan-out: a pod per shard of the corpus, then the merge; one pod on backends without
     `dsl.Collected`."""
     def given(name):
@@ -183,7 +184,7 @@ def add_pretraining_data(spec, artifacts, params, settings):
     return {artifact: merged.outputs[output] for artifact, (_, output) in spec.makes.items()}
 
 
-def add_export(spec, artifacts, params, settings):
+def add_export(spec, artifacts, params, settings, reused=()):
     """Copy the trained models to HDFS when `export_hdfs_dir` is set."""
     with dsl.If(params["export_hdfs_dir"] != "", name="export-to-hdfs"):
         for artifact, (name, task_id) in EXPORTS.items():
@@ -205,10 +206,11 @@ class Stage:
     inputs: tuple   # artifact names it reads
     outputs: tuple  # artifact names it makes
 
-    def add(self, artifacts, params, settings):
-        """Add the step's tasks; returns {artifact name: channel} of what it makes."""
+    def add(self, artifacts, params, settings, reused=()):
+        """Add the step's tasks but those `reused`; returns {artifact name: channel} of what
+        they make."""
         add = WIRED_BY_HAND.get(self.name, add_tasks)
-        return add(self.spec, artifacts, params, settings)
+        return add(self.spec, artifacts, params, settings, reused)
 
 
 STAGES = {spec.step_name: Stage(spec, spec.step_name, spec.inputs(), tuple(spec.makes))
@@ -273,25 +275,54 @@ def imported_inputs(stage_names):
                               if name not in made))
 
 
-def build_stage_pipeline(stage_names, input_artifacts, settings=Settings()):
+def reusable_tasks(stage_names, earlier, changed_parameters):
+    """{task name: the artifacts it makes} of the tasks a rerun of `stage_names` need not run
+    again: in a stage after the first (the one asked for always reruns whole), with every input
+    from the earlier run, every output in `earlier` (the earlier run's artifacts), and none of
+    its run values among `changed_parameters` (the run parameters given other values than the
+    earlier run had; None when those are unknown: only tasks without run values are reused).
+    E.g. `rerun train` leaves the base model's evaluation and conversion as they were."""
+    remade = set()
+    reusable = {}
+    for position, stage_name in enumerate(stage_names):
+        spec = STAGES[stage_name].spec
+        for task_name in (n for task in spec.tasks for n in task.names):
+            outputs = [a for a, (maker, _) in spec.makes.items() if maker == task_name]
+            values = {spec.prefix + p.name for p in spec.task(task_name).run_values()}
+            if (position > 0 and stage_name not in WIRED_BY_HAND and outputs
+                    and not remade & set(spec.reads.get(task_name, {}).values())
+                    and all(a in earlier for a in outputs)
+                    and not (values and (changed_parameters is None
+                                         or values & set(changed_parameters)))):
+                reusable[task_name] = outputs
+            else:
+                remade.update(outputs)
+    return reusable
+
+
+def build_stage_pipeline(stage_names, input_artifacts, settings=Settings(), reused=None):
     """A pipeline running the stages `stage_names` (a rerun: the first and those downstream of
-    it, or one alone), fed by importers of `input_artifacts` ({name: (uri, metadata)}) from an
-    earlier run."""
-    needed = imported_inputs(stage_names)
+    it, or one alone) but the tasks `reused` (`reusable_tasks`), fed by importers of
+    `input_artifacts` ({name: (uri, metadata)}) from an earlier run: the inputs of the stages
+    and the results of the reused tasks."""
+    reused = reused or {}
+    kept = {artifact for outputs in reused.values() for artifact in outputs}
+    needed = set(imported_inputs(stage_names)) | kept
 
     def body(params):
         made = {name: dsl.importer(artifact_uri=uri, artifact_class=ARTIFACTS[name][0],
                                    reimport=False, metadata=metadata).output
                 for name, (uri, metadata) in input_artifacts.items() if name in needed}
         for name in stage_names:
-            made.update(STAGES[name].add(made, params, settings))
+            made.update(STAGES[name].add(made, params, settings, reused))
         return made
 
     first = stage_names[0]
     return _make_pipeline(f"{PIPELINE_NAME}-rerun-{first.replace('_', '-')}",
                           f"Rerun of the {first} stage of {PIPELINE_NAME}"
                           + (" and the stages after it" if len(stage_names) > 1 else ""), body,
-                          [name for stage in stage_names for name in STAGES[stage].outputs])
+                          [name for stage in stage_names for name in STAGES[stage].outputs
+                           if name not in kept])
 
 
 def build_demo_base_model_pipeline(settings=Settings()):

@@ -78,14 +78,17 @@ def rows_of(stage):
             for task in spec.tasks for name in task.names]
 
 
-def step_rows(stages, tasks, artifacts):
+def step_rows(stages, tasks, artifacts, reused=()):
     """[(label, status, seconds, metrics)] for the tasks of `stages`, in pipeline order; `tasks`:
-    what kfp.local ran (`local.TaskEvents.tasks`), a task not in it came from the cache."""
+    what kfp.local ran (`local.TaskEvents.tasks`), a task not in it came from the cache, or,
+    when in `reused`, from the run a rerun started from."""
     rows = []
     for stage in stages:
         for task, label, metrics, keys in rows_of(stage):
             timing = tasks.get(task)
-            if timing is None:
+            if task in reused:
+                status, seconds = "reused", ""
+            elif timing is None:
                 status, seconds = "cached", ""
             else:
                 status = "ran" if timing.get("status") == "SUCCESS" else timing.get("status", "?")
