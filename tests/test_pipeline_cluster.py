@@ -307,14 +307,15 @@ PLACEMENT_FLAGS = ("--gpu-toleration", "nvidia.com/gpu:NoSchedule",
                    "--distill-resources", "cpu=6,memory=24Gi,cpu_limit=12",
                    "--evaluate-resources", "memory=12Gi",
                    "--downstream-resources", "cpu=2,memory=10Gi",
+                   "--serve-export-resources", "cpu=2,memory=6Gi,cpu_limit=2",
                    "--image-pull-secret", "regcred", "--image-pull-secret", "mirror")
 
 
 @pytest.mark.parametrize("backend", [backends.FULL, backends.COMPAT_FLOOR])
 def test_gpu_pods_tolerate_the_gpu_nodes_and_take_the_sizes_given(backend, repo_root, tmp_path):
     """Tolerations and node labels on the five GPU tasks only; their requests and limits as
-    given; every pod with limits (a namespace ResourceQuota on limits.* admits it) and the
-    pull Secrets."""
+    given, and the serving export's (a CPU pod, sized like the serving pod it times); every pod
+    with limits (a namespace ResourceQuota on limits.* admits it) and the pull Secrets."""
     spec, k8s = compile_yaml(repo_root, tmp_path, *PLACEMENT_FLAGS, "--backend-version", backend)
     executors = spec["deploymentSpec"]["executors"]
     expected = {"train": ({"cpu": "4", "memory": "28Gi"}, {"cpu": "4", "memory": "28Gi"}),
@@ -342,6 +343,8 @@ def test_gpu_pods_tolerate_the_gpu_nodes_and_take_the_sizes_given(backend, repo_
         else:
             assert pod["tolerations"] == [] and pod["nodeSelector"] == {}, name
             assert pod["limits"] == pod["requests"], name
+        if name == "serve-export":
+            assert pod["requests"] == {"cpu": "2", "memory": "6Gi"}, name
         checked += 1
     assert checked >= 13
 
@@ -351,6 +354,8 @@ def test_gpu_tasks_keep_their_default_sizes_with_limits(full):
     executors = spec["deploymentSpec"]["executors"]
     train = driver_pod_spec(executors[executor_of(spec, "train")]["container"], {})
     assert train["requests"] == train["limits"] == {"cpu": "8", "memory": "64G"}
+    export = driver_pod_spec(executors[executor_of(spec, "serve-export")]["container"], {})
+    assert export["requests"] == export["limits"] == {"cpu": "4", "memory": "16G"}
     assert not any("tolerations" in e or "nodeSelector" in e or "imagePullSecret" in e
                    for e in k8s.values())
 
@@ -362,6 +367,7 @@ def test_gpu_tasks_keep_their_default_sizes_with_limits(full):
     (("--train-resources", "cpu=4,gpu=2"), "keys: cpu, memory"),
     (("--distill-resources", "memory=lots"), "not a Kubernetes quantity"),
     (("--evaluate-resources", "memory=32Gi,memory_limit=16Gi"), "below the request"),
+    (("--serve-export-resources", "cpu=2,cpu_limit=1"), "below the request"),
     (("--retry-max-duration", "forever"), "not a duration"),
 ])
 def test_bad_cluster_flags_are_one_line(flags, needle):

@@ -11,15 +11,18 @@ from components.pipeline import parameters
 from components.serve.manifest import add_arguments as add_serve_manifest_arguments
 
 
+def resources_flag(stage):
+    return f"--{stage.replace('_', '-')}-resources"
+
+
 def settings_from(args, backend_version=None):
     """A cluster's settings from the command line (`backend_version`: the server's, if known)."""
     from components.pipeline import definition, placement
 
     pvc = getattr(args, "checkpoint_pvc", parameters.DEFAULT_CHECKPOINT_PVC)
     resources = tuple(
-        (stage, placement.parse_resources(text, placement.GPU_TASK_RESOURCES[stage],
-                                          f"--{stage}-resources"))
-        for stage in placement.GPU_TASK_RESOURCES
+        (stage, placement.parse_resources(text, sizes, resources_flag(stage)))
+        for stage, sizes in placement.default_resources().items()
         if (text := getattr(args, f"{stage}_resources", None)))
     return definition.Settings(
         registry=args.registry, tag=args.tag, secret_name=args.secret_name,
@@ -166,12 +169,14 @@ def add_cluster_flags(parser, builds_training=True, submits=True):
                             metavar="KEY=VALUE",
                             help="a node label the GPU pods require, e.g. "
                             "nvidia.com/gpu.product=NVIDIA-A100-SXM4-80GB; repeatable")
-        for stage, sizes in placement.GPU_TASK_RESOURCES.items():
-            parser.add_argument(f"--{stage}-resources", default=None,
+        for stage, sizes in placement.default_resources().items():
+            parser.add_argument(resources_flag(stage), default=None,
                                 metavar="cpu=N,memory=M",
                                 help=f"CPU and memory of the {stage} pod(s), requests and limits "
                                 f"(default cpu={sizes.cpu},memory={sizes.memory}); limits above "
-                                "the requests: add cpu_limit=…,memory_limit=…")
+                                "the requests: add cpu_limit=…,memory_limit=…" + (
+                                    "; the latency it measures is a pod of this size's: give it "
+                                    "your serving pod's" if stage == "serve_export" else ""))
     parser.add_argument("--backend-version", default=None if submits else backends.FULL,
                         help=f"the KFP backend to compile for; below {backends.FULL} the compat "
                         "build (one pretraining-data task, required Secret); "

@@ -56,7 +56,7 @@ class Settings:
     retry_max_seconds: how long after a retried task's first start Argo still retries it.
     gpu_tolerations (add_toleration's arguments as (name, value) pairs) and gpu_node_selector
     ((label, value) pairs): on the GPU pods only. resources: (stage, placement.Resources) pairs
-    overriding placement.GPU_TASK_RESOURCES. image_references: (image, reference by digest)
+    overriding placement.default_resources(). image_references: (image, reference by digest)
     pairs that replace registry and tag; image_pull_secrets: Secret names, on every pod.
     step_errors_dir: where a step writes the UserError it stopped on (a local run's runner reads
     it: `local.step_errors_dir`); "" on a cluster, whose pod logs show it."""
@@ -76,9 +76,6 @@ class Settings:
     image_references: tuple = ()
     image_pull_secrets: tuple = ()
     step_errors_dir: str = ""
-
-    def resources_of(self, stage):
-        return dict(self.resources).get(stage, placement.GPU_TASK_RESOURCES[stage])
 
     @property
     def compat(self):

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from components import images
+from components import images, stages
 from components.common.errors import STEP_ERRORS_ENV, UserError
 from components.pipeline.code import code_version
 
@@ -43,6 +43,17 @@ class Resources:
 # The GPU tasks' defaults; `--train-resources` etc. override them.
 GPU_TASK_RESOURCES = {"train": Resources("8", "64G"), "evaluate": Resources("8", "32G"),
                       "distill": Resources("8", "32G"), "downstream": Resources("8", "32G")}
+# A CPU stage sized at compile time too: its latency figures are those of a pod of its size,
+# which should be the serving pod's (`--serve-export-resources`).
+SIZED_CPU_STAGES = ("serve_export",)
+
+
+def default_resources():
+    """{stage: Resources} of the stages whose size a compile option sets: the GPU stages and
+    `SIZED_CPU_STAGES` (the size their spec's `Pod` gives)."""
+    return {**GPU_TASK_RESOURCES, **{
+        stage: Resources(stages.spec(stage).pod.cpu, stages.spec(stage).pod.memory)
+        for stage in SIZED_CPU_STAGES}}
 
 
 def _quantity(text, where):
@@ -149,10 +160,8 @@ def place(task, stage, settings, cpu="4", memory="8G", gpus=0, retried=False):
     task.set_container_image(image_reference(stage, settings))
     if settings.image_pull_secrets:
         kubernetes.set_image_pull_secrets(task, list(settings.image_pull_secrets))
-    if stage in GPU_TASK_RESOURCES:
-        sizes = settings.resources_of(stage)
-    else:
-        sizes = Resources(cpu, memory)
+    sizes = dict(settings.resources).get(stage) or GPU_TASK_RESOURCES.get(stage) \
+        or Resources(cpu, memory)
     task.set_cpu_request(sizes.cpu).set_cpu_limit(sizes.cpu_limit or sizes.cpu)
     task.set_memory_request(sizes.memory).set_memory_limit(sizes.memory_limit or sizes.memory)
     if settings.code_versions:
