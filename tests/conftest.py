@@ -47,6 +47,15 @@ def reference_corpus():
     return path
 
 
+@pytest.fixture(scope="session")
+def distill_inputs(tmp_path_factory):
+    """A tiny teacher and pretraining data for the distiller's tests, built once per test run for
+    all the workers (`tests/helpers_distill.py`); read-only."""
+    from tests.helpers_distill import teacher_and_data
+
+    return teacher_and_data(tmp_path_factory)
+
+
 def pytest_collection_modifyitems(items):
     """Files with a slow test first (each file keeps its own order): `make test` hands whole
     files to its workers in this order (pytest-xdist, --dist loadfile), so the long ones start

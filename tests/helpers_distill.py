@@ -4,11 +4,8 @@
 (4 layers, hidden 64, 4 heads, the sample vocab of 1797 tokens) with non-trivial random weights,
 converts it with the convert stage to a transformers `BertForMaskedLM` directory, and makes
 pretraining data of the sample corpus with the pretraining_data stage (max_seq_length 64, 10 %
-held out). A test module turns it into a fixture:
-
-    @pytest.fixture(scope="session")
-    def distill_inputs(tmp_path_factory):
-        return teacher_and_data(tmp_path_factory)   # DistillInputs(teacher_dir, data_dir)
+held out). Tests take it as the `distill_inputs` fixture (tests/conftest.py), a
+`DistillInputs(teacher_dir, data_dir)`.
 """
 
 import json

@@ -18,15 +18,10 @@ from components.distill.student import (
     student_config,
     teacher_layer_map,
 )
-from tests.helpers_distill import MAX_PREDICTIONS, MAX_SEQ_LENGTH, teacher_and_data
+from tests.helpers_distill import MAX_PREDICTIONS, MAX_SEQ_LENGTH
 from tests.helpers_pretraining_data import parse_dir
 
 pytestmark = pytest.mark.slow  # builds the session's teacher and data (~30 s once)
-
-
-@pytest.fixture(scope="session")
-def distill_inputs(tmp_path_factory):
-    return teacher_and_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

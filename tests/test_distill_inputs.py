@@ -12,14 +12,8 @@ from components.common.errors import UserError
 from components.common.tfrecord_framing import length_delimited, varint
 from components.distill import records
 from components.distill.student import StudentShape, load_teacher, student_config
-from tests.helpers_distill import MAX_PREDICTIONS, MAX_SEQ_LENGTH, copy_dir, teacher_and_data
+from tests.helpers_distill import MAX_PREDICTIONS, MAX_SEQ_LENGTH, copy_dir
 from tests.helpers_pretraining_data import parse_dir
-
-
-# Built once per test run for all the workers (helpers_distill).
-@pytest.fixture(scope="session")
-def distill_inputs(tmp_path_factory):
-    return teacher_and_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,7 @@ from components.distill.student import (
     student_config,
     teacher_layer_map,
 )
-from tests.helpers_distill import teacher_and_data
 from tests.test_distill_train import assert_same_weights, flags, run_cli, student_weights
-
-
-@pytest.fixture(scope="session")
-def distill_inputs(tmp_path_factory):
-    return teacher_and_data(tmp_path_factory)
 
 
 def synthetic_batch(generator, size, seq_length=16, predictions=3, vocab=100, padded=0):

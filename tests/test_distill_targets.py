@@ -16,16 +16,10 @@ from components.distill.loss import (
     hidden_loss,
 )
 from components.distill.steps import DistillStep, micro_batch_shares
-from tests.helpers_distill import teacher_and_data
 from tests.test_distill_steps import synthetic_batch
 from tests.test_distill_train import flags, main
 
 VOCAB = 100
-
-
-@pytest.fixture(scope="session")
-def distill_inputs(tmp_path_factory):
-    return teacher_and_data(tmp_path_factory)
 
 
 def tiny_bert(seed, dropout=0.1):

@@ -21,15 +21,9 @@ from components.distill.__main__ import main
 from components.distill.loss import forward_masked
 from components.distill.records import open_split
 from components.distill.student import init_student, load_teacher, teacher_layer_map
-from tests.helpers_distill import teacher_and_data
 
 STUDENT = ["--student_num_hidden_layers", 2, "--train_batch_size", 8, "--learning_rate", 1e-3,
            "--num_warmup_steps", 2, "--random_seed", 5]
-
-
-@pytest.fixture(scope="session")
-def distill_inputs(tmp_path_factory):
-    return teacher_and_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module", autouse=True)

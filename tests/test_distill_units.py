@@ -26,17 +26,10 @@ from components.distill.student import (
     student_config,
     teacher_layer_map,
 )
-from tests.helpers_distill import MAX_PREDICTIONS, teacher_and_data
+from tests.helpers_distill import MAX_PREDICTIONS
 
 DEFAULT_WEIGHTS = LossWeights(temperature=8.0, kd=1.0, hard=0.0, hidden=1.0, attention=0.0,
                               kd_positions="masked")
-
-
-# Built once per test run for all the workers (about 7 s on 2 cores): these unit tests run in
-# make test-fast.
-@pytest.fixture(scope="session")
-def distill_inputs(tmp_path_factory):
-    return teacher_and_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
