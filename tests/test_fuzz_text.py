@@ -252,6 +252,7 @@ def check_masking(texts, p):
     assert (chosen[:, 1:][joins] == chosen[:, :-1][joins]).all(), "a whole word was cut"
 
 
+@pytest.mark.slow  # 150 fuzzed runs of the data prep, ~20 s: `make test`, not the inner loop
 def test_masking_invariants_hold_for_any_passages_and_parameters():
     run_property("masking", check_masking, st.lists(PASSAGE, min_size=1, max_size=6),
                  PARAMETERS)
