@@ -334,7 +334,12 @@ def build_parser():
 
     p = sub.add_parser("rerun", help="run a step again and every step after it that reads what "
                        "it makes, fed by an earlier run's artifacts",
-                       formatter_class=HelpFormatter)
+                       description="Run STEP again and every step after it that reads what it "
+                       "makes, fed by an earlier run's artifacts. A task of a later step whose "
+                       "inputs all come from the earlier run and whose parameters are unchanged "
+                       "is not run again: its results are the earlier run's (listed as "
+                       "`reused`; e.g. `rerun train` keeps the base model's evaluation and "
+                       "conversion).", formatter_class=HelpFormatter)
     p.add_argument("step", metavar="STEP", help="one of " + ", ".join(parameters.STEPS))
     p.add_argument("--only", action="store_true",
                    help="rerun STEP alone: the steps after it keep the earlier run's results, "
