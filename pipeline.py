@@ -235,13 +235,14 @@ def cmd_rerun(args):
                    if v != recorded.get(k, parameters.BY_NAME[k].default)}
     arguments = {**(recorded or {}), **given}
     reused = definition.reusable_tasks(stages, artifacts, changed)
-    inputs = {n: (artifacts[n]["uri"], artifacts[n]["metadata"])
-              for n in [*needed, *(a for outputs in reused.values() for a in outputs)]}
+    reused_names = [definition.task_name(task) for task in reused]
+    # The pipeline imports those it needs: the stages' inputs and the reused tasks' results.
+    inputs = {name: (a["uri"], a["metadata"]) for name, a in artifacts.items()}
     if len(stages) > 1:
         print(f"rerunning {', '.join(stages)} (every step after {stage} reads what it makes; "
               "--only reruns it alone)")
     if reused:
-        print(f"reusing the earlier run's {', '.join(map(definition.task_name, reused))} "
+        print(f"reusing the earlier run's {', '.join(reused_names)} "
               "(their inputs and parameters are unchanged)")
     if args.host:
         from components.pipeline.remote import submit
@@ -257,8 +258,7 @@ def cmd_rerun(args):
                                             not args.no_cache, args.verbose)
     shown = [s for s in stages if s != "export" or arguments.get("export_hdfs_dir")]
     _finish(pipeline_func.name, shown, arguments, local.artifact_record(outputs, artifacts),
-            clock.tasks, run_dir, made=set(outputs),
-            reused={definition.task_name(task) for task in reused})
+            clock.tasks, run_dir, made=set(outputs), reused=reused_names)
 
 
 def cmd_hdfs_import(args):

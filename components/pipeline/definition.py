@@ -157,7 +157,7 @@ def add_tasks(spec, artifacts, params, settings, reused=()):
             for artifact, (task, output) in spec.makes.items() if task in made}
 
 
-def add_pretraining_data(spec, artifacts, params, settings, reused=()):
+def add_pretraining_data(spec, artifacts, params, settings):
     """The fan-out: a pod per shard of the corpus, then the merge; one pod on backends without
     `dsl.Collected`."""
     def given(name):
@@ -181,7 +181,7 @@ def add_pretraining_data(spec, artifacts, params, settings, reused=()):
     return {artifact: merged.outputs[output] for artifact, (_, output) in spec.makes.items()}
 
 
-def add_export(spec, artifacts, params, settings, reused=()):
+def add_export(spec, artifacts, params, settings):
     """Copy the trained models to HDFS when `export_hdfs_dir` is set."""
     with dsl.If(params["export_hdfs_dir"] != "", name="export-to-hdfs"):
         for artifact, (name, task_id) in EXPORTS.items():
@@ -204,10 +204,11 @@ class Stage:
     outputs: tuple  # artifact names it makes
 
     def add(self, artifacts, params, settings, reused=()):
-        """Add the step's tasks but those `reused`; returns {artifact name: channel} of what
-        they make."""
-        add = WIRED_BY_HAND.get(self.name, add_tasks)
-        return add(self.spec, artifacts, params, settings, reused)
+        """Add the step's tasks but those `reused` (never one of a stage wired by hand:
+        `reusable_tasks`); returns {artifact name: channel} of what they make."""
+        if self.name in WIRED_BY_HAND:
+            return WIRED_BY_HAND[self.name](self.spec, artifacts, params, settings)
+        return add_tasks(self.spec, artifacts, params, settings, reused)
 
 
 STAGES = {spec.step_name: Stage(spec, spec.step_name, spec.inputs(), tuple(spec.makes))
