@@ -2,11 +2,16 @@
 a random BERT, then a time-boxed masked-LM run of it in transformers + torch.
 
     python bench/dapt_mlm.py init --vocab_file VOCAB --output_dir BASE [--shape base|tiny]
+        [--from_encoder ENCODER]
     python bench/dapt_mlm.py train --model_dir BASE --input_dir DATA --output_dir ADAPTED
         --seconds 70 [--train_batch_size 128] [--learning_rate 2e-4]
 
 `init` writes a randomly initialised `BertForMaskedLM` (BERT-base's shape, or a 2 x 64 one for
-smoke tests) with its tokenizer, as the convert stage lays a model out. `train` continues the
+smoke tests) with its tokenizer, as the convert stage lays a model out. With --from_encoder it
+takes a pretrained general-domain encoder's shape and weights instead (a transformers `BertModel`
+directory with --vocab_file's vocabulary, e.g. m3e-small: `downstream_gpu.sh prepare` fetches
+it); such a model has no masked-LM head, so the head starts random (its decoder tied to the word
+embeddings, as in BERT) and the manifest says so. `train` continues the
 masked-LM objective on the train split of a pretraining-data directory (Google's records, read
 without TensorFlow) for --seconds: the records' tokens with their own masks undone, masked
 afresh each step (RoBERTa's dynamic masking: 15 % of the real tokens, 80 % [MASK], 10 % random,
@@ -43,6 +48,59 @@ TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json",
 MASK_PROBABILITY = 0.15
 
 
+def _check_encoder_tokens(encoder_dir, vocab_file):
+    """Exits with one line when the encoder's own tokenizer (where it ships one) numbers its
+    tokens otherwise than `vocab_file`: the same count in another order would pass silently."""
+    import transformers
+
+    from components.bert.vocab import load_vocab
+
+    if not any(os.path.isfile(os.path.join(encoder_dir, name))
+               for name in ("tokenizer.json", "vocab.txt")):
+        return
+    own = transformers.AutoTokenizer.from_pretrained(encoder_dir).get_vocab()
+    load_vocab(vocab_file)  # its errors: missing, not UTF-8, no special tokens
+    with open(vocab_file, encoding="utf-8") as f:
+        # transformers' reading: only the newline goes ("\u2028" stays a token of its own)
+        tokens = f.read().split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    differ = [(token, index) for index, token in enumerate(tokens) if own.get(token) != index]
+    if differ:
+        token, index = differ[0]
+        raise SystemExit(f"error: {encoder_dir}'s tokenizer and {vocab_file} differ at "
+                         f"{len(differ)} tokens (first: {token!r} is {index} in the vocab file, "
+                         f"{own.get(token)} in the encoder's); pass the vocab.txt the encoder "
+                         "was trained with")
+
+
+def encoder_in_mlm_model(encoder_dir, vocab_file):
+    """A `BertForMaskedLM` holding the pretrained `BertModel` of `encoder_dir` (embeddings and
+    layers; a masked-LM model has no pooler, as the convert stage's models have none) under a
+    random masked-LM head; exits with one line when the directory is not a BERT of
+    `vocab_file`'s vocabulary."""
+    import transformers
+
+    from components.bert.vocab import count_vocab
+
+    try:
+        encoder = transformers.BertModel.from_pretrained(encoder_dir)
+    except (OSError, ValueError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SystemExit(f"error: {encoder_dir} is not a transformers BERT directory "
+                         f"({first_line}); pass a BertModel save_pretrained directory") from None
+    vocab_size = count_vocab(vocab_file)
+    if encoder.config.vocab_size != vocab_size:
+        raise SystemExit(f"error: {encoder_dir} has {encoder.config.vocab_size} token "
+                         f"embeddings but {vocab_file} holds {vocab_size} tokens; pass the "
+                         "vocab.txt the encoder was trained with")
+    _check_encoder_tokens(encoder_dir, vocab_file)
+    model = transformers.BertForMaskedLM(encoder.config)
+    weights = {k: v for k, v in encoder.state_dict().items() if not k.startswith("pooler.")}
+    model.bert.load_state_dict(weights)
+    return model
+
+
 def init(args):
     import transformers
 
@@ -50,15 +108,23 @@ def init(args):
     from components.convert.torch_model import tokenizer
 
     torch.manual_seed(args.seed)
-    config = transformers.BertConfig(vocab_size=count_vocab(args.vocab_file),
-                                     max_position_embeddings=512, **SHAPES[args.shape])
+    if args.from_encoder:
+        model = encoder_in_mlm_model(args.from_encoder, args.vocab_file)
+        what = f"the pretrained encoder of {args.from_encoder} under a random masked-LM head"
+        manifest = {"kind": "bench_pretrained_encoder", "encoder_dir": args.from_encoder,
+                    "masked_lm_head": "random", "seed": args.seed}
+    else:
+        config = transformers.BertConfig(vocab_size=count_vocab(args.vocab_file),
+                                         max_position_embeddings=512, **SHAPES[args.shape])
+        model = transformers.BertForMaskedLM(config)
+        what = f"a random {args.shape}-shaped BERT"
+        manifest = {"kind": "bench_random_bert", "shape": args.shape, "seed": args.seed}
     with atomic_output_dir(args.output_dir) as tmp:
-        transformers.BertForMaskedLM(config).save_pretrained(tmp)
+        model.save_pretrained(tmp)
         tokenizer(args.vocab_file, 512).save_pretrained(tmp)
         shutil.copyfile(args.vocab_file, os.path.join(tmp, "vocab.txt"))
-        write_manifest(tmp, {"kind": "bench_random_bert", "shape": args.shape,
-                             "seed": args.seed})
-    print(f"wrote a random {args.shape}-shaped BERT to {args.output_dir}")
+        write_manifest(tmp, manifest)
+    print(f"wrote {what} to {args.output_dir}")
 
 
 def unmasked_records(input_dir, split):
@@ -214,12 +280,16 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = argparse.ArgumentDefaultsHelpFormatter
-    start = commands.add_parser("init", help="write a randomly initialised BERT",
+    start = commands.add_parser("init", help="write a randomly initialised BERT, or a "
+                                "pretrained encoder under a new masked-LM head",
                                 formatter_class=defaults)
     start.add_argument("--vocab_file", required=True, help="the vocab.txt of the model")
     start.add_argument("--output_dir", required=True, help="the model directory written")
     start.add_argument("--shape", default="base", choices=sorted(SHAPES),
                        help="base: 12 x 768 (BERT-base); tiny: 2 x 64, for smoke tests")
+    start.add_argument("--from_encoder", help="a pretrained BertModel directory with "
+                       "--vocab_file's vocabulary: its shape and weights instead of --shape's "
+                       "random ones (the masked-LM head starts random)")
     start.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     run = commands.add_parser("train", help="continue masked-LM training for a time",
                               formatter_class=defaults)

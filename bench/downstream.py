@@ -26,9 +26,10 @@ Models: without the three --*_model_dir, the newest `make run`'s (runs/local/*/r
 base (the demo pipeline's randomly initialised 2 x 64 BERT), the adapted model (trained on
 data/sample/corpus.txt with the 1,797-token demo vocab) and the distilled student: stand-ins,
 said so in the output (skipped, exit 0, when there is no make run). --stand_in ROLE=WHAT marks
-given models as stand-ins. --dapt_corpus names the unlabelled corpus the adapted model was
-trained on: the bench reports how many evaluation questions it holds;
---write_dapt_corpus_without_eval writes it without those passages (and exits), to train on.
+given models as stand-ins; --describe ROLE=WHAT says what a model is without that.
+--dapt_corpus names the unlabelled corpus the adapted model was trained on: the bench reports
+how many evaluation questions it holds; --write_dapt_corpus_without_eval writes it without those
+passages (and exits), to train on.
 """
 
 import argparse
@@ -87,7 +88,7 @@ def _read_json(path):
         return {}
 
 
-def describe_model(model_dir, stand_in, eval_texts):
+def describe_model(model_dir, stand_in, description, eval_texts):
     import transformers
 
     config = _read_json(os.path.join(model_dir, "config.json"))
@@ -98,7 +99,7 @@ def describe_model(model_dir, stand_in, eval_texts):
         tokens = [t for text in eval_texts for t in tokenizer.tokenize(text)]
     finally:
         transformers.logging.set_verbosity(verbosity)
-    return {"dir": os.path.abspath(model_dir), "stand_in": stand_in,
+    return {"dir": os.path.abspath(model_dir), "stand_in": stand_in, "description": description,
             "num_hidden_layers": config.get("num_hidden_layers"),
             "hidden_size": config.get("hidden_size"), "vocab_size": config.get("vocab_size"),
             "eval_unk_fraction": tokens.count(tokenizer.unk_token) / max(len(tokens), 1)}
@@ -179,14 +180,20 @@ def encoder_throughput(teacher_dir, student_dir, args):
             "ratio_max": max(per_round)}
 
 
+def role_texts(items, flag):
+    """{role: text} of ROLE=WHAT items; exits with one line on another shape or role."""
+    texts = dict(item.split("=", 1) for item in items if "=" in item)
+    if len(texts) != len(items) or set(texts) - set(report.ROLES):
+        sys.exit(f"error: {flag} {items}: each is ROLE=WHAT with ROLE base, adapted or "
+                 f"student, e.g. {flag} base='random-init BERT-base'")
+    return texts
+
+
 def resolve_models(args):
     """({role: dir}, {role: stand-in description or None}); None when nothing to run."""
     given = {"base": args.base_model_dir, "adapted": args.adapted_model_dir,
              "student": args.student_model_dir}
-    stand_ins = dict(item.split("=", 1) for item in args.stand_in if "=" in item)
-    if len(stand_ins) != len(args.stand_in) or set(stand_ins) - set(given):
-        sys.exit(f"error: --stand_in {args.stand_in}: each is ROLE=WHAT with ROLE base, "
-                 "adapted or student, e.g. --stand_in base='random-init BERT-base'")
+    stand_ins = role_texts(args.stand_in, "--stand_in")
     if all(given.values()):
         return given, {role: stand_ins.get(role) for role in given}
     if any(given.values()):
@@ -211,6 +218,7 @@ def run(args):
         print(json.dumps(summary, ensure_ascii=False, indent=1))
         return summary
     models, stand_ins = resolve_models(args)
+    descriptions = role_texts(args.describe, "--describe")
     if args.learning_rate is None:
         args.learning_rate = LEARNING_RATE
     if models is None:
@@ -227,7 +235,7 @@ def run(args):
                  "labels": {label: len(group) for label, group in data.by_label(rows).items()},
                  "eval_per_class": args.eval_per_class, "eval_rows": len(evaluation)},
         "models": {role: describe_model(models[role], stand_ins[role],
-                                        [r["text"] for r in evaluation])
+                                        descriptions.get(role), [r["text"] for r in evaluation])
                    for role in report.ROLES},
         "dapt_corpus": data.corpus_overlap(args.dapt_corpus, evaluation, rows)
         if args.dapt_corpus else None,
@@ -311,6 +319,9 @@ def parse_args(argv=None):
     parser.add_argument("--stand_in", action="append", default=[], metavar="ROLE=WHAT",
                         help="mark a given model as a stand-in, e.g. base='random-init "
                         "BERT-base' (repeat per role); its goals are then not judged")
+    parser.add_argument("--describe", action="append", default=[], metavar="ROLE=WHAT",
+                        help="say what a given model is in the results, e.g. adapted='m3e-small "
+                        "after 900 s of masked-LM' (repeat per role); its goals are judged")
     parser.add_argument("--data", default=DATA, help="labelled JSONL rows {text, label} "
                         "(default: %(default)s)")
     parser.add_argument("--per_class", default="32,256", help="training examples per class, "

@@ -109,7 +109,8 @@ def markdown(result):
     """The result as a Markdown section."""
     out = ["# bench/downstream.py", "", f"Data: {result['data']['description']}", ""]
     for role, model in result["models"].items():
-        what = f" (stand-in: {model['stand_in']})" if model["stand_in"] else ""
+        what = (f" (stand-in: {model['stand_in']})" if model["stand_in"] else
+                f" ({model['description']})" if model.get("description") else "")
         out.append(f"- {role}: `{model['dir']}`, {model['num_hidden_layers']} x "
                    f"{model['hidden_size']}{what}; [UNK] share of the evaluation text "
                    f"{model['eval_unk_fraction']:.3f}")

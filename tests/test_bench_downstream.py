@@ -124,3 +124,21 @@ def test_stand_ins_make_every_goal_too_small_to_show_and_say_why():
     assert "random-init BERT" in lines[0]["reason"]
     assert "general-domain" in lines[0]["reason"]
     assert "not BERT-base" in lines[2]["reason"]
+
+
+def test_a_described_model_is_named_in_the_results_and_its_goals_are_judged():
+    clear = size_figures([0.60, 0.62, 0.61], [0.70, 0.71, 0.72], [0.69, 0.70, 0.71])
+    result = result_with(clear)
+    result["models"]["base"]["description"] = "m3e-small, a general-domain encoder"
+    for model in result["models"].values():
+        model.update(dir="/models/x", eval_unk_fraction=0.0)
+    clear.update(train_per_class={"Biology": 32}, capped={})
+    result.update(data={"description": "GAOKAO subjects"}, dapt_corpus=None, recipe_text="r",
+                  notes=[])
+    result["throughput"].update(precision="fp32", rounds=3, teacher_sequences_per_second=10.0,
+                                student_sequences_per_second=30.0)
+    result["goals"] = report.goals(result)
+
+    assert [line["verdict"] for line in result["goals"]] == ["met", "met", "met"]
+    assert "- base: `/models/x`, 12 x 768 (m3e-small, a general-domain encoder);" in \
+        report.markdown(result)
