@@ -18,7 +18,6 @@ small to show (the interval holds 0).
 """
 
 import argparse
-import json
 import os
 import shlex
 import subprocess
@@ -28,6 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import downstream  # noqa: E402
 import downstream_data as data  # noqa: E402
 
 from components.common.artifacts import write_json_atomic, write_text_atomic  # noqa: E402,I001
@@ -69,27 +69,6 @@ def distill(name, flags, args):
                  f"see {log.name}")
     print(f"{name}: distilled in {time.perf_counter() - started:.0f} s", flush=True)
     return student
-
-
-def fine_tune(models, train_file, eval_file, seed, args):
-    """{name: {accuracy, macro_f1}} of `python -m components.downstream` for one seed."""
-    from components.downstream.__main__ import main as downstream_main
-
-    output = os.path.join(args.output_dir, f"run-seed{seed}")
-    argv = []
-    for name, model_dir in models.items():
-        argv += ["--model_dir", model_dir, "--model_name", name]
-    argv += ["--train_file", train_file, "--eval_file", eval_file, "--output_dir", output,
-             "--seeds", str(seed), "--num_train_epochs", str(args.num_train_epochs),
-             "--learning_rate", str(args.learning_rate),
-             "--train_batch_size", str(args.train_batch_size),
-             "--max_seq_length", str(args.max_seq_length)]
-    print("$ python -m components.downstream " + shlex.join(argv), flush=True)
-    downstream_main(argv)
-    with open(os.path.join(output, "metrics.json"), encoding="utf-8") as f:
-        metrics = json.load(f)["models"]
-    return {name: {key: metrics[name]["per_seed"][str(seed)][key] for key in stats.METRICS}
-            for name in models}
 
 
 def summarize(per_seed, names):
@@ -201,7 +180,9 @@ def main(argv=None):
     for seed in args.seed_list:
         train_file = os.path.join(args.output_dir, f"train-seed{seed}.jsonl")
         data.write_jsonl(train_file, data.sample_train(pool, args.per_class, seed))
-        per_seed[str(seed)] = fine_tune(models, train_file, eval_file, seed, args)
+        per_seed[str(seed)] = downstream.fine_tune(
+            models, train_file, eval_file, os.path.join(args.output_dir, f"run-seed{seed}"),
+            seed, args)
     result = {"teacher_dir": os.path.abspath(args.teacher_dir), "input_dir": args.input_dir,
               "distill_args": args.distill_args, "variants": dict(args.variants),
               "per_class": args.per_class, "eval_rows": len(evaluation),

@@ -106,13 +106,13 @@ def describe_model(model_dir, stand_in, description, eval_texts):
 
 
 def fine_tune(models, train_file, eval_file, output_dir, seed, args):
-    """`python -m components.downstream` on the three models for one seed, in this process;
-    {role: {accuracy, macro_f1}}."""
+    """`python -m components.downstream` on the models ({name: dir}) for one seed, in this
+    process; {name: {accuracy, macro_f1}}."""
     from components.downstream.__main__ import main as downstream_main
 
     argv = []
-    for role in report.ROLES:
-        argv += ["--model_dir", models[role], "--model_name", role]
+    for name, model_dir in models.items():
+        argv += ["--model_dir", model_dir, "--model_name", name]
     argv += ["--train_file", train_file, "--eval_file", eval_file, "--output_dir", output_dir,
              "--seeds", str(seed), "--num_train_epochs", str(args.num_train_epochs),
              "--learning_rate", str(args.learning_rate),
@@ -127,8 +127,8 @@ def fine_tune(models, train_file, eval_file, output_dir, seed, args):
                      f"{train_file}; its error line is above")
     with open(os.path.join(output_dir, "metrics.json"), encoding="utf-8") as f:
         metrics = json.load(f)
-    return {role: {key: metrics["models"][role]["per_seed"][str(seed)][key]
-                   for key in ("accuracy", "macro_f1")} for role in report.ROLES}
+    return {name: {key: metrics["models"][name]["per_seed"][str(seed)][key]
+                    for key in ("accuracy", "macro_f1")} for name in models}
 
 
 def encoder_throughput(teacher_dir, student_dir, args):

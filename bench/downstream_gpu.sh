@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/downstream.py on a GPU machine (torch + transformers + CUDA, no TensorFlow, no network)
-# in about 4 minutes, with the most the machine can make without pretrained weights:
-#   base    = a randomly initialised BERT-base (a stand-in for a general-domain model);
+# in about 4 minutes, or on a CPU with smaller knobs (below):
+#   base    = a randomly initialised BERT-base (a stand-in for a general-domain model), or with
+#             BASE_ENCODER a pretrained general-domain encoder under a new masked-LM head;
 #   adapted = the base after DAPT_SECONDS of masked-LM training (bench/dapt_mlm.py) on the
 #             GAOKAO corpus without the passages holding an evaluation question;
 #   student = python -m components.distill from the adapted model (4 layers, its defaults);

@@ -57,17 +57,23 @@ def test_the_base_holds_the_encoder_weights_under_a_new_tied_head(tmp_path):
     assert len(tokenizer) == vocab_size()
 
 
-def test_an_encoder_of_another_vocabulary_is_one_error_line(tmp_path, capsys):
-    save_encoder(tmp_path / "encoder", vocab_size() + 5)
-
+def init_error(tmp_path):
+    """The one error line of `init --from_encoder tmp_path/encoder`; nothing written."""
     with pytest.raises(SystemExit) as stop:
         dapt_mlm.main(["init", "--vocab_file", str(VOCAB), "--from_encoder",
                        str(tmp_path / "encoder"), "--output_dir", str(tmp_path / "base")])
-
     message = str(stop.value.code)
     assert message.startswith("error: ") and "\n" not in message
-    assert f"{vocab_size() + 5} token embeddings" in message and "vocab.txt" in message
     assert not (tmp_path / "base").exists()
+    return message
+
+
+def test_an_encoder_of_another_vocabulary_is_one_error_line(tmp_path):
+    save_encoder(tmp_path / "encoder", vocab_size() + 5)
+
+    message = init_error(tmp_path)
+
+    assert f"{vocab_size() + 5} token embeddings" in message and "vocab.txt" in message
 
 
 def test_an_encoder_whose_tokenizer_numbers_the_tokens_otherwise_is_one_error_line(tmp_path):
@@ -76,24 +82,10 @@ def test_an_encoder_whose_tokenizer_numbers_the_tokens_otherwise_is_one_error_li
     (tmp_path / "swapped.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
     save_encoder(tmp_path / "encoder", vocab_size(), tmp_path / "swapped.txt")
 
-    with pytest.raises(SystemExit) as stop:
-        dapt_mlm.main(["init", "--vocab_file", str(VOCAB), "--from_encoder",
-                       str(tmp_path / "encoder"), "--output_dir", str(tmp_path / "base")])
-
-    message = str(stop.value.code)
-    assert message.startswith("error: ") and "\n" not in message
-    assert "differ at 2 tokens" in message
-    assert not (tmp_path / "base").exists()
+    assert "differ at 2 tokens" in init_error(tmp_path)
 
 
 def test_a_directory_without_a_bert_is_one_error_line(tmp_path):
     (tmp_path / "encoder").mkdir()
 
-    with pytest.raises(SystemExit) as stop:
-        dapt_mlm.main(["init", "--vocab_file", str(VOCAB), "--from_encoder",
-                       str(tmp_path / "encoder"), "--output_dir", str(tmp_path / "base")])
-
-    message = str(stop.value.code)
-    assert message.startswith("error: ") and "\n" not in message
-    assert "not a transformers BERT directory" in message
-    assert not (tmp_path / "base").exists()
+    assert "not a transformers BERT directory" in init_error(tmp_path)

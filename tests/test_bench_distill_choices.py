@@ -61,3 +61,36 @@ def test_the_markdown_names_each_student_its_flags_and_verdict():
     assert "| defaults | (defaults) | 0.6033 ± 0.0058 |" in text
     assert "| kd_all | --kd_positions all |" in text
     assert "- kd_all − defaults accuracy: +0.1000 (95 % CI" in text and "**better**" in text
+
+
+@pytest.mark.slow
+def test_a_run_distills_each_variant_fine_tunes_all_and_keeps_students_on_a_rerun(
+        distill_inputs, tmp_path, capsys):
+    argv = ["--teacher_dir", distill_inputs.teacher_dir, "--input_dir", distill_inputs.data_dir,
+            "--output_dir", str(tmp_path / "out"), "--variant", "defaults=",
+            "--variant", "t2=--temperature 2",
+            "--distill_args", "--student_num_hidden_layers 1 --num_train_steps 4 "
+            "--num_warmup_steps 1 --train_batch_size 8 --save_checkpoints_steps 4 "
+            "--log_every_n_steps 2 --torch_compile False --do_eval False",
+            "--per_class", "2", "--eval_per_class", "3", "--seeds", "1,2",
+            "--num_train_epochs", "1", "--train_batch_size", "8", "--max_seq_length", "32"]
+
+    result = choices.main(argv)
+
+    summary = result["summary"]
+    assert set(summary["models"]) == {"teacher", "defaults", "t2"}
+    assert summary["seeds"] == ["1", "2"]
+    assert all(0 <= summary["models"][name]["per_seed"][s]["accuracy"] <= 1
+               for name in summary["models"] for s in summary["seeds"])
+    assert summary["versus_reference"]["t2"]["verdict"] in {"better", "worse",
+                                                            "too small to show"}
+    config = (tmp_path / "out" / "students" / "t2" / "config.json").read_text()
+    assert '"num_hidden_layers": 1' in config
+    assert (tmp_path / "out" / "results.md").read_text(encoding="utf-8") == \
+        choices.markdown(result)
+    capsys.readouterr()
+
+    again = choices.main(argv)
+
+    assert "defaults: kept the student" in capsys.readouterr().out
+    assert again["summary"]["models"] == summary["models"]
