@@ -9,7 +9,7 @@ a random BERT, then a time-boxed masked-LM run of it in transformers + torch.
 `init` writes a randomly initialised `BertForMaskedLM` (BERT-base's shape, or a 2 x 64 one for
 smoke tests) with its tokenizer, as the convert stage lays a model out. With --from_encoder it
 takes a pretrained general-domain encoder's shape and weights instead (a transformers `BertModel`
-directory with --vocab_file's vocabulary, e.g. m3e-small: `downstream_gpu.sh prepare` fetches
+directory with --vocab_file's vocabulary, e.g. m3e-small: `downstream_gpu.sh fetch-base` fetches
 it); such a model has no masked-LM head, so the head starts random (its decoder tied to the word
 embeddings, as in BERT) and the manifest says so. `train` continues the
 masked-LM objective on the train split of a pretraining-data directory (Google's records, read

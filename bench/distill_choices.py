@@ -29,11 +29,14 @@ sys.path.insert(0, ROOT)
 
 import downstream  # noqa: E402
 import downstream_data as data  # noqa: E402
+import downstream_report as report  # noqa: E402
 
 from components.common.artifacts import write_json_atomic, write_text_atomic  # noqa: E402,I001
 from components.downstream import stats  # noqa: E402
 
 TEACHER = "teacher"
+# A variant's paired difference from the reference, judged against 0 as the bench's goals are.
+VERDICTS = {"met": "better", "missed": "worse"}
 
 
 def parse_variants(items):
@@ -74,27 +77,14 @@ def distill(name, flags, args):
 def summarize(per_seed, names):
     """per_seed: {seed: {model: {accuracy, macro_f1}}}; names: the variants, the reference
     first → {models: mean ± std, shares: of the teacher, versus_reference: paired, verdict}."""
-    seeds = sorted(per_seed)
-    models = {}
-    for name in (TEACHER, *names):
-        models[name] = {"per_seed": {s: per_seed[s][name] for s in seeds}}
-        for key in stats.METRICS:
-            mean, std = stats.mean_std([per_seed[s][name][key] for s in seeds])
-            models[name][f"{key}_mean"], models[name][f"{key}_std"] = mean, std
+    models = report.summarize_models(per_seed, (TEACHER, *names))
     shares = {name: stats.share(models, name, TEACHER)["accuracy"] for name in names}
     versus = {}
     for name in names[1:]:
         gain = stats.difference(models, name, names[0])["accuracy"]
-        if gain["ci95_low"] is None:
-            verdict = "too small to show (one seed)"
-        elif gain["ci95_low"] > 0:
-            verdict = "better"
-        elif gain["ci95_high"] < 0:
-            verdict = "worse"
-        else:
-            verdict = "too small to show"
-        versus[name] = {**gain, "verdict": verdict}
-    return {"seeds": seeds, "models": models, "student_accuracy_share": shares,
+        verdict, reason = report.verdict_of_interval(gain["ci95_low"], gain["ci95_high"], 0.0)
+        versus[name] = {**gain, "verdict": VERDICTS.get(verdict, verdict), "reason": reason}
+    return {"seeds": sorted(per_seed), "models": models, "student_accuracy_share": shares,
             "versus_reference": versus}
 
 
@@ -109,27 +99,21 @@ def markdown(result):
            "| --- | --- | --- | --- | --- |"]
     for name in (TEACHER, *names):
         model = summary["models"][name]
-        flags = "" if name == TEACHER else shlex.join(result["variants"][name]) or "(defaults)"
-        share = summary["student_accuracy_share"].get(name)
-        out.append(f"| {name} | {flags} | {_pm(model, 'accuracy')} | {_pm(model, 'macro_f1')} | "
-                   f"{_interval(share, '.4f') if share else '' if name == TEACHER else 'n/a'} |")
+        if name == TEACHER:
+            flags = share = ""
+        else:
+            flags = shlex.join(result["variants"][name]) or "(defaults)"
+            figure = summary["student_accuracy_share"][name]
+            share = report.interval(figure, ".4f") if figure else "n/a"
+        out.append(f"| {name} | {flags} | "
+                   f"{report.plus_minus(model['accuracy_mean'], model['accuracy_std'])} | "
+                   f"{report.plus_minus(model['macro_f1_mean'], model['macro_f1_std'])} | "
+                   f"{share} |")
     out.append("")
     for name, gain in summary["versus_reference"].items():
-        out.append(f"- {name} − {names[0]} accuracy: {_interval(gain, '+.4f')}: "
+        out.append(f"- {name} − {names[0]} accuracy: {report.interval(gain)}: "
                    f"**{gain['verdict']}**")
     return "\n".join(out) + "\n"
-
-
-def _pm(model, key):
-    mean, std = model[f"{key}_mean"], model[f"{key}_std"]
-    return f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
-
-
-def _interval(figure, number):
-    if figure["ci95_low"] is None:
-        return f"{figure['mean']:{number}}"
-    return (f"{figure['mean']:{number}} (95 % CI {figure['ci95_low']:{number}} to "
-            f"{figure['ci95_high']:{number}})")
 
 
 def parse_args(argv=None):

@@ -17,21 +17,28 @@ NO_GENERAL_BASE = ("a randomly initialised BERT is not a general-domain pretrain
                    "is not available offline here)")
 
 
-def summarize_size(per_seed):
-    """per_seed: {seed: {role: {accuracy, macro_f1}}} → the size's models, gain and share."""
+def summarize_models(per_seed, names):
+    """per_seed: {seed: {name: {accuracy, macro_f1}}} → {name: {per_seed, accuracy_mean,
+    accuracy_std, macro_f1_mean, macro_f1_std}} over the seeds, in sorted seed order."""
     seeds = sorted(per_seed)
     models = {}
-    for role in ROLES:
-        models[role] = {"per_seed": {s: per_seed[s][role] for s in seeds}}
+    for name in names:
+        models[name] = {"per_seed": {s: per_seed[s][name] for s in seeds}}
         for key in stats.METRICS:
-            mean, std = stats.mean_std([per_seed[s][role][key] for s in seeds])
-            models[role][f"{key}_mean"], models[role][f"{key}_std"] = mean, std
-    return {"seeds": seeds, "models": models,
+            mean, std = stats.mean_std([per_seed[s][name][key] for s in seeds])
+            models[name][f"{key}_mean"], models[name][f"{key}_std"] = mean, std
+    return models
+
+
+def summarize_size(per_seed):
+    """per_seed: {seed: {role: {accuracy, macro_f1}}} → the size's models, gain and share."""
+    models = summarize_models(per_seed, ROLES)
+    return {"seeds": sorted(per_seed), "models": models,
             "adapted_minus_base": stats.difference(models, "adapted", "base"),
             "student_accuracy_share": stats.share(models, "student", "adapted")["accuracy"]}
 
 
-def _verdict_of_interval(low, high, goal, number="+.4f"):
+def verdict_of_interval(low, high, goal, number="+.4f"):
     if low is None:
         return "too small to show", "one seed gives no interval"
     span = f"the 95 % interval ({low:{number}} to {high:{number}})"
@@ -56,7 +63,7 @@ def goals(result):
     lines = []
     for size, figures in result["sizes"].items():
         gain = figures["adapted_minus_base"]["accuracy"]
-        verdict, reason = _verdict_of_interval(gain["ci95_low"], gain["ci95_high"], 0.0)
+        verdict, reason = verdict_of_interval(gain["ci95_low"], gain["ci95_high"], 0.0)
         dapt_stand_ins = [f"{r}: {stand_in[r]}" for r in ("base", "adapted") if r in stand_in]
         judged = _judged(verdict, reason, dapt_stand_ins)
         if "base" in stand_in:
@@ -69,7 +76,7 @@ def goals(result):
             share, verdict, reason = ({"mean": float("nan")}, "too small to show",
                                       "the teacher's accuracy was 0 on a seed")
         else:
-            verdict, reason = _verdict_of_interval(share["ci95_low"], share["ci95_high"],
+            verdict, reason = verdict_of_interval(share["ci95_low"], share["ci95_high"],
                                                    SHARE_GOAL, ".4f")
         lines.append({"goal": f"the student keeps >= {SHARE_GOAL:.0%} of the teacher's (adapted "
                       "model's) accuracy", "size": size,
@@ -94,11 +101,11 @@ def goals(result):
     return lines
 
 
-def _pm(mean, std):
+def plus_minus(mean, std):
     return f"{mean:.4f}" if std is None else f"{mean:.4f} ± {std:.4f}"
 
 
-def _ci(figure, number="+.4f"):
+def interval(figure, number="+.4f"):
     if figure["ci95_low"] is None:
         return f"{figure['mean']:{number}}"
     return (f"{figure['mean']:{number}} (95 % CI {figure['ci95_low']:{number}} to "
@@ -130,13 +137,13 @@ def markdown(result):
                     if figures["capped"] else "") + ")", "",
                 "| model | accuracy | macro-F1 |", "| --- | --- | --- |"]
         for role, model in figures["models"].items():
-            out.append(f"| {role} | {_pm(model['accuracy_mean'], model['accuracy_std'])} | "
-                       f"{_pm(model['macro_f1_mean'], model['macro_f1_std'])} |")
+            out.append(f"| {role} | {plus_minus(model['accuracy_mean'], model['accuracy_std'])} | "
+                       f"{plus_minus(model['macro_f1_mean'], model['macro_f1_std'])} |")
         gain, share = figures["adapted_minus_base"], figures["student_accuracy_share"]
-        out += ["", f"- adapted − base accuracy: {_ci(gain['accuracy'])}",
-                f"- adapted − base macro-F1: {_ci(gain['macro_f1'])}",
+        out += ["", f"- adapted − base accuracy: {interval(gain['accuracy'])}",
+                f"- adapted − base macro-F1: {interval(gain['macro_f1'])}",
                 f"- student / teacher accuracy: "
-                f"{_ci(share, '.4f') if share else 'none (the teacher scored 0)'}", ""]
+                f"{interval(share, '.4f') if share else 'none (the teacher scored 0)'}", ""]
     speed = result.get("throughput")
     if speed:
         out += ["## Encoder throughput (BertModel forward, no MLM head)", "",
